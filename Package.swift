@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "quantd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "quantd", targets: ["quantd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // epoll/eventfd/sendfile/accept4, which Glibc does not export to Swift.
+        .target(name: "CLinuxIO"),
+        // General HTTP/1.1 server on BSD sockets + Dispatch; knows nothing of models or jobs.
+        .target(name: "HTTP", dependencies: ["CLinuxIO"]),
+        // Pure numerics: dtypes, quantizers, error metrics. No I/O, no imports of ours.
+        .target(name: "QuantCore",
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Model file readers/writers and format sniffing.
+        .target(name: "ModelFormats", dependencies: ["QuantCore"]),
+        // Routes, job store, worker pool, artifact store, config, metrics.
+        .target(name: "Service", dependencies: [
+            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "quantd", dependencies: [
+            "Service",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "QuantCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,419 @@
+import CLinuxIO
+import Glibc
+
+/// One client connection: reads requests, hands them to the responder one at a time, and
+/// writes the responses in order. Lives on its event loop's thread only.
+final class HTTPConnection: EventLoopSource, @unchecked Sendable {
+    // @unchecked: every member is touched on `loop`'s thread only; other threads reach the
+    // connection exclusively through `loop.execute`.
+
+    private enum BodyMode {
+        case none
+        case collect([UInt8], max: Int)
+        case stream(any HTTPBodySink, max: UInt64)
+        /// The response went out early; the rest of the body is read and dropped.
+        case discard
+    }
+
+    private enum Phase {
+        /// Between requests (no byte of the next one consumed yet).
+        case idle
+        /// Reading a head or a body.
+        case reading
+        /// The responder has the request.
+        case responding
+    }
+
+    let fd: Int32
+    let loop: EventLoop
+    private let server: HTTPServerContext
+    private let config: HTTPServerConfiguration
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0, end = 0
+    private var parser: HTTPRequestParser
+
+    private var phase = Phase.idle
+    private var head: HTTPRequestHead?
+    private var bodyMode = BodyMode.none
+    private var bodyReceived: UInt64 = 0
+    private var requestComplete = false
+    /// Set once a response for the current request is queued.
+    private var responded = false
+    private var keepAlive = true
+
+    private var out: [UInt8] = []
+    private var outOffset = 0
+    private var file: (region: HTTPFileRegion, offset: Int, remaining: Int)?
+    private var closeAfterWrite = false
+
+    private var readable = true, writable = true, peerClosed = false, closed = false
+    private var driving = false
+
+    private var phaseStart: Double
+    private var requestStart: Double?
+    private var windowStart = 0.0, windowBytes = 0
+    private var lastWriteProgress = 0.0
+
+    init(fd: Int32, loop: EventLoop, server: HTTPServerContext) {
+        self.fd = fd
+        self.loop = loop
+        self.server = server
+        self.config = server.config
+        self.parser = HTTPRequestParser(limits: server.config.parserLimits)
+        buffer = .allocate(byteCount: max(server.config.readBufferBytes, server.config.parserLimits.maxHeaderBytes + 4096), alignment: 16)
+        phaseStart = EventLoop.now()
+    }
+
+    deinit { buffer.deallocate() }
+
+    // MARK: Events
+
+    func ready(readable r: Bool, writable w: Bool, hangup: Bool) {
+        if r { readable = true }
+        if w { writable = true }
+        drive()
+    }
+
+    func tick(now: Double) {
+        guard !closed else { return }
+        if hasPendingOutput {
+            if now - lastWriteProgress > config.writeStallTimeout { close() }
+            return
+        }
+        switch phase {
+        case .idle:
+            if let t = requestStart, now - t > config.headerReadTimeout {
+                fail(408, "the request head did not arrive within \(Int(config.headerReadTimeout)) s")
+            } else if requestStart == nil, now - phaseStart > config.idleTimeout || server.isDraining {
+                close()
+            }
+        case .reading:
+            if head == nil, let t = requestStart, now - t > config.headerReadTimeout {
+                fail(408, "the request head did not arrive within \(Int(config.headerReadTimeout)) s")
+            } else if head != nil, now - windowStart >= config.uploadRateWindow {
+                let rate = Double(windowBytes) / (now - windowStart)
+                if rate < Double(config.minUploadBytesPerSecond) {
+                    fail(408, "the upload slowed to \(Int(rate)) B/s, below the minimum of \(config.minUploadBytesPerSecond) B/s")
+                }
+                windowStart = now
+                windowBytes = 0
+            }
+        case .responding:
+            break
+        }
+    }
+
+    /// Makes progress until the socket would block or a responder has the request.
+    private func drive() {
+        guard !driving else { return }
+        driving = true
+        defer { driving = false }
+        while !closed {
+            if hasPendingOutput {
+                guard flush() else { return }
+                writeFinished()
+                continue
+            }
+            if phase == .responding { return }
+            let step: HTTPRequestParser.Step
+            do {
+                step = try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
+            } catch {
+                if responded { close() } else { fail(error.status, error.reason) }
+                return
+            }
+            let base = start
+            start += step.consumed
+            if let event = step.event {
+                handle(event, base: base)
+                continue
+            }
+            if !fill() { return }
+        }
+    }
+
+    /// Reads more bytes; false when the socket has none now (or the connection ended).
+    private func fill() -> Bool {
+        guard readable, !peerClosed else {
+            if peerClosed { peerGone() }
+            return false
+        }
+        if start == end {
+            start = 0
+            end = 0
+        } else if end == buffer.count {
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
+            end -= start
+            start = 0
+        }
+        let n = read(fd, buffer.baseAddress! + end, buffer.count - end)
+        if n > 0 {
+            if phase == .idle {
+                phase = .reading
+                requestStart = EventLoop.now()
+            }
+            end += n
+            return true
+        }
+        if n == 0 {
+            peerClosed = true
+            peerGone()
+            return false
+        }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK:
+            readable = false
+        case EINTR:
+            return true
+        default:
+            close()
+        }
+        return false
+    }
+
+    /// The client closed its side: finish what can still be answered, else close.
+    private func peerGone() {
+        if phase == .responding || hasPendingOutput { closeAfterWrite = true; return }
+        close()
+    }
+
+    private func handle(_ event: HTTPRequestParser.Event, base: Int) {
+        switch event {
+        case .head(let h):
+            beginRequest(h)
+        case .body(let range):
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
+            receiveBody(bytes)
+        case .end:
+            requestComplete = true
+            endOfBody()
+        }
+    }
+
+    private func beginRequest(_ h: HTTPRequestHead) {
+        phase = .reading
+        head = h
+        keepAlive = h.keepAlive && !server.isDraining
+        bodyReceived = 0
+        windowStart = EventLoop.now()
+        windowBytes = 0
+        server.requestStarted()
+        let decision = server.responder.bodyDecision(for: h)
+        let declared: UInt64? = if case .contentLength(let n) = h.framing { n } else { nil }
+        switch decision {
+        case .reject(let response):
+            bodyMode = .discard
+            respondEarly(response)
+            return
+        case .collect(let max):
+            if let n = declared, n > UInt64(max) { return respondTooLarge(max: UInt64(max)) }
+            bodyMode = .collect([], max: max)
+        case .stream(let sink, let max):
+            if let n = declared, n > max {
+                sink.abort()
+                return respondTooLarge(max: max)
+            }
+            bodyMode = .stream(sink, max: max)
+        }
+        if h.expectsContinue && h.hasBody {
+            out.append(contentsOf: HTTPResponseEncoder.continueLine)
+        }
+    }
+
+    private func respondTooLarge(max: UInt64) {
+        bodyMode = .discard
+        respondEarly(server.responder.errorResponse(status: 413, detail: "the request body exceeds the limit of \(max) bytes"))
+    }
+
+    /// Answers before the body is read: keep the connection only if the rest of the body can
+    /// be drained cheaply and the client is not waiting for 100-continue.
+    private func respondEarly(_ response: HTTPResponse) {
+        guard let h = head else { return }
+        var response = response
+        if h.hasBody {
+            let drainable: Bool = if case .contentLength(let n) = h.framing { n <= config.maxDrainBytes } else { false }
+            if h.expectsContinue || !drainable { response.closeConnection = true }
+        }
+        queue(response)
+    }
+
+    private func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+        bodyReceived += UInt64(bytes.count)
+        windowBytes += bytes.count
+        server.bytesReceived(bytes.count)
+        switch bodyMode {
+        case .none, .discard:
+            break
+        case .collect(var collected, let max):
+            if bodyReceived > UInt64(max) { return respondTooLarge(max: UInt64(max)) }
+            bodyMode = .none
+            collected.append(contentsOf: bytes)
+            bodyMode = .collect(collected, max: max)
+        case .stream(let sink, let max):
+            if bodyReceived > max {
+                sink.abort()
+                return respondTooLarge(max: max)
+            }
+            do {
+                try sink.write(bytes)
+            } catch {
+                sink.abort()
+                bodyMode = .discard
+                queue(errorResponse(for: error), forceClose: true)
+            }
+        }
+    }
+
+    private func endOfBody() {
+        guard let h = head else { return }
+        if responded {
+            if !hasPendingOutput { nextRequest() }
+            return
+        }
+        phase = .responding
+        let body: HTTPRequest.Body
+        switch bodyMode {
+        case .none, .discard:
+            body = .none
+        case .collect(let bytes, _):
+            body = .bytes(bytes)
+        case .stream(let sink, _):
+            do {
+                try sink.finish()
+            } catch {
+                sink.abort()
+                queue(errorResponse(for: error), forceClose: true)
+                return
+            }
+            body = .streamed(sink)
+        }
+        bodyMode = .none
+        let loop = self.loop
+        server.responder.respond(to: HTTPRequest(head: h, body: body)) { [self] response in
+            if loop.inEventLoop {
+                self.queue(response)
+            } else {
+                loop.execute { self.queue(response) }
+            }
+        }
+    }
+
+    private func errorResponse(for error: any Error) -> HTTPResponse {
+        if let e = error as? any HTTPResponseConvertible { return e.response }
+        return server.responder.errorResponse(status: 500, detail: "the request body could not be stored")
+    }
+
+    // MARK: Writing
+
+    private var hasPendingOutput: Bool { outOffset < out.count || file != nil }
+
+    /// Queues a response for the current request.
+    private func queue(_ response: HTTPResponse, forceClose: Bool = false) {
+        guard !closed, !responded else { return }
+        responded = true
+        let isHead = head?.method == "HEAD"
+        let close = forceClose || response.closeConnection || !keepAlive || server.isDraining || peerClosed
+        if close { closeAfterWrite = true }
+        let length = response.body.length
+        HTTPResponseEncoder.encodeHead(response, bodyLength: length, close: close,
+                                       http10KeepAlive: head?.version == .http10 && !close, into: &out)
+        let bodyAllowed = !isHead && response.status != 304 && response.status != 204
+        if bodyAllowed {
+            switch response.body {
+            case .empty: break
+            case .bytes(let b): out.append(contentsOf: b)
+            case .file(let region, let offset, let length):
+                if length > 0 { file = (region, Int(offset), Int(length)) }
+            }
+        }
+        server.responded(status: response.status, bytes: bodyAllowed ? Int(length) : 0)
+        lastWriteProgress = EventLoop.now()
+        drive()
+    }
+
+    /// Writes what is pending; true when all of it went out.
+    private func flush() -> Bool {
+        while outOffset < out.count {
+            guard writable else { return false }
+            let n = out.withUnsafeBytes { send(fd, $0.baseAddress! + outOffset, $0.count - outOffset, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                outOffset += n
+                lastWriteProgress = EventLoop.now()
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                writable = false
+                return false
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                close()
+                return false
+            }
+        }
+        out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
+        outOffset = 0
+        while let f = file {
+            guard writable else { return false }
+            var offset = off_t(f.offset)
+            let n = sendfile(fd, f.region.descriptor, &offset, min(f.remaining, 1 << 30))
+            if n > 0 {
+                lastWriteProgress = EventLoop.now()
+                file = f.remaining == n ? nil : (f.region, f.offset + n, f.remaining - n)
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                writable = false
+                return false
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                // The file shrank under us or the peer is gone: the framing is broken, so close.
+                close()
+                return false
+            }
+        }
+        return true
+    }
+
+    private func writeFinished() {
+        if closeAfterWrite {
+            close()
+            return
+        }
+        guard responded else { return }   // only a 100 Continue went out
+        if requestComplete { nextRequest() }
+    }
+
+    private func nextRequest() {
+        head = nil
+        bodyMode = .none
+        responded = false
+        requestComplete = false
+        phase = .idle
+        requestStart = start < end ? EventLoop.now() : nil
+        if start < end { phase = .reading }
+        phaseStart = EventLoop.now()
+        if server.isDraining { close() }
+    }
+
+    /// Answers a request the server itself refuses, then closes.
+    private func fail(_ status: Int, _ detail: String) {
+        if case .stream(let sink, _) = bodyMode { sink.abort() }
+        bodyMode = .discard
+        if responded || hasPendingOutput { close(); return }
+        queue(server.responder.errorResponse(status: status, detail: detail), forceClose: true)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if case .stream(let sink, _) = bodyMode { sink.abort() }
+        bodyMode = .none
+        file = nil
+        loop.deregister(fd)
+        Glibc.close(fd)
+        server.connectionClosed()
+    }
+
+    /// For graceful shutdown: close now if nothing is in progress, else after this response.
+    func drainOrClose() {
+        if phase == .idle && !hasPendingOutput { close() } else { keepAlive = false }
+    }
+}

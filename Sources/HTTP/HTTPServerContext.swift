@@ -1,0 +1,36 @@
+import Synchronization
+
+/// What every connection of one server shares: configuration, the responder, counters and
+/// the draining flag. Thread-safe.
+final class HTTPServerContext: Sendable {
+    let config: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let statistics = HTTPServerStatistics()
+    private let draining = Atomic(false)
+
+    init(config: HTTPServerConfiguration, responder: any HTTPResponder) {
+        self.config = config
+        self.responder = responder
+    }
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+    func startDraining() { draining.store(true, ordering: .relaxed) }
+
+    func requestStarted() { statistics.requests.add(1, ordering: .relaxed) }
+    func bytesReceived(_ n: Int) { statistics.bytesIn.add(n, ordering: .relaxed) }
+    func responded(status: Int, bytes: Int) { statistics.bytesOut.add(bytes, ordering: .relaxed) }
+    func connectionClosed() { statistics.openConnections.subtract(1, ordering: .relaxed) }
+}
+
+/// Live counters of a server, for the application's metrics endpoint.
+public final class HTTPServerStatistics: Sendable {
+    public let openConnections = Atomic(0)
+    public let acceptedConnections = Atomic(0)
+    /// Connections refused with 503 because `maxConnections` were open.
+    public let refusedConnections = Atomic(0)
+    public let requests = Atomic(0)
+    /// Request body bytes received.
+    public let bytesIn = Atomic(0)
+    /// Response body bytes sent (heads excluded).
+    public let bytesOut = Atomic(0)
+}

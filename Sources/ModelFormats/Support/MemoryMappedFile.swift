@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory, so tensor bytes are read in place by many
+/// threads without copies and the kernel pages them in on demand.
+///
+/// `@unchecked Sendable` is sound because the mapping is immutable for the object's whole
+/// life: it is created in `init`, never written (PROT_READ), and unmapped only in `deinit`,
+/// when no other reference exists. The remaining hazard is outside the process: a file
+/// truncated by someone else while mapped raises SIGBUS on access, so map only files nobody
+/// rewrites in place (the service's content-addressed model store).
+public final class MemoryMappedFile: @unchecked Sendable {
+    /// How the caller will read the file, passed to the kernel as an `madvise` hint.
+    public enum AccessPattern: Sendable {
+        /// Front to back once, as a compressor walking the tensors does: aggressive read-ahead.
+        case sequential
+        /// No hint.
+        case normal
+    }
+
+    public let path: String
+    public let byteCount: Int
+    private let base: UnsafeRawPointer?
+
+    public init(path: String, accessPattern: AccessPattern = .sequential) throws(FileAccessError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .systemCall("open", path: path, errno: errno) }
+        // The mapping keeps its own reference to the file, so the descriptor is not needed after mmap.
+        defer { close(descriptor) }
+
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .systemCall("fstat", path: path, errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .notARegularFile(path: path) }
+        byteCount = Int(status.st_size)
+
+        // mmap rejects a zero length, and an empty file has nothing to map anyway.
+        guard byteCount > 0 else {
+            base = nil
+            return
+        }
+        let address = mmap(nil, byteCount, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let address, address != MAP_FAILED else { throw .systemCall("mmap", path: path, errno: errno) }
+        if case .sequential = accessPattern {
+            // Only a hint: a failure changes speed, not results, so it is not reported.
+            _ = madvise(address, byteCount, MADV_SEQUENTIAL)
+        }
+        base = UnsafeRawPointer(address)
+    }
+
+    deinit {
+        if let base {
+            munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
+        }
+    }
+
+    /// Calls `body` with the mapped bytes; the buffer must not escape `body`, because the
+    /// mapping disappears with the last reference to this object.
+    public func withBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withExtendedLifetime(self) { () throws(Failure) -> Result in
+            try body(UnsafeRawBufferPointer(start: base, count: byteCount))
+        }
+    }
+}

@@ -1,0 +1,272 @@
+/// Linear weight quantization with coremltools' exact arithmetic
+/// (`coremltools.optimize._utils.quantize_weight_by_dtype`, reached from
+/// `linear_quantize_weights.blockwise_compress`).
+///
+/// Per block, in the weight's floating type (every operation rounded to it, as numpy does):
+/// - symmetric: `m = max|w|`, `scale = (m − (−m)) / (qmax − qmin)`; unsigned types get the
+///   fixed zero point `qmax // 2`.
+/// - linear: `lo = min(w, 0)`, `hi = max(w, 0)`, `scale = (hi − lo) / (qmax − qmin)`,
+///   `zp = clip(round((qmin·hi − qmax·lo) / (hi − lo)), qmin, qmax)`.
+/// - `q = clip(round(w / scale) + zp, qmin, qmax)`, `round` being half to even.
+///
+/// One deliberate difference: where coremltools' scale comes out 0 (an all-zero block, or a
+/// range that underflows the type), it divides 0/0 and stores scale 0 with NaN-cast codes.
+/// Here such blocks get scale 1 and codes equal to the zero point, which dequantizes to the
+/// same zeros without a NaN on the way.
+public struct LinearQuantizer: Sendable {
+    public let config: LinearQuantizationConfig
+
+    public init(_ config: LinearQuantizationConfig = LinearQuantizationConfig()) {
+        self.config = config
+    }
+
+    /// The type scales are computed and stored in for weights of `type`: the weight's own
+    /// type where coremltools has one (F16, F32), BF16 by the same rule, and F32 for F64
+    /// (coremltools holds float64 constants as float32) and F8 (too coarse for scales).
+    public static func scaleType(for type: ScalarType) -> ScalarType {
+        switch type {
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        default: .float32
+        }
+    }
+
+    /// Quantizes little-endian weights of a floating `type`, decoding on the fly.
+    public func quantize(
+        _ bytes: UnsafeRawBufferPointer, type: ScalarType, shape: [Int]
+    ) throws(QuantCoreError) -> LinearQuantizedTensor {
+        guard type.isFloatingPoint else { throw .notFloatingPoint(type) }
+        let count = shape.reduce(1, *)
+        guard bytes.count == count * type.byteWidth else {
+            throw .sizeMismatch(expected: count * type.byteWidth, actual: bytes.count)
+        }
+        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type))
+        guard count > 0, let base = bytes.baseAddress else { return plan.emptyResult() }
+        return try withWeightSource(type, base, plan).get()
+    }
+
+    /// Quantizes weights already in `Float`, doing the arithmetic in `scaleType` (F32, F16 or
+    /// BF16), which should be the type the values were decoded from.
+    public func quantize(
+        _ values: UnsafeBufferPointer<Float>, shape: [Int], scaleType: ScalarType = .float32
+    ) throws(QuantCoreError) -> LinearQuantizedTensor {
+        guard [.float32, .float16, .bfloat16].contains(scaleType) else { throw .unsupportedEncoding(scaleType) }
+        let count = shape.reduce(1, *)
+        guard values.count == count else { throw .sizeMismatch(expected: count, actual: values.count) }
+        let plan = try Plan(config: config, shape: shape, scaleType: scaleType)
+        guard count > 0, let base = values.baseAddress else { return plan.emptyResult() }
+        return try plan.visit(FloatBufferSource(base: base)).get()
+    }
+}
+
+/// Per-block constants of the element loop: `q = rint(clamp(w / scale, lower, upper)) + zeroPoint`.
+///
+/// Clamping before rounding equals coremltools' clip after it because the bounds
+/// `qmin − zp` and `qmax − zp` are integers.
+struct BlockQuantization {
+    var scale: Float
+    var lower: Float
+    var upper: Float
+    var zeroPoint: Int32
+
+    @inline(__always)
+    func code<Rounding: QuotientRounding>(_ weight: Float, _: Rounding.Type) -> UInt8 {
+        var quotient = Rounding.round(weight / scale)
+        quotient = quotient < lower ? lower : quotient
+        quotient = quotient > upper ? upper : quotient
+        // Adding 1.5·2^23 rounds half to even onto the integer grid, leaving the integer in
+        // the low mantissa bits; faster than rint without SSE4.1.
+        let integer = Int32(bitPattern: (quotient + 12_582_912).bitPattern) &- 0x4B40_0000
+        return UInt8(truncatingIfNeeded: integer &+ zeroPoint)
+    }
+}
+
+extension LinearQuantizer {
+    /// Everything about one quantization call that does not depend on the element type.
+    struct Plan: WeightSourceVisitor {
+        let config: LinearQuantizationConfig
+        let shape: [Int]
+        let layout: BlockLayout
+        let scaleType: ScalarType
+        let range: ClosedRange<Int>
+
+        init(config: LinearQuantizationConfig, shape: [Int], scaleType: ScalarType) throws(QuantCoreError) {
+            self.config = config
+            self.shape = shape
+            self.layout = try BlockLayout(shape: shape, blockSizes: config.blockSizes(for: shape))
+            self.scaleType = scaleType
+            self.range = config.quantizedRange
+        }
+
+        func emptyResult() -> LinearQuantizedTensor {
+            LinearQuantizedTensor(config: config, shape: shape, codes: [], scales: [],
+                                  scaleShape: layout.scaleShape, scaleType: scaleType,
+                                  zeroPoints: hasZeroPoints ? [] : nil)
+        }
+
+        /// coremltools returns zero points for every mode but symmetric signed.
+        var hasZeroPoints: Bool { config.mode == .linear || !config.dtype.isSigned }
+
+        func visit<Source: WeightSource>(_ source: Source) -> Result<LinearQuantizedTensor, QuantCoreError> {
+            switch scaleType {
+            case .float16: run(source, Float16Quotient.self)
+            case .bfloat16: run(source, BFloat16Quotient.self)
+            default: run(source, Float32Quotient.self)
+            }
+        }
+
+        private func run<Source: WeightSource, Rounding: QuotientRounding>(
+            _ source: Source, _ rounding: Rounding.Type
+        ) -> Result<LinearQuantizedTensor, QuantCoreError> {
+            let extremes = blockExtremes(source)
+            var blocks = [BlockQuantization]()
+            blocks.reserveCapacity(layout.blockCount)
+            for block in 0..<layout.blockCount {
+                let minimum = extremes.minimums[block]
+                let maximum = extremes.maximums[block]
+                guard minimum.isFinite, maximum.isFinite else { return .failure(.nonFiniteWeight) }
+                guard let parameters = blockQuantization(minimum: minimum, maximum: maximum) else {
+                    return .failure(.scaleOverflow)
+                }
+                blocks.append(parameters)
+            }
+            let codes = blocks.withUnsafeBufferPointer { blocks in
+                quantizedCodes(source, blocks: blocks, rounding)
+            }
+            return .success(LinearQuantizedTensor(
+                config: config, shape: shape, codes: codes, scales: blocks.map(\.scale),
+                scaleShape: layout.scaleShape, scaleType: scaleType,
+                zeroPoints: hasZeroPoints ? blocks.map { UInt8(truncatingIfNeeded: $0.zeroPoint) } : nil))
+        }
+
+        /// Rounds `value` to `scaleType`, as numpy does after each operation on that dtype.
+        private func rounded(_ value: Float) -> Float {
+            switch scaleType {
+            case .float16: FloatConversion.float(float16Bits: FloatConversion.float16Bits(value))
+            case .bfloat16: FloatConversion.float(bfloat16Bits: FloatConversion.bfloat16Bits(value))
+            default: value
+            }
+        }
+
+        /// coremltools' scale and zero point for a block with these extremes, or nil when the
+        /// scale overflows.
+        func blockQuantization(minimum: Float, maximum: Float) -> BlockQuantization? {
+            let qmin = Float(range.lowerBound)
+            let qmax = Float(range.upperBound)
+            let low: Float
+            let high: Float
+            switch config.mode {
+            case .linearSymmetric:
+                high = max(abs(minimum), abs(maximum))
+                low = -high
+            case .linear:
+                low = min(0, minimum)
+                high = max(0, maximum)
+            }
+            let span = rounded(high - low)
+            let scale = rounded(span / (qmax - qmin))
+            guard scale.isFinite else { return nil }
+
+            var zeroPoint: Float = 0
+            if config.mode == .linearSymmetric && !config.dtype.isSigned {
+                zeroPoint = Float(range.upperBound / 2)
+            } else if config.mode == .linear && scale != 0 {
+                let exact = rounded(rounded(rounded(qmin * high) - rounded(qmax * low)) / span)
+                // numpy casts a NaN zero point, and the NaN codes it makes, to integer 0.
+                guard !exact.isNaN else { return BlockQuantization(scale: scale, lower: 0, upper: 0, zeroPoint: 0) }
+                zeroPoint = Self.roundedHalfToEven(min(max(exact, qmin), qmax))
+            }
+            if scale == 0 {
+                return BlockQuantization(scale: 1, lower: 0, upper: 0, zeroPoint: Int32(zeroPoint))
+            }
+            return BlockQuantization(scale: scale, lower: qmin - zeroPoint, upper: qmax - zeroPoint,
+                                     zeroPoint: Int32(zeroPoint))
+        }
+
+        private static func roundedHalfToEven(_ value: Float) -> Float {
+            value.rounded(.toNearestOrEven)
+        }
+
+        /// Minimum and maximum weight per block. min/max are exact, so chunk order cannot
+        /// change the result.
+        private func blockExtremes<Source: WeightSource>(_ source: Source) -> (minimums: [Float], maximums: [Float]) {
+            let blockCount = layout.blockCount
+            let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
+            // Chunks that can meet in a block keep private extremes, merged afterwards.
+            let copies = layout.partitionsShareBlocks ? chunks : 1
+            var minimums = [Float](repeating: .infinity, count: blockCount * copies)
+            var maximums = [Float](repeating: -.infinity, count: blockCount * copies)
+            minimums.withUnsafeMutableBufferPointer { minimums in
+                maximums.withUnsafeMutableBufferPointer { maximums in
+                    let layout = layout
+                    ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, partition in
+                        let base = copies == 1 ? 0 : chunk * blockCount
+                        let minimums = minimums.baseAddress! + base
+                        let maximums = maximums.baseAddress! + base
+                        let runKind = layout.run.kind
+                        layout.forEachRun(in: partition) { offset, block, length in
+                            if runKind == .within {
+                                var low = minimums[block]
+                                var high = maximums[block]
+                                for index in offset..<(offset + length) {
+                                    let value = source[index]
+                                    low = value < low ? value : low
+                                    high = value > high ? value : high
+                                    // NaN compares false both ways; make it visible to the finiteness check.
+                                    if value != value { low = .nan }
+                                }
+                                minimums[block] = low
+                                maximums[block] = high
+                            } else {
+                                for step in 0..<length {
+                                    let value = source[offset + step]
+                                    let block = block + step
+                                    minimums[block] = value < minimums[block] ? value : minimums[block]
+                                    maximums[block] = value > maximums[block] ? value : maximums[block]
+                                    if value != value { minimums[block] = .nan }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            guard copies > 1 else { return (minimums, maximums) }
+            for copy in 1..<copies {
+                for block in 0..<blockCount {
+                    let low = minimums[copy * blockCount + block]
+                    let high = maximums[copy * blockCount + block]
+                    minimums[block] = low.isNaN || low < minimums[block] ? low : minimums[block]
+                    maximums[block] = high > maximums[block] ? high : maximums[block]
+                }
+            }
+            return (Array(minimums[0..<blockCount]), Array(maximums[0..<blockCount]))
+        }
+
+        private func quantizedCodes<Source: WeightSource, Rounding: QuotientRounding>(
+            _ source: Source, blocks: UnsafeBufferPointer<BlockQuantization>, _ rounding: Rounding.Type
+        ) -> [UInt8] {
+            let count = layout.elementCount
+            let layout = layout
+            return [UInt8](unsafeUninitializedCapacity: count) { codes, initialized in
+                let codes = codes.baseAddress!
+                let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
+                let runKind = layout.run.kind
+                ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { _, partition in
+                    layout.forEachRun(in: partition) { offset, block, length in
+                        if runKind == .within {
+                            let parameters = blocks[block]
+                            for index in offset..<(offset + length) {
+                                codes[index] = parameters.code(source[index], rounding)
+                            }
+                        } else {
+                            for step in 0..<length {
+                                codes[offset + step] = blocks[block + step].code(source[offset + step], rounding)
+                            }
+                        }
+                    }
+                }
+                initialized = count
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// coremltools' `OptimizationConfig` in its dictionary form — `config_type`, `global_config`,
+/// `op_type_configs`, `op_name_configs` — so a team's existing config (JSON or YAML) works
+/// unchanged. A `null` entry means "leave that weight alone"; priority is op name, then op
+/// type, then global.
+public struct OptimizationConfig: Sendable, Equatable {
+    public enum OpConfig: Sendable, Equatable {
+        case linearQuantization(LinearQuantizationConfig)
+    }
+
+    /// A config that cannot be used, naming the offending field in dotted form.
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public var field: String
+        public var message: String
+        public var description: String { "\(field): \(message)" }
+    }
+
+    public var global: OpConfig?
+    /// `nil` values are explicit opt-outs.
+    public var opTypeConfigs: [String: OpConfig?]
+    public var opNameConfigs: [String: OpConfig?]
+
+    public init(global: OpConfig?, opTypeConfigs: [String: OpConfig?] = [:], opNameConfigs: [String: OpConfig?] = [:]) {
+        self.global = global
+        self.opTypeConfigs = opTypeConfigs
+        self.opNameConfigs = opNameConfigs
+    }
+
+    /// The config for one weight, or nil to leave it as it is.
+    public func config(opName: String, opType: String?) -> OpConfig? {
+        if let entry = opNameConfigs[opName] { return entry }
+        if let opType, let entry = opTypeConfigs[opType] { return entry }
+        return global
+    }
+
+    static let configTypes = ["OpLinearQuantizerConfig"]
+
+    /// Parses the dictionary form from a decoded JSON/YAML value (`[String: Any]`).
+    public init(dictionary value: Any) throws(Invalid) {
+        guard let dict = value as? [String: Any] else {
+            throw Invalid(field: "config", message: "must be an object with config_type and global_config")
+        }
+        let known: Set = ["config_type", "global_config", "op_type_configs", "op_name_configs"]
+        if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
+            throw Invalid(field: "config.\(unknown)", message: "unknown key; expected config_type, global_config, op_type_configs or op_name_configs")
+        }
+        let type = (dict["config_type"] as? String) ?? "OpLinearQuantizerConfig"
+        guard Self.configTypes.contains(type) else {
+            throw Invalid(field: "config.config_type", message: "'\(type)' is not supported; use one of \(Self.configTypes.joined(separator: ", "))")
+        }
+        func parse(_ v: Any?, _ field: String) throws(Invalid) -> OpConfig? {
+            guard let v, !(v is NSNull) else { return nil }
+            return .linearQuantization(try Self.linearConfig(v, field: field))
+        }
+        func parseMap(_ key: String) throws(Invalid) -> [String: OpConfig?] {
+            guard let raw = dict[key], !(raw is NSNull) else { return [:] }
+            guard let map = raw as? [String: Any] else { throw Invalid(field: "config.\(key)", message: "must be an object") }
+            var result: [String: OpConfig?] = [:]
+            for (name, v) in map { result[name] = .some(try parse(v, "config.\(key).\(name)")) }
+            return result
+        }
+        global = try parse(dict["global_config"], "config.global_config")
+        opTypeConfigs = try parseMap("op_type_configs")
+        opNameConfigs = try parseMap("op_name_configs")
+        if global == nil && opTypeConfigs.values.allSatisfy({ $0 == nil }) && opNameConfigs.values.allSatisfy({ $0 == nil }) {
+            throw Invalid(field: "config.global_config", message: "nothing to do: give a global_config or at least one non-null op config")
+        }
+    }
+
+    /// One `OpLinearQuantizerConfig` dictionary, with coremltools' defaults for missing keys.
+    static func linearConfig(_ value: Any, field: String) throws(Invalid) -> LinearQuantizationConfig {
+        guard let d = value as? [String: Any] else { throw Invalid(field: field, message: "must be an object") }
+        var c = LinearQuantizationConfig()
+        for key in d.keys.sorted() {
+            let v = d[key]!
+            let f = "\(field).\(key)"
+            switch key {
+            case "mode":
+                guard let s = v as? String, let m = LinearQuantizationConfig.Mode(rawValue: s.lowercased()) else {
+                    throw Invalid(field: f, message: "must be 'linear_symmetric' or 'linear'")
+                }
+                c.mode = m
+            case "dtype":
+                guard let s = v as? String, let t = LinearQuantizationConfig.DType(rawValue: s.lowercased()) else {
+                    throw Invalid(field: f, message: "must be one of int8, uint8, int4, uint4")
+                }
+                c.dtype = t
+            case "granularity":
+                guard let s = v as? String, let g = LinearQuantizationConfig.Granularity(rawValue: s.lowercased()) else {
+                    throw Invalid(field: f, message: "must be 'per_tensor', 'per_channel' or 'per_block'")
+                }
+                c.granularity = g
+            case "block_size":
+                if let n = exactInt(v) {
+                    guard n >= 0 else { throw Invalid(field: f, message: "must not be negative") }
+                    c.blockSize = .alongInputAxis(n)
+                } else if let list = v as? [Any] {
+                    var sizes: [Int] = []
+                    for item in list {
+                        guard let n = exactInt(item), n >= 0 else { throw Invalid(field: f, message: "must be a non-negative integer or a list of them") }
+                        sizes.append(n)
+                    }
+                    c.blockSize = .perAxis(sizes)
+                } else {
+                    throw Invalid(field: f, message: "must be a non-negative integer or a list of them")
+                }
+            case "weight_threshold":
+                guard let n = exactInt(v), n >= 0 else { throw Invalid(field: f, message: "must be a non-negative integer") }
+                c.weightThreshold = n
+            case "algorithm", "config_type":
+                break
+            default:
+                throw Invalid(field: f, message: "unknown key; OpLinearQuantizerConfig takes mode, dtype, granularity, block_size, weight_threshold")
+            }
+        }
+        if c.granularity == .perBlock, case .alongInputAxis(let n) = c.blockSize, n == 0 {
+            throw Invalid(field: "\(field).block_size", message: "per_block needs a block_size > 0 (0 means the whole axis, i.e. per_channel)")
+        }
+        return c
+    }
+
+    private static func exactInt(_ v: Any) -> Int? {
+        if v is Bool { return nil }
+        if let i = v as? Int { return i }
+        if let d = v as? Double, d.rounded() == d, abs(d) < 1e15 { return Int(d) }
+        return nil
+    }
+
+    /// The dictionary form again, with every default spelled out (stored with the job).
+    public var dictionary: [String: Any] {
+        func encode(_ c: OpConfig?) -> Any {
+            guard let c else { return NSNull() }
+            switch c {
+            case .linearQuantization(let l):
+                var d: [String: Any] = ["mode": l.mode.rawValue, "dtype": l.dtype.rawValue,
+                                        "granularity": l.granularity.rawValue, "weight_threshold": l.weightThreshold]
+                if l.granularity == .perBlock {
+                    switch l.blockSize {
+                    case .alongInputAxis(let n): d["block_size"] = n
+                    case .perAxis(let sizes): d["block_size"] = sizes
+                    }
+                }
+                return d
+            }
+        }
+        return [
+            "config_type": "OpLinearQuantizerConfig",
+            "global_config": encode(global),
+            "op_type_configs": opTypeConfigs.mapValues(encode),
+            "op_name_configs": opNameConfigs.mapValues(encode),
+        ]
+    }
+}

@@ -1,0 +1,78 @@
+/// Reads element `index` of little-endian weight bytes as a `Float`.
+///
+/// Kernels are generic over the source so that one loop serves every storage type and
+/// decoding fuses into the loop instead of needing a float copy of the tensor.
+protocol WeightSource {
+    subscript(index: Int) -> Float { get }
+}
+
+/// Something to run with the source matching a scalar type, specialised per source.
+protocol WeightSourceVisitor {
+    associatedtype Result
+    func visit<Source: WeightSource>(_ source: Source) -> Result
+}
+
+/// Calls `visitor` with the source that reads `base` as elements of `type`.
+func withWeightSource<Visitor: WeightSourceVisitor>(
+    _ type: ScalarType, _ base: UnsafeRawPointer, _ visitor: Visitor
+) throws(QuantCoreError) -> Visitor.Result {
+    switch type {
+    case .float64: visitor.visit(Float64Source(base: base))
+    case .float32: visitor.visit(Float32Source(base: base))
+    case .float16: visitor.visit(Float16Source(base: base))
+    case .bfloat16: visitor.visit(BFloat16Source(base: base))
+    case .float8E4M3: visitor.visit(Float8E4M3Source(base: base))
+    case .float8E5M2: visitor.visit(Float8E5M2Source(base: base))
+    default: throw .notFloatingPoint(type)
+    }
+}
+
+struct FloatBufferSource: WeightSource {
+    let base: UnsafePointer<Float>
+    @inline(__always) subscript(index: Int) -> Float { base[index] }
+}
+
+struct Float64Source: WeightSource {
+    let base: UnsafeRawPointer
+    @inline(__always) subscript(index: Int) -> Float {
+        Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self))))
+    }
+}
+
+struct Float32Source: WeightSource {
+    let base: UnsafeRawPointer
+    @inline(__always) subscript(index: Int) -> Float {
+        Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)))
+    }
+}
+
+struct Float16Source: WeightSource {
+    let base: UnsafeRawPointer
+    let table = FloatConversion.float16Table
+    @inline(__always) subscript(index: Int) -> Float {
+        table[Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))]
+    }
+}
+
+struct BFloat16Source: WeightSource {
+    let base: UnsafeRawPointer
+    @inline(__always) subscript(index: Int) -> Float {
+        FloatConversion.float(bfloat16Bits: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
+    }
+}
+
+struct Float8E4M3Source: WeightSource {
+    let base: UnsafeRawPointer
+    let table = FloatConversion.float8E4M3Table
+    @inline(__always) subscript(index: Int) -> Float {
+        table[Int(base.load(fromByteOffset: index, as: UInt8.self))]
+    }
+}
+
+struct Float8E5M2Source: WeightSource {
+    let base: UnsafeRawPointer
+    let table = FloatConversion.float16Table
+    @inline(__always) subscript(index: Int) -> Float {
+        table[Int(base.load(fromByteOffset: index, as: UInt8.self)) << 8]
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import HTTP
+import Logging
+
+/// The service's HTTP face: routes each request (see `Route`), checks auth and body limits
+/// before any body byte is read, and turns every failure into problem+json.
+final class APIResponder: HTTPResponder {
+    let service: ServiceContext
+    /// Cheap requests (job polling, health) are answered on the event loop; anything that
+    /// touches the disk or fsyncs goes here.
+    private let work = DispatchQueue(label: "quantd.api", qos: .userInitiated, attributes: .concurrent)
+
+    init(service: ServiceContext) {
+        self.service = service
+    }
+
+    func bodyDecision(for head: HTTPRequestHead) -> HTTPBodyDecision {
+        let route = Route.match(method: head.method, path: head.path)
+        if route.requiresAuthentication, !service.isAuthorized(head.headers["Authorization"]) {
+            return .reject(recorded(Problem.unauthorized().response, route: route, method: head.method))
+        }
+        switch route {
+        case .uploadModel:
+            return uploadDecision(head)
+        case .createJob where !Self.isJSON(head.headers["Content-Type"]) && !head.query.isEmpty:
+            return uploadDecision(head)
+        case .notFound, .methodNotAllowed:
+            return .reject(recorded(problem(for: route, head).response, route: route, method: head.method))
+        default:
+            return .collect(maxBytes: service.config.maxJSONBytes)
+        }
+    }
+
+    private func uploadDecision(_ head: HTTPRequestHead) -> HTTPBodyDecision {
+        let boundary: String?
+        if let type = head.headers["Content-Type"], type.lowercased().hasPrefix("multipart/") {
+            guard let b = MultipartParser.boundary(contentType: type) else {
+                return .reject(Problem.invalidRequest("Content-Type multipart/form-data needs a boundary parameter", field: "Content-Type").response)
+            }
+            boundary = b
+        } else {
+            boundary = nil
+        }
+        if !head.hasBody {
+            return .reject(Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE").response)
+        }
+        do {
+            return .stream(try UploadSink(directory: service.data.tmp, multipartBoundary: boundary), maxBytes: service.config.maxUploadBytes)
+        } catch {
+            return .reject((error as? Problem ?? Problem.storage("\(error)")).response)
+        }
+    }
+
+    func errorResponse(status: Int, detail: String) -> HTTPResponse {
+        let response = Problem.http(status: status, detail: detail).response
+        service.metrics.recordRequest(route: "http-error", method: "-", status: status)
+        return response
+    }
+
+    func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let head = request.head
+        let route = Route.match(method: head.method, path: head.path)
+        let done: @Sendable (HTTPResponse) -> Void = { [service] response in
+            service.metrics.recordRequest(route: route.template, method: head.method, status: response.status)
+            completion(response)
+        }
+        if Self.answersInline(route) {
+            done(handle(route, request))
+        } else {
+            work.async { [self] in done(handle(route, request)) }
+        }
+    }
+
+    private static func answersInline(_ route: Route) -> Bool {
+        switch route {
+        case .health, .getJob, .presets, .openapi: true
+        default: false
+        }
+    }
+
+    private func recorded(_ response: HTTPResponse, route: Route, method: String) -> HTTPResponse {
+        service.metrics.recordRequest(route: route.template, method: method, status: response.status)
+        return response
+    }
+
+    private func handle(_ route: Route, _ request: HTTPRequest) -> HTTPResponse {
+        do {
+            switch route {
+            case .health: return json(200, ["status": "ok"])
+            case .ready: return ready()
+            case .metrics: return HTTPResponse.text(200, service.renderMetrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            case .openapi: return try openapi()
+            case .presets: return presets()
+            case .uploadModel: return try uploadModel(request)
+            case .getModel(let id): return try getModel(id)
+            case .createJob: return try createJob(request)
+            case .listJobs: return try listJobs(request.head)
+            case .getJob(let id): return try getJob(id)
+            case .cancelJob(let id): return try cancelJob(id)
+            case .artifact(let id): return try artifact(id, request.head)
+            case .report(let id): return try report(id, request.head)
+            case .notFound, .methodNotAllowed: return problem(for: route, request.head).response
+            }
+        } catch let p as Problem {
+            if case .streamed(let sink) = request.body { sink.abort() }
+            return p.response
+        } catch {
+            if case .streamed(let sink) = request.body { sink.abort() }
+            service.logger.error("unhandled error", metadata: ["route": "\(route.template)", "error": "\(error)"])
+            return Problem.internalError("the server failed unexpectedly; the error was logged").response
+        }
+    }
+
+    private func problem(for route: Route, _ head: HTTPRequestHead) -> Problem {
+        if case .methodNotAllowed(let allowed) = route {
+            var p = Problem.methodNotAllowed(head.method, String(head.path), allowed: allowed)
+            p.extensions["allow"] = allowed.joined(separator: ", ")
+            return p
+        }
+        return Problem.notFound("there is no resource at \(head.path); see GET /openapi.yaml for the API")
+    }
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let t = contentType?.lowercased() else { return false }
+        return t.hasPrefix("application/json") || t.hasPrefix("application/problem+json")
+    }
+
+    func json(_ status: Int, _ object: Any, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var response = HTTPResponse(status: status, contentType: "application/json", body: Array(data))
+        for (k, v) in headers { response.headers.set(k, v) }
+        return response
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import HTTP
+
+/// Every setting of the service with its default. Loaded from `config/quantd.json`, then
+/// overridden by `QUANTD_*` environment variables, then by command-line flags; each layer is
+/// a flat map of the same dotted keys (`server.port`, `jobs.workers`…).
+public struct Configuration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./data"
+    /// 0 = one per core.
+    public var eventLoops = 0
+    public var maxConnections = 1024
+    public var maxUploadBytes: UInt64 = 8 << 30
+    public var maxJSONBytes = 1 << 20
+    public var headerReadTimeout = 10.0
+    public var idleTimeout = 60.0
+    public var minUploadBytesPerSecond = 16 * 1024
+    public var shutdownGracePeriod = 30.0
+    /// 0 = one per core.
+    public var workers = 0
+    public var queueCapacity = 64
+    /// Finished jobs' artifacts and reports, and models no job needs, are removed after this
+    /// many hours; 0 keeps them forever.
+    public var retentionHours = 168.0
+    public var retentionSweepSeconds = 600.0
+    /// Bearer tokens accepted on /v1 routes; empty = no authentication.
+    public var apiTokens: [String] = []
+    /// Bytes per independent gzip member of an artifact; members compress in parallel.
+    public var gzipMemberBytes = 4 << 20
+    /// zlib level (1–9) used with the Huffman-only strategy.
+    public var gzipLevel = 1
+    public var logLevel = "info"
+    public var openapiPath = ""
+
+    public init() {}
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case unreadable(String)
+        case invalidJSON(String, String)
+        case unknownKey(String, source: String)
+        case badValue(String, String, source: String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let p): "cannot read config file \(p)"
+            case .invalidJSON(let p, let why): "config file \(p) is not valid JSON: \(why)"
+            case .unknownKey(let k, let s): "unknown setting '\(k)' in \(s)"
+            case .badValue(let k, let v, let s): "setting '\(k)' in \(s) has an invalid value '\(v)'"
+            }
+        }
+    }
+
+    /// The settings as dotted keys, with the environment variable each maps to
+    /// (`server.port` ↔ `QUANTD_SERVER_PORT`).
+    public static let keys: [(key: String, doc: String)] = [
+        ("server.host", "address to listen on"),
+        ("server.port", "TCP port (0 = ephemeral)"),
+        ("server.event_loops", "I/O threads, 0 = one per core"),
+        ("server.max_connections", "open connections before new ones get 503"),
+        ("server.max_upload_bytes", "largest model upload (413 above)"),
+        ("server.max_json_bytes", "largest JSON request body (413 above)"),
+        ("server.header_read_timeout_seconds", "time allowed for a request head (408)"),
+        ("server.idle_timeout_seconds", "idle keep-alive connections are closed after this"),
+        ("server.min_upload_bytes_per_second", "uploads slower than this over 20 s get 408"),
+        ("server.shutdown_grace_seconds", "in-flight requests get this long on SIGTERM"),
+        ("server.api_tokens", "comma-separated bearer tokens for /v1; empty = open"),
+        ("storage.data_dir", "SQLite database, models, artifacts, tmp"),
+        ("storage.retention_hours", "remove artifacts and unused models older than this; 0 = keep"),
+        ("storage.retention_sweep_seconds", "how often retention runs"),
+        ("jobs.workers", "compression workers, 0 = one per core"),
+        ("jobs.queue_capacity", "queued jobs before POST /v1/jobs gets 429"),
+        ("gzip.member_bytes", "bytes per independently compressed gzip member"),
+        ("gzip.level", "zlib level for the Huffman-only strategy"),
+        ("log.level", "trace, debug, info, notice, warning, error, critical"),
+        ("openapi.path", "path of openapi.yaml served at /openapi.yaml; empty = search"),
+    ]
+
+    public static func environmentName(_ key: String) -> String {
+        "QUANTD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// Applies one setting given as text (from the environment or a flag) or JSON value.
+    public mutating func set(_ key: String, _ raw: Any, source: String) throws {
+        let text: String = if let s = raw as? String { s } else if let n = raw as? NSNumber { n.stringValue } else if let a = raw as? [Any] { a.map { "\($0)" }.joined(separator: ",") } else { "\(raw)" }
+        func int() throws -> Int {
+            guard let v = Int(text), v >= 0 else { throw LoadError.badValue(key, text, source: source) }
+            return v
+        }
+        func double() throws -> Double {
+            guard let v = Double(text), v >= 0, v.isFinite else { throw LoadError.badValue(key, text, source: source) }
+            return v
+        }
+        switch key {
+        case "server.host": host = text
+        case "server.port":
+            let p = try int()
+            guard p <= 65535 else { throw LoadError.badValue(key, text, source: source) }
+            port = p
+        case "server.event_loops": eventLoops = try int()
+        case "server.max_connections": maxConnections = try int()
+        case "server.max_upload_bytes": maxUploadBytes = UInt64(try int())
+        case "server.max_json_bytes": maxJSONBytes = try int()
+        case "server.header_read_timeout_seconds": headerReadTimeout = try double()
+        case "server.idle_timeout_seconds": idleTimeout = try double()
+        case "server.min_upload_bytes_per_second": minUploadBytesPerSecond = try int()
+        case "server.shutdown_grace_seconds": shutdownGracePeriod = try double()
+        case "server.api_tokens": apiTokens = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case "storage.data_dir": dataDirectory = text
+        case "storage.retention_hours": retentionHours = try double()
+        case "storage.retention_sweep_seconds": retentionSweepSeconds = try double()
+        case "jobs.workers": workers = try int()
+        case "jobs.queue_capacity": queueCapacity = try int()
+        case "gzip.member_bytes":
+            let v = try int()
+            guard v >= 64 * 1024 else { throw LoadError.badValue(key, text, source: source) }
+            gzipMemberBytes = v
+        case "gzip.level":
+            let v = try int()
+            guard (1...9).contains(v) else { throw LoadError.badValue(key, text, source: source) }
+            gzipLevel = v
+        case "log.level": logLevel = text
+        case "openapi.path": openapiPath = text
+        default: throw LoadError.unknownKey(key, source: source)
+        }
+    }
+
+    /// Defaults, then the file (if any), then the environment, then `overrides` (flags).
+    public static func load(file: String?, environment: [String: String], overrides: [String: String]) throws -> Configuration {
+        var config = Configuration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else { throw LoadError.unreadable(file) }
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: data) } catch { throw LoadError.invalidJSON(file, "\(error.localizedDescription)") }
+            guard let sections = object as? [String: Any] else { throw LoadError.invalidJSON(file, "top level must be an object") }
+            for (section, value) in sections {
+                guard let settings = value as? [String: Any] else { throw LoadError.unknownKey(section, source: file) }
+                for (name, v) in settings { try config.set("\(section).\(name)", v, source: file) }
+            }
+        }
+        for (key, _) in keys {
+            if let v = environment[environmentName(key)] { try config.set(key, v, source: environmentName(key)) }
+        }
+        for (key, v) in overrides.sorted(by: { $0.key < $1.key }) { try config.set(key, v, source: "--\(key)") }
+        return config
+    }
+
+    var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
+
+    var httpConfiguration: HTTPServerConfiguration {
+        var c = HTTPServerConfiguration()
+        c.host = host
+        c.port = port
+        c.eventLoops = eventLoops > 0 ? eventLoops : ProcessInfo.processInfo.activeProcessorCount
+        c.maxConnections = maxConnections
+        c.maxBodyBytes = maxUploadBytes
+        c.headerReadTimeout = headerReadTimeout
+        c.idleTimeout = idleTimeout
+        c.minUploadBytesPerSecond = minUploadBytesPerSecond
+        return c
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+
+public enum JobStatus: String, Codable, Sendable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+
+    var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// One compression job as stored in SQLite.
+public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "jobs"
+
+    public var id: String
+    public var modelId: String
+    public var status: JobStatus
+    public var progress: Double
+    /// The normalised compression config, as JSON.
+    public var config: String
+    public var preset: String?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var error: String?
+    /// Bytes of the gzip-compressed artifact once it exists.
+    public var artifactBytes: Int64?
+    /// The artifact's file name for Content-Disposition, e.g. `model-w8.safetensors`.
+    public var artifactName: String?
+    /// How many times a worker started it (more than 1 after a crash or restart).
+    public var attempts: Int
+    /// Set when retention removed the artifact and report.
+    public var expired: Bool
+    /// Bumped on every change; lets readers cache encodings.
+    public var revision: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, progress, config, preset, error, attempts, expired, revision
+        case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
+        case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
+    }
+}
+
+/// An uploaded model, addressed by the SHA-256 of its bytes.
+public struct StoredModel: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "models"
+
+    public var id: String
+    public var format: String
+    public var bytes: Int64
+    public var tensorCount: Int
+    public var parameterCount: Int64
+    public var createdAt: Date
+    public var lastUsedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, format, bytes
+        case tensorCount = "tensor_count", parameterCount = "parameter_count"
+        case createdAt = "created_at", lastUsedAt = "last_used_at"
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import HTTP
+import QuantCore
+
+extension APIResponder {
+    func createJob(_ request: HTTPRequest) throws -> HTTPResponse {
+        let query = QueryString(request.head.query)
+        let modelID: String
+        let config: OptimizationConfig
+        let preset: String?
+        if case .streamed = request.body {
+            // One-shot: the model is the body, the preset the query.
+            guard let name = query["preset"] else {
+                throw Problem.invalidRequest("a model body needs ?preset=NAME (see GET /v1/presets), or send JSON {\"model_id\", \"config\"}", field: "preset")
+            }
+            let p = try Self.preset(name)
+            let model = try ingest(request)
+            (modelID, config, preset) = (model.id, p.config, p.name)
+        } else {
+            guard case .bytes(let body) = request.body, !body.isEmpty else {
+                throw Problem.invalidRequest("send JSON {\"model_id\": …, \"config\": …} or {\"model_id\": …, \"preset\": …}")
+            }
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: Data(body)) } catch {
+                throw Problem.invalidRequest("the body is not valid JSON: \(error.localizedDescription)")
+            }
+            guard let dict = object as? [String: Any] else { throw Problem.invalidRequest("the body must be a JSON object") }
+            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset"].contains($0) }) {
+                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id and config or preset", field: unknown)
+            }
+            guard let id = dict["model_id"] as? String, !id.isEmpty else {
+                throw Problem.invalidRequest("model_id is required: the id returned by POST /v1/models", field: "model_id")
+            }
+            modelID = id
+            let configValue: Any? = dict["config"]
+            let presetValue: Any? = dict["preset"] ?? query["preset"]
+            if configValue != nil && presetValue != nil {
+                throw Problem.invalidRequest("give config or preset, not both", field: "preset")
+            } else if let c = configValue {
+                do { config = try OptimizationConfig(dictionary: c) } catch {
+                    throw Problem.invalidConfig(error.message, field: error.field)
+                }
+                preset = nil
+            } else if let name = presetValue {
+                guard let name = name as? String else { throw Problem.invalidRequest("preset must be a string", field: "preset") }
+                let p = try Self.preset(name)
+                (config, preset) = (p.config, p.name)
+            } else {
+                throw Problem.invalidRequest("give either config (coremltools OptimizationConfig dictionary) or preset", field: "config")
+            }
+        }
+        try Self.validateSupported(config)
+        guard try service.store.model(modelID) != nil else {
+            throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
+        }
+        let job = try service.submit(modelID: modelID, config: config, preset: preset)
+        return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
+                            body: .bytes(service.jobJSON(job)))
+    }
+
+    static func preset(_ name: String) throws -> Presets.Preset {
+        guard let p = Presets.named(name) else {
+            throw Problem.invalidRequest("unknown preset '\(name)'; known presets: \(Presets.all.map(\.name).joined(separator: ", "))", field: "preset")
+        }
+        return p
+    }
+
+    /// Configs the engine parses but this release cannot store yet.
+    static func validateSupported(_ config: OptimizationConfig) throws {
+        let all = [("global_config", config.global)] + config.opTypeConfigs.map { ("op_type_configs.\($0.key)", $0.value) }
+            + config.opNameConfigs.map { ("op_name_configs.\($0.key)", $0.value) }
+        for (field, op) in all {
+            guard case .linearQuantization(let c) = op else { continue }
+            if c.dtype.bitWidth != 8 {
+                throw Problem.invalidConfig("\(c.dtype.rawValue) needs packed 4-bit storage, which safetensors artifacts do not have yet; use int8 or uint8", field: "config.\(field).dtype")
+            }
+        }
+    }
+
+    func listJobs(_ head: HTTPRequestHead) throws -> HTTPResponse {
+        let query = QueryString(head.query)
+        var status: JobStatus?
+        if let s = query["status"] {
+            guard let parsed = JobStatus(rawValue: s) else {
+                throw Problem.invalidRequest("status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "status")
+            }
+            status = parsed
+        }
+        var limit = 50
+        if let l = query["limit"] {
+            guard let n = Int(l), (1...500).contains(n) else { throw Problem.invalidRequest("limit must be 1…500", field: "limit") }
+            limit = n
+        }
+        let jobs = try service.store.list(status: status, after: query["cursor"], limit: limit + 1)
+        let page = Array(jobs.prefix(limit))
+        var body: [UInt8] = Array(#"{"jobs":["#.utf8)
+        for (i, job) in page.enumerated() {
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            body += service.jobJSON(job)
+        }
+        body += Array("],\"next_cursor\":".utf8)
+        body += jobs.count > limit ? Array("\"\(page.last!.id)\"".utf8) : Array("null".utf8)
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: 200, contentType: "application/json", body: body)
+    }
+
+    func getJob(_ id: String) throws -> HTTPResponse {
+        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+        return HTTPResponse(status: 200, contentType: "application/json", body: service.jobJSON(job))
+    }
+
+    func cancelJob(_ id: String) throws -> HTTPResponse {
+        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+        guard !job.status.isFinished else {
+            throw Problem.conflict("job \(id) already \(job.status.rawValue); only queued or running jobs can be cancelled")
+        }
+        let updated = try service.cancel(job)
+        return HTTPResponse(status: updated.status == .cancelled ? 200 : 202, contentType: "application/json", body: service.jobJSON(updated))
+    }
+
+    func artifact(_ id: String, _ head: HTTPRequestHead) throws -> HTTPResponse {
+        let job = try finishedJob(id)
+        guard let file = HTTPFileRegion(path: service.data.artifact(job: id)) else {
+            throw Problem.gone("the artifact of job \(id) is no longer stored")
+        }
+        let name = job.artifactName ?? "\(id).safetensors"
+        var headers: HTTPHeaders = ["Vary": "Accept-Encoding", "Cache-Control": "private, max-age=31536000, immutable"]
+        if ContentNegotiation.acceptsGzip(head.headers["Accept-Encoding"]) {
+            headers.set("Content-Type", "application/octet-stream")
+            headers.set("Content-Encoding", "gzip")
+            headers.set("Content-Disposition", "attachment; filename=\"\(name)\"")
+        } else {
+            headers.set("Content-Type", "application/gzip")
+            headers.set("Content-Disposition", "attachment; filename=\"\(name).gz\"")
+        }
+        return FileResponse.make(for: head, file: file, etag: "\"\(id)-\(file.size)\"", headers: headers)
+    }
+
+    func report(_ id: String, _ head: HTTPRequestHead) throws -> HTTPResponse {
+        _ = try finishedJob(id)
+        guard let file = HTTPFileRegion(path: service.data.report(job: id)) else {
+            throw Problem.gone("the report of job \(id) is no longer stored")
+        }
+        return FileResponse.make(for: head, file: file, etag: "\"\(id)-report-\(file.size)\"",
+                                 headers: ["Content-Type": "application/json"])
+    }
+
+    private func finishedJob(_ id: String) throws -> Job {
+        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+        if job.expired { throw Problem.gone("job \(id) finished more than the retention period ago; its outputs were removed") }
+        switch job.status {
+        case .succeeded: return job
+        case .failed: throw Problem.conflict("job \(id) failed: \(job.error ?? "unknown error"); it has no artifact")
+        case .cancelled: throw Problem.conflict("job \(id) was cancelled; it has no artifact")
+        case .queued, .running:
+            throw Problem(409, "job-not-finished", "The job has not finished", "job \(id) is \(job.status.rawValue); poll GET /v1/jobs/\(id) until status is succeeded", retryAfter: 1)
+        }
+    }
+
+    static func noSuchJob(_ id: String) -> Problem {
+        Problem.notFound("job \(id) does not exist; list jobs with GET /v1/jobs")
+    }
+}
+
+/// `a=1&b=2` with percent-decoding; the first value of a repeated key wins.
+struct QueryString {
+    private var values: [String: String] = [:]
+
+    init(_ query: Substring) {
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = Self.decode(kv[0])
+            if values[key] == nil { values[key] = kv.count > 1 ? Self.decode(kv[1]) : "" }
+        }
+    }
+
+    subscript(_ key: String) -> String? { values[key] }
+
+    private static func decode(_ s: Substring) -> String {
+        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Logging
+import ModelFormats
+import QuantCore
+
+/// Runs one job on a worker thread: model → compressed model → gzip artifact + report, each
+/// written to tmp/ and renamed into place, then the job row marked succeeded. A crash at any
+/// point leaves the job queued or running, so it runs again after restart.
+struct JobRunner: Sendable {
+    let store: JobStore
+    let data: DataDirectory
+    let gzip: ParallelGzip
+    let metrics: Metrics
+    let logger: Logger
+
+    func run(_ id: String, flag: CancellationFlag) {
+        guard let job = try? store.update(id, { job in
+            job.status = .running
+            job.startedAt = Date()
+            job.attempts += 1
+            job.progress = 0
+        }) else { return }
+        let started = Date()
+        let tmpModel = data.temporary("\(id).artifact")
+        let tmpGzip = data.temporary("\(id).gz")
+        let tmpReport = data.temporary("\(id).report.json")
+        defer { for p in [tmpModel, tmpGzip, tmpReport] { unlink(p) } }
+        do {
+            let (report, name) = try compress(job, tmpModel: tmpModel, tmpGzip: tmpGzip, flag: flag)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try Self.writeDurably(try encoder.encode(report), to: tmpReport)
+            try DataDirectory.commit(tmpReport, to: data.report(job: id))
+            try DataDirectory.commit(tmpGzip, to: data.artifact(job: id))
+            try store.update(id) { job in
+                job.status = .succeeded
+                job.progress = 1
+                job.finishedAt = Date()
+                job.artifactBytes = Int64(report.totals.gzipBytes)
+                job.artifactName = name
+            }
+            metrics.recordJobDuration(Date().timeIntervalSince(started))
+            logger.info("job succeeded", metadata: ["job": "\(id)", "seconds": "\(Date().timeIntervalSince(started))"])
+        } catch {
+            finish(id, after: error, flag: flag, started: started)
+        }
+    }
+
+    private func finish(_ id: String, after error: any Error, flag: CancellationFlag, started: Date) {
+        switch flag.stopReason {
+        case .shutdown:
+            _ = try? store.update(id) { job in
+                job.status = .queued
+                job.progress = 0
+                job.startedAt = nil
+            }
+            logger.info("job requeued for after restart", metadata: ["job": "\(id)"])
+        case .cancelled:
+            _ = try? store.update(id) { job in
+                job.status = .cancelled
+                job.finishedAt = Date()
+            }
+            logger.info("job cancelled", metadata: ["job": "\(id)"])
+        case nil:
+            let message = Self.message(for: error)
+            _ = try? store.update(id) { job in
+                job.status = .failed
+                job.finishedAt = Date()
+                job.error = message
+            }
+            metrics.recordJobDuration(Date().timeIntervalSince(started))
+            logger.warning("job failed", metadata: ["job": "\(id)", "error": "\(message)"])
+        }
+    }
+
+    static func message(for error: any Error) -> String {
+        if let p = error as? Problem { return p.detail }
+        if let e = error as? any CustomStringConvertible { return e.description }
+        return "\(error)"
+    }
+
+    private func compress(_ job: Job, tmpModel: String, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
+        let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
+        let config = try OptimizationConfig(dictionary: configObject)
+        let modelPath = data.model(job.modelId)
+        let file = try SafetensorsFile(path: modelPath)
+        let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
+
+        let fd = open(tmpModel, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Problem.storage("cannot create \(tmpModel): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var lastProgress = 0.0
+        let outcome = try SafetensorsCompressor(config: config).compress(file, to: fd, progress: { p in
+            // Quantizing is ~90% of the work; gzip the rest. Persist at most every 5%.
+            let scaled = p * 0.9
+            if scaled - lastProgress >= 0.05 {
+                lastProgress = scaled
+                _ = try? store.update(job.id) { $0.progress = scaled }
+            }
+        }, isCancelled: { flag.isStopped })
+
+        let mapping = try MemoryMappedFile(path: tmpModel)
+        let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw Problem.storage("cannot create \(tmpGzip): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        let gzipBytes = try mapping.withBytes { bytes in
+            try gzip.compress(bytes, to: out, isCancelled: { flag.isStopped })
+        }
+        guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
+
+        let parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
+        let quantized = outcome.tensors.filter { $0.action == "quantized" }
+        let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
+        let weight = weighted.reduce(0) { $0 + $1.1 }
+        let report = CompressionReport(
+            jobID: job.id, modelID: job.modelId, format: "safetensors", tensors: outcome.tensors,
+            totals: .init(
+                tensors: outcome.tensors.count, quantizedTensors: quantized.count, parameters: parameters,
+                quantizedParameters: quantized.reduce(0) { $0 + $1.shape.reduce(1, *) },
+                uploadBytes: uploadBytes, float16Bytes: parameters * 2, artifactBytes: outcome.artifactBytes,
+                gzipBytes: gzipBytes,
+                compressionRatioVsFloat16: Double(parameters * 2) / Double(max(1, outcome.artifactBytes)),
+                compressionRatioVsUpload: Double(uploadBytes) / Double(max(1, outcome.artifactBytes)),
+                meanSQNRDB: weight > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / weight : nil),
+            warnings: outcome.warnings)
+        let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom").safetensors"
+        return (report, name)
+    }
+
+    static func writeDurably(_ data: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Problem.storage("cannot create \(path)") }
+        defer { close(fd) }
+        try ParallelGzip.writeAll(Array(data), to: fd)
+        guard fsync(fd) == 0 else { throw Problem.storage("fsync of \(path) failed") }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// SQLite persistence for models and jobs (a real file under the data dir, WAL mode), with a
+/// write-through cache so polling a job never touches the database.
+public final class JobStore: Sendable {
+    private let db: DatabasePool
+    private let cache = Mutex<[String: Job]>([:])
+    private static let cacheLimit = 20_000
+
+    public init(path: String) throws {
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(10)
+        db = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(db)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "models") { t in
+                t.primaryKey("id", .text)
+                t.column("format", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("tensor_count", .integer).notNull()
+                t.column("parameter_count", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("last_used_at", .datetime).notNull()
+            }
+            try db.create(table: "jobs") { t in
+                t.primaryKey("id", .text)
+                t.column("model_id", .text).notNull().indexed()
+                t.column("status", .text).notNull().indexed()
+                t.column("progress", .double).notNull()
+                t.column("config", .text).notNull()
+                t.column("preset", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("started_at", .datetime)
+                t.column("finished_at", .datetime)
+                t.column("error", .text)
+                t.column("artifact_bytes", .integer)
+                t.column("artifact_name", .text)
+                t.column("attempts", .integer).notNull()
+                t.column("expired", .boolean).notNull()
+                t.column("revision", .integer).notNull()
+            }
+        }
+        return m
+    }
+
+    // MARK: Models
+
+    /// Inserts the model, or refreshes `last_used_at` if the same bytes were stored before.
+    @discardableResult
+    public func upsertModel(_ model: StoredModel) throws -> StoredModel {
+        try db.write { db in
+            if var existing = try StoredModel.fetchOne(db, key: model.id) {
+                existing.lastUsedAt = model.lastUsedAt
+                try existing.update(db)
+                return existing
+            }
+            try model.insert(db)
+            return model
+        }
+    }
+
+    public func model(_ id: String) throws -> StoredModel? {
+        try db.read { try StoredModel.fetchOne($0, key: id) }
+    }
+
+    // MARK: Jobs
+
+    public func insert(_ job: Job) throws {
+        try db.write { try job.insert($0) }
+        remember(job)
+    }
+
+    public func job(_ id: String) throws -> Job? {
+        if let hit = cache.withLock({ $0[id] }) { return hit }
+        guard let job = try db.read({ try Job.fetchOne($0, key: id) }) else { return nil }
+        remember(job)
+        return job
+    }
+
+    /// Applies `change` atomically; returns the job after it, or nil if there is no such job.
+    @discardableResult
+    public func update(_ id: String, _ change: @Sendable (inout Job) throws -> Void) throws -> Job? {
+        let job = try db.write { db -> Job? in
+            guard var job = try Job.fetchOne(db, key: id) else { return nil }
+            try change(&job)
+            job.revision += 1
+            try job.update(db)
+            return job
+        }
+        if let job { remember(job) }
+        return job
+    }
+
+    /// Newest first; `after` is the id of the last job of the previous page.
+    public func list(status: JobStatus?, after: String?, limit: Int) throws -> [Job] {
+        try db.read { db in
+            var request = Job.order(Column("id").desc)
+            if let status { request = request.filter(Column("status") == status.rawValue) }
+            if let after { request = request.filter(Column("id") < after) }
+            return try request.limit(limit).fetchAll(db)
+        }
+    }
+
+    public func jobs(withStatus statuses: [JobStatus]) throws -> [Job] {
+        try db.read { db in
+            try Job.filter(statuses.map(\.rawValue).contains(Column("status"))).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    public func countsByStatus() throws -> [JobStatus: Int] {
+        try db.read { db in
+            var counts: [JobStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM jobs GROUP BY status") {
+                if let s = JobStatus(rawValue: row[0]) { counts[s] = row[1] }
+            }
+            return counts
+        }
+    }
+
+    /// Finished, unexpired jobs older than `cutoff`.
+    public func finishedJobs(before cutoff: Date) throws -> [Job] {
+        try db.read { db in
+            try Job.filter(Column("expired") == false && Column("finished_at") != nil && Column("finished_at") < cutoff).fetchAll(db)
+        }
+    }
+
+    /// Models not used since `cutoff` and not needed by any queued or running job.
+    public func unusedModels(before cutoff: Date) throws -> [StoredModel] {
+        try db.read { db in
+            try StoredModel.fetchAll(db, sql: """
+                SELECT * FROM models WHERE last_used_at < ? AND id NOT IN
+                (SELECT model_id FROM jobs WHERE status IN ('queued', 'running'))
+                """, arguments: [cutoff])
+        }
+    }
+
+    public func deleteModel(_ id: String) throws {
+        _ = try db.write { try StoredModel.deleteOne($0, key: id) }
+    }
+
+    private func remember(_ job: Job) {
+        cache.withLock { cache in
+            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[job.id] = job
+        }
+    }
+}

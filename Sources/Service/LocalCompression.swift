@@ -1,0 +1,48 @@
+import Foundation
+import Glibc
+import ModelFormats
+import QuantCore
+
+/// `quantd compress`: the job's compression step on a local file, for scripts and the
+/// oracle tests. Same config parsing and compressor as the service; no gzip, no store.
+public enum LocalCompression {
+    /// Returns the report as JSON.
+    public static func run(input: String, output: String, preset: String?, configJSON: String?) throws -> Data {
+        let config: OptimizationConfig
+        switch (preset, configJSON) {
+        case (let name?, nil):
+            config = try APIResponder.preset(name).config
+        case (nil, let json?):
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: Data(json.utf8)) } catch {
+                throw Problem.invalidRequest("--config is not valid JSON: \(error.localizedDescription)")
+            }
+            do { config = try OptimizationConfig(dictionary: object) } catch {
+                throw Problem.invalidConfig(error.message, field: error.field)
+            }
+        default:
+            throw Problem.invalidRequest("give exactly one of --preset and --config")
+        }
+        try APIResponder.validateSupported(config)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: input) } catch { throw Problem.invalidModel("\(input): \(error)") }
+        let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let outcome = try SafetensorsCompressor(config: config).compress(file, to: fd, progress: { _ in }, isCancelled: { false })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes))
+    }
+
+    struct Summary: Encodable {
+        var tensors: [CompressionReport.Tensor]
+        var warnings: [String]
+        var artifactBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case tensors, warnings
+            case artifactBytes = "artifact_bytes"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+import HTTP
+import ModelFormats
+
+extension APIResponder {
+    func uploadModel(_ request: HTTPRequest) throws -> HTTPResponse {
+        let model = try ingest(request)
+        return json(201, modelResource(model), headers: ["Location": "/v1/models/\(model.id)"])
+    }
+
+    func getModel(_ id: String) throws -> HTTPResponse {
+        guard let model = try service.store.model(id) else {
+            throw Problem.notFound("model \(id) does not exist (or retention removed it); upload it with POST /v1/models")
+        }
+        return json(200, modelResource(model))
+    }
+
+    /// Validates a streamed upload and stores it under its SHA-256, durably: the 201 is only
+    /// sent once the bytes are fsynced and renamed into place.
+    func ingest(_ request: HTTPRequest) throws -> StoredModel {
+        guard case .streamed(let any) = request.body, let sink = any as? UploadSink else {
+            throw Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE")
+        }
+        guard sink.bytesWritten > 0 else {
+            sink.abort()
+            throw Problem.invalidRequest("the uploaded model is empty")
+        }
+        let format = try Self.sniff(sink.path, size: Int(sink.bytesWritten))
+        guard format == .safetensors else {
+            sink.abort()
+            throw Problem.unsupportedFormat("the upload looks like a \(format.description); this server reads safetensors models (a file that starts with an 8-byte header length and a JSON header)")
+        }
+        let file: SafetensorsFile
+        do {
+            file = try SafetensorsFile(path: sink.path)
+        } catch {
+            sink.abort()
+            throw Problem.invalidModel("the safetensors file is invalid: \(error)")
+        }
+        try sink.sync()
+        let now = Date()
+        let model = StoredModel(id: sink.sha256, format: format.rawValue, bytes: sink.bytesWritten,
+                                tensorCount: file.tensors.count,
+                                parameterCount: Int64(file.tensors.reduce(0) { $0 + $1.elementCount }),
+                                createdAt: now, lastUsedAt: now)
+        let destination = service.data.model(model.id)
+        if FileManager.default.fileExists(atPath: destination) {
+            sink.abort()
+        } else {
+            try sink.commit(to: destination)
+            DataDirectory.syncDirectory(of: destination)
+        }
+        return try service.store.upsertModel(model)
+    }
+
+    static func sniff(_ path: String, size: Int) throws -> ModelFormat {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Problem.storage("cannot reopen the upload") }
+        defer { close(fd) }
+        var prefix = [UInt8](repeating: 0, count: ModelFormat.sniffByteCount)
+        let n = read(fd, &prefix, prefix.count)
+        return ModelFormat(sniffing: prefix.prefix(max(0, n)), fileSize: size)
+    }
+
+    func modelResource(_ m: StoredModel) -> [String: Any] {
+        ["id": m.id, "format": m.format, "sha256": m.id, "bytes": m.bytes, "tensor_count": m.tensorCount,
+         "parameter_count": m.parameterCount, "created_at": Timestamp.string(m.createdAt),
+         "links": ["self": "/v1/models/\(m.id)"]]
+    }
+}
+
+enum Timestamp {
+    static func string(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

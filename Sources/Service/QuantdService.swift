@@ -1,0 +1,116 @@
+import Foundation
+import HTTP
+import Logging
+import Synchronization
+
+/// The running service: data dir, job store, worker pool, HTTP server and retention sweep,
+/// started and stopped as one.
+public final class QuantdService: Sendable {
+    public let config: Configuration
+    private let context: ServiceContext
+    private let server: HTTPServer
+    private let pool: WorkerPool
+    // Set once by start() and cancelled by shutdown(), both called from the owning thread.
+    nonisolated(unsafe) private var retentionTimer: DispatchSourceTimer?
+
+    public init(config: Configuration, logger: Logger) throws {
+        self.config = config
+        let data = DataDirectory(root: config.dataDirectory)
+        try data.prepare()
+        let store = try JobStore(path: data.database)
+        let metrics = Metrics()
+        context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
+                                 openapiDocument: Self.loadOpenAPI(config.openapiPath))
+        let runner = JobRunner(store: store, data: data,
+                               gzip: ParallelGzip(memberBytes: config.gzipMemberBytes, level: Int32(config.gzipLevel)),
+                               metrics: metrics, logger: logger)
+        pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
+            runner.run(id, flag: flag)
+        }
+        server = HTTPServer(configuration: config.httpConfiguration, responder: APIResponder(service: context))
+    }
+
+    /// The bound port (differs from the configured one when that is 0).
+    public var port: Int { server.port }
+
+    public func start() throws {
+        context.attach(pool: pool)
+        context.attach(statistics: server.statistics)
+        let recovered = try recoverJobs()
+        pool.start()
+        try server.start()
+        scheduleRetention()
+        context.logger.info("quantd listening", metadata: [
+            "address": "http://\(config.host):\(server.port)", "data_dir": "\(config.dataDirectory)",
+            "workers": "\(config.resolvedWorkers)", "recovered_jobs": "\(recovered)",
+        ])
+    }
+
+    /// Jobs that were queued or running when the process last stopped (even by kill -9) run
+    /// again; their partial files died with tmp/.
+    private func recoverJobs() throws -> Int {
+        let pending = try context.store.jobs(withStatus: [.queued, .running])
+        for job in pending {
+            if job.status == .running {
+                try context.store.update(job.id) { $0.status = .queued; $0.progress = 0; $0.startedAt = nil }
+            }
+            try? pool.enqueue(job.id, force: true)
+        }
+        return pending.count
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the grace period, and puts
+    /// running jobs back in the queue for the next start.
+    public func shutdown() {
+        context.logger.info("shutting down", metadata: ["grace_seconds": "\(config.shutdownGracePeriod)"])
+        context.startDraining()
+        retentionTimer?.cancel()
+        server.shutdown(gracePeriod: config.shutdownGracePeriod)
+        pool.stop(timeout: config.shutdownGracePeriod)
+        context.logger.info("stopped")
+    }
+
+    private func scheduleRetention() {
+        guard config.retentionHours > 0 else { return }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "quantd.retention"))
+        let context = self.context, hours = config.retentionHours
+        timer.schedule(deadline: .now() + 1, repeating: config.retentionSweepSeconds)
+        timer.setEventHandler { Retention(context: context).sweep(olderThan: Date().addingTimeInterval(-hours * 3600)) }
+        timer.resume()
+        retentionTimer = timer
+    }
+
+    static func loadOpenAPI(_ configured: String) -> [UInt8]? {
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [configured, "openapi.yaml", executable.appendingPathComponent("openapi.yaml").path,
+                          executable.appendingPathComponent("../../openapi.yaml").standardized.path,
+                          "/usr/share/quantd/openapi.yaml"].filter { !$0.isEmpty }
+        for path in candidates {
+            if let data = FileManager.default.contents(atPath: path) { return Array(data) }
+        }
+        return nil
+    }
+}
+
+/// Removes what is older than the retention period: finished jobs' artifacts and reports (the
+/// job row stays, marked expired, so clients get 410 rather than 404) and models no queued or
+/// running job needs.
+struct Retention {
+    let context: ServiceContext
+
+    func sweep(olderThan cutoff: Date) {
+        do {
+            for job in try context.store.finishedJobs(before: cutoff) {
+                try? FileManager.default.removeItem(atPath: context.data.artifact(job: job.id))
+                try? FileManager.default.removeItem(atPath: context.data.report(job: job.id))
+                try context.store.update(job.id) { $0.expired = true }
+            }
+            for model in try context.store.unusedModels(before: cutoff) {
+                try? FileManager.default.removeItem(atPath: context.data.model(model.id))
+                try context.store.deleteModel(model.id)
+            }
+        } catch {
+            context.logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

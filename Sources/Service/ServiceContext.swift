@@ -1,0 +1,141 @@
+import Foundation
+import HTTP
+import Logging
+import QuantCore
+import Synchronization
+
+/// Everything the routes and workers share: settings, stores, the pool, counters.
+final class ServiceContext: Sendable {
+    let config: Configuration
+    let data: DataDirectory
+    let store: JobStore
+    let metrics: Metrics
+    let logger: Logger
+    let openapiDocument: [UInt8]?
+    private let poolBox = Mutex<WorkerPool?>(nil)
+    private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
+    private let draining = Atomic(false)
+    private let jsonCache = Mutex<[String: (revision: Int, bytes: [UInt8])]>([:])
+
+    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?) {
+        self.config = config
+        self.data = data
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        self.openapiDocument = openapiDocument
+    }
+
+    var pool: WorkerPool {
+        guard let pool = poolBox.withLock({ $0 }) else { preconditionFailure("worker pool used before start") }
+        return pool
+    }
+
+    func attach(pool: WorkerPool) { poolBox.withLock { $0 = pool } }
+    func attach(statistics: HTTPServerStatistics) { serverStatistics.withLock { $0 = statistics } }
+    func startDraining() { draining.store(true, ordering: .relaxed) }
+
+    /// Constant-time comparison so a token cannot be guessed byte by byte from timings.
+    func isAuthorized(_ header: String?) -> Bool {
+        guard !config.apiTokens.isEmpty else { return true }
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        let given = Array(header.dropFirst(7).utf8)
+        var ok = false
+        for token in config.apiTokens {
+            let t = Array(token.utf8)
+            var diff = UInt8(t.count == given.count ? 0 : 1)
+            for i in 0..<t.count { diff |= t[i] ^ (i < given.count ? given[i] : 0) }
+            ok = ok || diff == 0
+        }
+        return ok
+    }
+
+    func submit(modelID: String, config: OptimizationConfig, preset: String?) throws -> Job {
+        let configJSON = try JSONSerialization.data(withJSONObject: config.dictionary, options: [.sortedKeys])
+        let job = Job(id: JobID.make(), modelId: modelID, status: .queued, progress: 0,
+                      config: String(decoding: configJSON, as: UTF8.self), preset: preset, createdAt: Date(),
+                      startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
+                      attempts: 0, expired: false, revision: 0)
+        guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
+        try store.insert(job)
+        do {
+            try pool.enqueue(job.id)
+        } catch {
+            _ = try? store.update(job.id) { $0.status = .cancelled; $0.error = "the queue was full"; $0.finishedAt = Date() }
+            throw Problem.queueFull(capacity: self.config.queueCapacity)
+        }
+        return job
+    }
+
+    func cancel(_ job: Job) throws -> Job {
+        _ = pool.cancel(job.id)
+        // A running job notices its flag and marks itself cancelled; a queued one is done now.
+        if job.status == .queued {
+            return try store.update(job.id) { j in
+                if j.status == .queued {
+                    j.status = .cancelled
+                    j.finishedAt = Date()
+                }
+            } ?? job
+        }
+        return job
+    }
+
+    /// The job resource as JSON, cached per revision: polling is the hottest path.
+    func jobJSON(_ job: Job) -> [UInt8] {
+        if let hit = jsonCache.withLock({ $0[job.id] }), hit.revision == job.revision { return hit.bytes }
+        var object: [String: Any] = [
+            "id": job.id, "model_id": job.modelId, "status": job.status.rawValue, "progress": job.progress,
+            "created_at": Timestamp.string(job.createdAt), "attempts": job.attempts,
+            "preset": job.preset ?? NSNull(), "error": job.error ?? NSNull(),
+            "started_at": job.startedAt.map(Timestamp.string) ?? NSNull(),
+            "finished_at": job.finishedAt.map(Timestamp.string) ?? NSNull(),
+        ]
+        if let config = try? JSONSerialization.jsonObject(with: Data(job.config.utf8)) { object["config"] = config }
+        var links = ["self": "/v1/jobs/\(job.id)", "model": "/v1/models/\(job.modelId)"]
+        if job.status == .succeeded && !job.expired {
+            links["artifact"] = "/v1/jobs/\(job.id)/artifact"
+            links["report"] = "/v1/jobs/\(job.id)/report"
+            object["artifact_bytes"] = job.artifactBytes ?? NSNull()
+        }
+        object["links"] = links
+        object["expired"] = job.expired
+        let bytes = Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
+        jsonCache.withLock { cache in
+            if cache.count > 20_000 { cache.removeAll(keepingCapacity: true) }
+            cache[job.id] = (job.revision, bytes)
+        }
+        return bytes
+    }
+
+    func readinessProblems() -> [String] {
+        var problems: [String] = []
+        if draining.load(ordering: .relaxed) { problems.append("the server is shutting down") }
+        if (try? store.countsByStatus()) == nil { problems.append("the job database is not readable") }
+        if poolBox.withLock({ $0 }) == nil { problems.append("the worker pool has not started") }
+        return problems
+    }
+
+    func renderMetrics() -> String {
+        let stats = serverStatistics.withLock { $0 }
+        let pool = poolBox.withLock { $0 }
+        return metrics.render(.init(
+            jobsByStatus: (try? store.countsByStatus()) ?? [:],
+            queueDepth: pool?.queueDepth ?? 0, runningJobs: pool?.runningCount ?? 0,
+            bytesIn: stats?.bytesIn.load(ordering: .relaxed) ?? 0, bytesOut: stats?.bytesOut.load(ordering: .relaxed) ?? 0,
+            openConnections: stats?.openConnections.load(ordering: .relaxed) ?? 0,
+            acceptedConnections: stats?.acceptedConnections.load(ordering: .relaxed) ?? 0,
+            refusedConnections: stats?.refusedConnections.load(ordering: .relaxed) ?? 0))
+    }
+}
+
+/// Job ids sort by creation time (cursor pagination relies on it): 12 hex digits of
+/// milliseconds since 1970, then 8 random hex digits.
+enum JobID {
+    static func make() -> String {
+        let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+        let time = String(ms, radix: 16)
+        return "job_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
+            + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Glibc
+import HTTP
+
+/// Streams an upload into a temp file under `tmp/`, hashing it on the way, so the model
+/// never sits whole in memory. A multipart body is unwrapped to its `model` file part.
+final class UploadSink: HTTPBodySink, @unchecked Sendable {
+    // @unchecked: written on one event loop thread, then read by the responder only after
+    // `finish()` returned (the connection hands it over with the completed request).
+
+    let path: String
+    private let fd: Int32
+    private let hasher = SHA256Hasher()
+    private var multipart: MultipartParser?
+    private var inModelPart = false
+    private var sawModelPart = false
+    private(set) var bytesWritten: Int64 = 0
+    private(set) var sha256 = ""
+    /// The client's name for the file (multipart filename), used to name artifacts.
+    private(set) var filename: String?
+    private var finished = false
+
+    init(directory: String, multipartBoundary: String?) throws {
+        path = directory + "/upload-" + UUID().uuidString
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw Problem.storage("could not create a temporary file for the upload: \(String(cString: strerror(errno)))")
+        }
+        multipart = multipartBoundary.map { MultipartParser(boundary: $0) }
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !finished { unlink(path) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var parser = multipart else { return try store(bytes) }
+        defer { multipart = parser }
+        do {
+            try parser.feed(bytes) { event in
+                switch event {
+                case .partStart(let headers):
+                    let d = MultipartParser.disposition(headers)
+                    inModelPart = !sawModelPart && (d.name == "model" || d.name == "file")
+                    if inModelPart { filename = d.filename; sawModelPart = true }
+                case .data(let data):
+                    if inModelPart { try store(data) }
+                case .partEnd:
+                    inModelPart = false
+                }
+            }
+        } catch let failure as MultipartParser.Failure {
+            throw Problem.invalidRequest("the multipart body is malformed: \(failure.description)")
+        }
+    }
+
+    private func store(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bytes)
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Problem.storage("writing the upload failed: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        bytesWritten += Int64(bytes.count)
+    }
+
+    func finish() throws {
+        if let parser = multipart {
+            do { try parser.finish() } catch { throw Problem.invalidRequest("the multipart body is malformed: \(error)") }
+            guard sawModelPart else {
+                throw Problem.invalidRequest("the multipart body has no part named 'model'; send it with curl -F model=@FILE", field: "model")
+            }
+        }
+        sha256 = hasher.finalize()
+    }
+
+    /// Makes the bytes durable before the upload is acknowledged. Runs off the event loop.
+    func sync() throws {
+        guard fsync(fd) == 0 else { throw Problem.storage("fsync of the upload failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Moves the file to `destination` (atomic rename); the sink no longer owns it afterwards.
+    func commit(to destination: String) throws {
+        guard rename(path, destination) == 0 else {
+            throw Problem.storage("storing the upload failed: \(String(cString: strerror(errno)))")
+        }
+        finished = true
+    }
+
+    func abort() {
+        unlink(path)
+        finished = true
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Service
+
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Compress a model file locally, without the server; writes the uncompressed artifact and prints the report.")
+
+    @Argument(help: "The model file (safetensors).")
+    var input: String
+
+    @Option(name: [.short, .long], help: "Where to write the compressed model.")
+    var output: String
+
+    @Option(name: .long, help: "A named preset (see GET /v1/presets).")
+    var preset: String?
+
+    @Option(name: .long, help: "A coremltools OptimizationConfig dictionary as JSON, or @FILE.")
+    var config: String?
+
+    @Option(name: .long, help: "Write the JSON report here instead of standard output.")
+    var report: String?
+
+    mutating func run() throws {
+        let configJSON: String?
+        if let c = config, c.hasPrefix("@") {
+            guard let data = FileManager.default.contents(atPath: String(c.dropFirst())) else {
+                throw ValidationError("cannot read \(c.dropFirst())")
+            }
+            configJSON = String(decoding: data, as: UTF8.self)
+        } else {
+            configJSON = config
+        }
+        do {
+            let result = try LocalCompression.run(input: input, output: output, preset: preset, configJSON: configJSON)
+            if let report {
+                try result.write(to: URL(fileURLWithPath: report))
+            } else {
+                FileHandle.standardOutput.write(result)
+            }
+        } catch let problem as Problem {
+            throw ValidationError(problem.detail)
+        }
+    }
+}

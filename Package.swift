@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["QuantCore"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL",
+            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -18,19 +18,25 @@ public enum ByteRange: Equatable, Sendable {
         let a = parts[0].trimmingSpaces(), b = parts[1].trimmingSpaces()
         if a.isEmpty {
             // Suffix range: the last N bytes.
-            guard let n = UInt64(b) else { self = .whole; return }
+            guard let n = Self.position(b) else { self = .whole; return }
             guard n > 0, size > 0 else { self = .unsatisfiable; return }
             self = .partial(first: size - min(n, size), last: size - 1)
             return
         }
-        guard let first = UInt64(a) else { self = .whole; return }
+        guard let first = Self.position(a) else { self = .whole; return }
         var last = size &- 1
         if !b.isEmpty {
-            guard let l = UInt64(b), l >= first else { self = .whole; return }
+            guard let l = Self.position(b), l >= first else { self = .whole; return }
             last = min(l, size &- 1)
         }
         guard first < size else { self = .unsatisfiable; return }
         self = .partial(first: first, last: last)
+    }
+
+    /// Positions are 1*DIGIT (RFC 9110 §14.1.1); `UInt64(_:)` alone would also take a sign.
+    private static func position(_ s: Substring) -> UInt64? {
+        guard s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return UInt64(s)
     }
 }
 

@@ -101,7 +101,8 @@ public struct HTTPRequestParser: Sendable {
             if skip > 0 { return Step(consumed: skip, event: nil) }
         }
         guard let end = try scanLines(buffer, limit: limits.maxHeaderBytes, tooLargeStatus: 431) else {
-            if lineStarts.isEmpty || lineStarts.count == 1, scanned > limits.maxRequestLineBytes {
+            // The line's CR may already be in (+ 1), so a line of exactly the limit is not refused early.
+            if lineStarts.isEmpty || lineStarts.count == 1, scanned > limits.maxRequestLineBytes + 1 {
                 throw HTTPParseError(status: 414, "request line exceeds \(limits.maxRequestLineBytes) bytes")
             }
             return Step(consumed: 0, event: nil)
@@ -251,11 +252,13 @@ public struct HTTPRequestParser: Sendable {
     // MARK: Chunked
 
     private mutating func parseChunkSize(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> Step {
+        // The limit applies to the line without its CRLF, however the line was split into reads.
         guard let lf = buffer.firstIndex(of: 0x0A) else {
-            if buffer.count > limits.maxChunkLineBytes { throw .bad("chunk-size line exceeds \(limits.maxChunkLineBytes) bytes") }
+            if buffer.count > limits.maxChunkLineBytes + 1 { throw .bad("chunk-size line exceeds \(limits.maxChunkLineBytes) bytes") }
             return Step(consumed: 0, event: nil)
         }
         guard lf > 0, buffer[lf - 1] == 0x0D else { throw .bad("chunk-size line ends in a bare LF") }
+        if lf - 1 > limits.maxChunkLineBytes { throw .bad("chunk-size line exceeds \(limits.maxChunkLineBytes) bytes") }
         let line = buffer[..<(lf - 1)]
         var size: UInt64 = 0, digits = 0, i = 0
         while i < line.count, let v = Self.hexValue(line[i]) {
@@ -283,6 +286,9 @@ public struct HTTPRequestParser: Sendable {
     private mutating func parseTrailers(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> Step {
         guard let end = try scanLines(buffer, limit: limits.maxHeaderBytes, tooLargeStatus: 431) else {
             return Step(consumed: 0, event: nil)
+        }
+        if end > limits.maxHeaderBytes {
+            throw HTTPParseError(status: 431, "trailer section exceeds \(limits.maxHeaderBytes) bytes")
         }
         let lines = lineStarts
         resetScan()

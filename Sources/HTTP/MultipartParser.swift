@@ -12,11 +12,12 @@ public struct MultipartParser: Sendable {
         public var description: String
     }
 
-    private enum State { case preamble, headers, data, afterDelimiter, epilogue }
+    /// `start` is only the very beginning of the body, where the first delimiter may lack its CRLF.
+    private enum State { case start, preamble, headers, data, afterDelimiter, epilogue }
 
     /// `\r\n--boundary`; the very first delimiter may lack the leading CRLF.
     private let delimiter: [UInt8]
-    private var state = State.preamble
+    private var state = State.start
     private var carry: [UInt8] = []
     private static let maxPartHeaderBytes = 16 * 1024
 
@@ -79,15 +80,17 @@ public struct MultipartParser: Sendable {
         let n = input.count
         while i < n {
             switch state {
-            case .preamble:
+            case .start:
                 // The body may start directly with "--boundary" (no CRLF before the first one).
                 let first = delimiter[2...]
                 if n - i < first.count { carry = Array(input[i...]); return }
                 if input[i..<(i + first.count)].elementsEqual(first) {
                     i += first.count
                     state = .afterDelimiter
-                    continue
+                } else {
+                    state = .preamble
                 }
+            case .preamble:
                 guard let at = find(input, from: i) else {
                     carry = Array(input[max(i, n - delimiter.count + 1)...])
                     return
@@ -106,16 +109,21 @@ public struct MultipartParser: Sendable {
                     throw Failure(description: "malformed multipart delimiter line")
                 }
             case .headers:
+                // Measured without the empty line, of which a CR may already be in while incomplete.
                 guard let end = findHeaderEnd(input, from: i) else {
-                    if n - i > Self.maxPartHeaderBytes { throw Failure(description: "multipart part headers exceed 16 KiB") }
+                    if n - i > Self.maxPartHeaderBytes + 1 { throw Failure(description: "multipart part headers exceed 16 KiB") }
                     carry = Array(input[i...])
                     return
                 }
+                if end - i > Self.maxPartHeaderBytes { throw Failure(description: "multipart part headers exceed 16 KiB") }
                 var headers = HTTPHeaders()
                 var lineStart = i
                 while lineStart < end {
                     var lf = lineStart
                     while input[lf] != 0x0A { lf += 1 }
+                    guard lf > lineStart, input[lf - 1] == 0x0D else {
+                        throw Failure(description: "multipart part header line ends in a bare LF")
+                    }
                     let line = UnsafeRawBufferPointer(rebasing: input[lineStart..<(lf - 1)])
                     do {
                         let (name, value) = try HTTPRequestParser.parseField(line)

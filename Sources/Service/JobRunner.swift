@@ -76,8 +76,7 @@ struct JobRunner: Sendable {
 
     static func message(for error: any Error) -> String {
         if let p = error as? Problem { return p.detail }
-        if let e = error as? any CustomStringConvertible { return e.description }
-        return "\(error)"
+        return String(describing: error)
     }
 
     private func compress(_ job: Job, tmpModel: String, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {

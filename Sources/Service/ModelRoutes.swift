@@ -29,14 +29,17 @@ extension APIResponder {
         let format = try Self.sniff(sink.path, size: Int(sink.bytesWritten))
         guard format == .safetensors else {
             sink.abort()
-            throw Problem.unsupportedFormat("the upload looks like a \(format.description); this server reads safetensors models (a file that starts with an 8-byte header length and a JSON header)")
+            throw Problem.unsupportedFormat("the upload is not a supported model (detected: \(format.description)); this server reads safetensors files, which start with an 8-byte header length and a JSON header")
         }
         let file: SafetensorsFile
         do {
             file = try SafetensorsFile(path: sink.path)
-        } catch {
+        } catch let error as SafetensorsError {
             sink.abort()
             throw Problem.invalidModel("the safetensors file is invalid: \(error)")
+        } catch {
+            sink.abort()
+            throw Problem.storage("the upload could not be read back: \(error)")
         }
         try sink.sync()
         let now = Date()

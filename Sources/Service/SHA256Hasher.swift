@@ -1,7 +1,8 @@
 import COpenSSL
 
 /// Incremental SHA-256 through OpenSSL's EVP interface (uses the CPU's SHA extensions).
-final class SHA256Hasher {
+/// Not thread-safe; `@unchecked Sendable` so a serial queue can own it (one user at a time).
+final class SHA256Hasher: @unchecked Sendable {
     private let context: OpaquePointer
 
     init() {

@@ -10,7 +10,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
 
     let path: String
     private let fd: Int32
-    private let hasher = SHA256Hasher()
+    private let pipeline: UploadPipeline
     private var multipart: MultipartParser?
     private var inModelPart = false
     private var sawModelPart = false
@@ -27,9 +27,12 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
             throw Problem.storage("could not create a temporary file for the upload: \(String(cString: strerror(errno)))")
         }
         multipart = multipartBoundary.map { MultipartParser(boundary: $0) }
+        pipeline = UploadPipeline(fd: fd)
     }
 
     deinit {
+        // No chunk may still be writing to the descriptor when it is closed and reused.
+        pipeline.abandon()
         if fd >= 0 { close(fd) }
         if !finished { unlink(path) }
     }
@@ -56,16 +59,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
     }
 
     private func store(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher.update(bytes)
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Problem.storage("writing the upload failed: \(String(cString: strerror(errno)))")
-            }
-            offset += n
-        }
+        try pipeline.append(bytes)
         bytesWritten += Int64(bytes.count)
     }
 
@@ -76,7 +70,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
                 throw Problem.invalidRequest("the multipart body has no part named 'model'; send it with curl -F model=@FILE", field: "model")
             }
         }
-        sha256 = hasher.finalize()
+        sha256 = try pipeline.finish()
     }
 
     /// Makes the bytes durable before the upload is acknowledged. Runs off the event loop.
@@ -93,6 +87,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
     }
 
     func abort() {
+        pipeline.abandon()
         unlink(path)
         finished = true
     }

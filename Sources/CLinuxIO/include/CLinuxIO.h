@@ -28,6 +28,9 @@ static inline int clinuxio_epoll_wait(int epfd, int *fds, uint32_t *events, int 
     return n;
 }
 
-// accept4 needs _GNU_SOURCE, which must not leak into the module's headers.
+// accept4 and sync_file_range need _GNU_SOURCE, which must not leak into the module's headers.
 int clinuxio_accept4(int fd);
+
+// Starts asynchronous writeback of a file range, so a later fsync has little left to do.
+int clinuxio_start_writeback(int fd, long long offset, long long length);
 #endif

@@ -18,7 +18,7 @@ public struct SafetensorsFile: Sendable {
     public init(
         path: String,
         limits: SafetensorsHeader.Limits = SafetensorsHeader.Limits(),
-        accessPattern: MemoryMappedFile.AccessPattern = .sequential
+        accessPattern: MemoryMappedFile.AccessPattern = .normal
     ) throws {
         mapping = try MemoryMappedFile(path: path, accessPattern: accessPattern)
         header = try mapping.withBytes { (bytes) throws(SafetensorsError) in

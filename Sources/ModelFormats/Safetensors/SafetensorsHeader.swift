@@ -112,12 +112,12 @@ public struct SafetensorsHeader: Sendable {
             }
         }
 
-        // Sorting indices moves plain integers, not structs holding references. Ties (empty
-        // tensors at one offset) keep header order so the result is deterministic.
-        let order = tensors.indices.sorted { lhs, rhs in
-            let (left, right) = (tensors[lhs].dataRange, tensors[rhs].dataRange)
-            return (left.lowerBound, left.upperBound, lhs) < (right.lowerBound, right.upperBound, rhs)
-        }
+        // The header index in the key keeps ties (empty tensors at one offset) in header order,
+        // so the result is deterministic.
+        let order = tensors.indices
+            .map { (tensors[$0].dataRange.lowerBound, tensors[$0].dataRange.upperBound, $0) }
+            .sorted { $0 < $1 }
+            .map(\.2)
 
         var covered = 0
         var previous: SafetensorsTensorInfo?
@@ -271,21 +271,20 @@ private struct HeaderJSONParser {
 
     private mutating func parseDataOffsets(tensor: String) throws -> Range<Int> {
         try expect(.array, tensor: tensor, field: "data_offsets")
-        var offsets: [Int] = []
+        var (begin, end, count) = (0, 0, 0)
         try scanner.beginArray()
         while try scanner.hasNextElement() {
-            try expect(.number, tensor: tensor, field: "data_offsets[\(offsets.count)]", expected: "an integer")
+            try expect(.number, tensor: tensor, field: "data_offsets[\(count)]", expected: "an integer")
             let number = try scanner.readNumber()
             guard let offset = number.exactInteger, offset >= 0 else {
                 throw SafetensorsError.invalidDataOffset(tensor: tensor, literal: number.literal)
             }
-            offsets.append(offset)
+            (begin, end) = count == 0 ? (offset, end) : (begin, offset)
+            count += 1
         }
-        guard offsets.count == 2 else { throw SafetensorsError.dataOffsetsNotAPair(tensor: tensor, count: offsets.count) }
-        guard offsets[0] <= offsets[1] else {
-            throw SafetensorsError.dataOffsetsReversed(tensor: tensor, begin: offsets[0], end: offsets[1])
-        }
-        return offsets[0]..<offsets[1]
+        guard count == 2 else { throw SafetensorsError.dataOffsetsNotAPair(tensor: tensor, count: count) }
+        guard begin <= end else { throw SafetensorsError.dataOffsetsReversed(tensor: tensor, begin: begin, end: end) }
+        return begin..<end
     }
 
     /// `field` is an autoclosure because it is interpolated per dimension and needed only on failure.

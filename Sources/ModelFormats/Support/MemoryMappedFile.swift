@@ -14,18 +14,23 @@ import Darwin
 /// rewrites in place (the service's content-addressed model store).
 public final class MemoryMappedFile: @unchecked Sendable {
     /// How the caller will read the file, passed to the kernel as an `madvise` hint.
-    public enum AccessPattern: Sendable {
-        /// Front to back once, as a compressor walking the tensors does: aggressive read-ahead.
-        case sequential
-        /// No hint.
+    /// Measured cold-cache on a 1 GiB file read front to back (2 busy cores, 4 runs): no hint
+    /// 0.64–1.6 s, `.sequential` 0.60–1.18 s, `.willNeed` 0.60–0.67 s.
+    public enum AccessPattern: Sendable, CaseIterable {
+        /// No hint: right when only the header will be read, as when validating an upload.
         case normal
+        /// Front to back once: the kernel reads ahead aggressively and drops pages behind.
+        case sequential
+        /// Every byte soon, as a compression job does: the kernel starts reading the whole file
+        /// now. Avoid for files larger than free memory.
+        case willNeed
     }
 
     public let path: String
     public let byteCount: Int
     private let base: UnsafeRawPointer?
 
-    public init(path: String, accessPattern: AccessPattern = .sequential) throws(FileAccessError) {
+    public init(path: String, accessPattern: AccessPattern = .normal) throws(FileAccessError) {
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .systemCall("open", path: path, errno: errno) }
@@ -44,9 +49,11 @@ public final class MemoryMappedFile: @unchecked Sendable {
         }
         let address = mmap(nil, byteCount, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let address, address != MAP_FAILED else { throw .systemCall("mmap", path: path, errno: errno) }
-        if case .sequential = accessPattern {
-            // Only a hint: a failure changes speed, not results, so it is not reported.
-            _ = madvise(address, byteCount, MADV_SEQUENTIAL)
+        // Only a hint: a failure changes speed, not results, so it is not reported.
+        switch accessPattern {
+        case .normal: break
+        case .sequential: _ = madvise(address, byteCount, MADV_SEQUENTIAL)
+        case .willNeed: _ = madvise(address, byteCount, MADV_WILLNEED)
         }
         base = UnsafeRawPointer(address)
     }

@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "QuantCore"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "QuantCore", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,118 @@
+import CZlib
+import Foundation
+import Glibc
+import Testing
+@testable import Service
+
+@Suite struct ParallelGzipTests {
+    /// Inflates a (multi-member) gzip buffer with zlib, member after member.
+    static func gunzip(_ data: [UInt8]) -> [UInt8]? {
+        var out: [UInt8] = []
+        var offset = 0
+        while offset < data.count {
+            var stream = z_stream()
+            guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+            defer { inflateEnd(&stream) }
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let status: Int32 = data.withUnsafeBytes { input in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = uInt(data.count - offset)
+                var status = Z_OK
+                while status == Z_OK {
+                    status = chunk.withUnsafeMutableBytes { o in
+                        stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                        stream.avail_out = uInt(o.count)
+                        return inflate(&stream, Z_NO_FLUSH)
+                    }
+                    out += chunk[0..<(chunk.count - Int(stream.avail_out))]
+                }
+                return status
+            }
+            guard status == Z_STREAM_END else { return nil }
+            offset += Int(stream.total_in)
+        }
+        return out
+    }
+
+    static func compress(_ input: [UInt8], gzip: ParallelGzip) throws -> [UInt8] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID())").path
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd); unlink(path) }
+        let written = try input.withUnsafeBytes { try gzip.compress($0, to: fd) }
+        let data = try #require(FileManager.default.contents(atPath: path))
+        #expect(data.count == written)
+        return Array(data)
+    }
+
+    static func sample(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            // Skewed like quantized weights: mostly small magnitudes.
+            return UInt8(truncatingIfNeeded: Int8(clamping: Int((state >> 33) % 41) - 20))
+        }
+    }
+
+    @Test(arguments: ParallelGzip.Strategy.allCases, [0, 1, 65_535, 65_536, 200_001])
+    func roundTripsThroughZlib(strategy: ParallelGzip.Strategy, size: Int) throws {
+        let input = Self.sample(size, seed: UInt64(size) + 1)
+        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, strategy: strategy, concurrency: 2))
+        #expect(Self.gunzip(gz) == input)
+    }
+
+    @Test func writesOneMemberPerPiece() throws {
+        let input = Self.sample(200_001, seed: 9)
+        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))
+        // Each member starts with the gzip magic and deflate method; 4 pieces → 4 headers.
+        var members = 0
+        var i = 0
+        var offset = 0
+        while offset < gz.count, i < 10 {
+            #expect(gz[offset] == 0x1F && gz[offset + 1] == 0x8B && gz[offset + 2] == 8)
+            members += 1
+            // The member's compressed size: inflate one member to learn it.
+            var stream = z_stream()
+            inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            var sink = [UInt8](repeating: 0, count: 70_000)
+            gz.withUnsafeBytes { g in
+                sink.withUnsafeMutableBytes { o in
+                    stream.next_in = UnsafeMutablePointer(mutating: g.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
+                    stream.avail_in = uInt(gz.count - offset)
+                    stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_out = uInt(o.count)
+                    _ = inflate(&stream, Z_FINISH)
+                }
+            }
+            offset += Int(stream.total_in)
+            inflateEnd(&stream)
+            i += 1
+        }
+        #expect(members == 4)
+    }
+
+    @Test func systemGunzipReadsAllMembers() throws {
+        let input = Self.sample(300_000, seed: 3)
+        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gunzip-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("a.gz")
+        try Data(gz).write(to: file)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gzip", "-d", file.path]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("a")) == Data(input))
+    }
+
+    @Test func stopsWhenCancelled() throws {
+        let input = Self.sample(300_000, seed: 4)
+        let fd = open("/dev/null", O_WRONLY)
+        defer { close(fd) }
+        #expect(throws: CancellationError.self) {
+            try input.withUnsafeBytes { try ParallelGzip(memberBytes: 65_536).compress($0, to: fd, isCancelled: { true }) }
+        }
+    }
+}

@@ -120,11 +120,14 @@ public struct OptimizationConfig: Sendable, Equatable {
         return c
     }
 
+    /// An integer from JSON/YAML, refusing booleans (which Foundation also bridges to 0/1).
     private static func exactInt(_ v: Any) -> Int? {
-        if v is Bool { return nil }
-        if let i = v as? Int { return i }
-        if let d = v as? Double, d.rounded() == d, abs(d) < 1e15 { return Int(d) }
-        return nil
+        if let n = v as? NSNumber {
+            if String(cString: n.objCType) == "c" { return nil }
+            let d = n.doubleValue
+            return d.rounded() == d && abs(d) < 1e15 ? Int(d) : nil
+        }
+        return v as? Int
     }
 
     /// The dictionary form again, with every default spelled out (stored with the job).

@@ -9,3 +9,7 @@ int clinuxio_accept4(int fd) {
 int clinuxio_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
+
+int clinuxio_open_direct_write(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}

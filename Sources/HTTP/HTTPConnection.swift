@@ -120,7 +120,8 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
                 step = try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
             } catch {
                 if responded { close() } else { fail(error.status, error.reason) }
-                return
+                // The error response was only queued (we are inside drive); loop to flush it.
+                continue
             }
             let base = start
             start += step.consumed

@@ -56,9 +56,24 @@ public enum FloatConversion {
     }
 
     /// The IEEE binary16 value with bit pattern `bits`.
+    ///
+    /// Branch-free integer arithmetic rather than a 65536-entry table or `Float16`: without
+    /// F16C (absent from the baseline x86-64 target) `Float16` conversion is a library call
+    /// (0.6 GB/s), and the table's loads keep the quantizer loop from vectorising
+    /// (1.0 GB/s fused against 2.2 GB/s on 2 cores).
     @inline(__always)
     public static func float(float16Bits bits: UInt16) -> Float {
-        float16Table[Int(bits)]
+        let bits = UInt32(bits)
+        let shifted = (bits & 0x7FFF) << 13
+        let exponent = shifted & 0x0F80_0000
+        // Normal numbers only need the exponent rebiased (+112).
+        var magnitude = Float(bitPattern: shifted &+ 0x3800_0000)
+        // Subnormals: read the mantissa as 2^-14 · (1 + m/1024), then take the 2^-14 away.
+        let subnormal = Float(bitPattern: shifted &+ 0x3880_0000) - 0x1p-14
+        magnitude = exponent == 0 ? subnormal : magnitude
+        let special = Float(bitPattern: shifted | 0x7F80_0000)
+        magnitude = exponent == 0x0F80_0000 ? special : magnitude
+        return Float(bitPattern: magnitude.bitPattern | ((bits & 0x8000) << 16))
     }
 
     /// The bfloat16 value with bit pattern `bits`: the top half of a binary32.
@@ -77,7 +92,7 @@ public enum FloatConversion {
     /// The float8 E5M2 value: the top byte of a binary16, so it has infinities and NaNs.
     @inline(__always)
     public static func float(float8E5M2Bits bits: UInt8) -> Float {
-        float16Table[Int(bits) << 8]
+        float(float16Bits: UInt16(bits) << 8)
     }
 
     /// Rounds `value` to the nearest binary16, ties to even.
@@ -110,27 +125,7 @@ public enum FloatConversion {
         return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 
-    /// Every binary16 value by bit pattern; a load is faster than converting without F16C,
-    /// which the baseline x86-64 target lacks.
-    nonisolated(unsafe) static let float16Table: UnsafePointer<Float> = {
-        let table = UnsafeMutablePointer<Float>.allocate(capacity: 1 << 16)
-        for bits in 0..<(1 << 16) {
-            let sign = UInt32(bits & 0x8000) << 16
-            let exponent = UInt32(bits >> 10) & 0x1F
-            let mantissa = UInt32(bits) & 0x3FF
-            switch exponent {
-            case 0:
-                let magnitude = Float(mantissa) * 0x1p-24
-                table[bits] = sign == 0 ? magnitude : -magnitude
-            case 0x1F:
-                table[bits] = Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-            default:
-                table[bits] = Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
-            }
-        }
-        return UnsafePointer(table)
-    }()
-
+    /// Every float8 E4M3FN value by bit pattern.
     nonisolated(unsafe) static let float8E4M3Table: UnsafePointer<Float> = {
         let table = UnsafeMutablePointer<Float>.allocate(capacity: 256)
         for bits in 0..<256 {

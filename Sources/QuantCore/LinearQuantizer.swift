@@ -118,18 +118,30 @@ extension LinearQuantizer {
         private func run<Source: WeightSource, Rounding: QuotientRounding>(
             _ source: Source, _ rounding: Rounding.Type
         ) -> Result<LinearQuantizedTensor, QuantCoreError> {
-            let extremes = blockExtremes(source)
-            var blocks = [BlockQuantization]()
-            blocks.reserveCapacity(layout.blockCount)
-            for block in 0..<layout.blockCount {
-                let minimum = extremes.minimums[block]
-                let maximum = extremes.maximums[block]
-                guard minimum.isFinite, maximum.isFinite else { return .failure(.nonFiniteWeight) }
-                guard let parameters = blockQuantization(minimum: minimum, maximum: maximum) else {
-                    return .failure(.scaleOverflow)
+            let (minimums, maximums) = blockExtremes(source)
+            let blockCount = layout.blockCount
+            var blocks = [BlockQuantization](repeating: BlockQuantization(scale: 1, lower: 0, upper: 0, zeroPoint: 0),
+                                             count: blockCount)
+            let chunks = ParallelChunks.chunkCount(items: blockCount, unitsPerItem: 256)
+            var failures = [QuantCoreError?](repeating: nil, count: max(chunks, 1))
+            blocks.withUnsafeMutableBufferPointer { blocks in
+                failures.withUnsafeMutableBufferPointer { failures in
+                    ParallelChunks.forEach(count: blockCount, chunks: chunks) { chunk, range in
+                        for block in range {
+                            guard minimums[block].isFinite, maximums[block].isFinite else {
+                                failures[chunk] = .nonFiniteWeight
+                                return
+                            }
+                            guard let parameters = blockQuantization(minimum: minimums[block], maximum: maximums[block]) else {
+                                failures[chunk] = .scaleOverflow
+                                return
+                            }
+                            blocks[block] = parameters
+                        }
+                    }
                 }
-                blocks.append(parameters)
             }
+            if let failure = failures.lazy.compactMap({ $0 }).first { return .failure(failure) }
             let codes = blocks.withUnsafeBufferPointer { blocks in
                 quantizedCodes(source, blocks: blocks, rounding)
             }
@@ -187,59 +199,53 @@ extension LinearQuantizer {
             value.rounded(.toNearestOrEven)
         }
 
-        /// Minimum and maximum weight per block. min/max are exact, so chunk order cannot
-        /// change the result.
+        /// Minimum and maximum weight per block (NaN shows up as one of them). min/max are
+        /// exact, so chunk order cannot change the result.
         private func blockExtremes<Source: WeightSource>(_ source: Source) -> (minimums: [Float], maximums: [Float]) {
             let blockCount = layout.blockCount
             let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
             // Chunks that can meet in a block keep private extremes, merged afterwards.
             let copies = layout.partitionsShareBlocks ? chunks : 1
-            var minimums = [Float](repeating: .infinity, count: blockCount * copies)
-            var maximums = [Float](repeating: -.infinity, count: blockCount * copies)
-            minimums.withUnsafeMutableBufferPointer { minimums in
-                maximums.withUnsafeMutableBufferPointer { maximums in
+            var lows = [Int32](repeating: .max, count: blockCount * copies)
+            var highs = [Int32](repeating: .min, count: blockCount * copies)
+            lows.withUnsafeMutableBufferPointer { lows in
+                highs.withUnsafeMutableBufferPointer { highs in
                     let layout = layout
+                    let runKind = layout.run.kind
                     ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, partition in
                         let base = copies == 1 ? 0 : chunk * blockCount
-                        let minimums = minimums.baseAddress! + base
-                        let maximums = maximums.baseAddress! + base
-                        let runKind = layout.run.kind
+                        let lows = lows.baseAddress! + base
+                        let highs = highs.baseAddress! + base
                         layout.forEachRun(in: partition) { offset, block, length in
                             if runKind == .within {
-                                var low = minimums[block]
-                                var high = maximums[block]
+                                var low = lows[block]
+                                var high = highs[block]
                                 for index in offset..<(offset + length) {
-                                    let value = source[index]
-                                    low = value < low ? value : low
-                                    high = value > high ? value : high
-                                    // NaN compares false both ways; make it visible to the finiteness check.
-                                    if value != value { low = .nan }
+                                    let key = source.orderKey(at: index)
+                                    low = key < low ? key : low
+                                    high = key > high ? key : high
                                 }
-                                minimums[block] = low
-                                maximums[block] = high
+                                lows[block] = low
+                                highs[block] = high
                             } else {
                                 for step in 0..<length {
-                                    let value = source[offset + step]
-                                    let block = block + step
-                                    minimums[block] = value < minimums[block] ? value : minimums[block]
-                                    maximums[block] = value > maximums[block] ? value : maximums[block]
-                                    if value != value { minimums[block] = .nan }
+                                    let key = source.orderKey(at: offset + step)
+                                    lows[block + step] = key < lows[block + step] ? key : lows[block + step]
+                                    highs[block + step] = key > highs[block + step] ? key : highs[block + step]
                                 }
                             }
                         }
                     }
                 }
             }
-            guard copies > 1 else { return (minimums, maximums) }
-            for copy in 1..<copies {
+            for copy in 1..<max(copies, 1) {
                 for block in 0..<blockCount {
-                    let low = minimums[copy * blockCount + block]
-                    let high = maximums[copy * blockCount + block]
-                    minimums[block] = low.isNaN || low < minimums[block] ? low : minimums[block]
-                    maximums[block] = high > maximums[block] ? high : maximums[block]
+                    lows[block] = min(lows[block], lows[copy * blockCount + block])
+                    highs[block] = max(highs[block], highs[copy * blockCount + block])
                 }
             }
-            return (Array(minimums[0..<blockCount]), Array(maximums[0..<blockCount]))
+            return (lows[0..<blockCount].map(source.value(ofOrderKey:)),
+                    highs[0..<blockCount].map(source.value(ofOrderKey:)))
         }
 
         private func quantizedCodes<Source: WeightSource, Rounding: QuotientRounding>(

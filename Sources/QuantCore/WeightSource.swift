@@ -4,6 +4,38 @@
 /// decoding fuses into the loop instead of needing a float copy of the tensor.
 protocol WeightSource {
     subscript(index: Int) -> Float { get }
+    /// An integer that orders like the element's value, with NaNs beyond the infinities.
+    /// Integer min/max reductions vectorise; floating ones do not without fast-math.
+    func orderKey(at index: Int) -> Int32
+    /// The value whose order key is `key`.
+    func value(ofOrderKey key: Int32) -> Float
+}
+
+extension WeightSource {
+    @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of32(self[index].bitPattern) }
+    @inline(__always) func value(ofOrderKey key: Int32) -> Float { Float(bitPattern: OrderKey.bits32(key)) }
+}
+
+/// Maps sign-magnitude float bits to two's-complement integers of the same order, by
+/// flipping the magnitude bits of negative values; the map is its own inverse.
+enum OrderKey {
+    @inline(__always) static func of32(_ bits: UInt32) -> Int32 {
+        let signed = Int32(bitPattern: bits)
+        return signed ^ ((signed >> 31) & 0x7FFF_FFFF)
+    }
+
+    @inline(__always) static func bits32(_ key: Int32) -> UInt32 {
+        UInt32(bitPattern: key ^ ((key >> 31) & 0x7FFF_FFFF))
+    }
+
+    @inline(__always) static func of16(_ bits: UInt16) -> Int32 {
+        let signed = Int32(Int16(bitPattern: bits))
+        return signed ^ ((signed >> 31) & 0x7FFF)
+    }
+
+    @inline(__always) static func bits16(_ key: Int32) -> UInt16 {
+        UInt16(truncatingIfNeeded: key ^ ((key >> 31) & 0x7FFF))
+    }
 }
 
 /// Something to run with the source matching a scalar type, specialised per source.
@@ -48,17 +80,22 @@ struct Float32Source: WeightSource {
 
 struct Float16Source: WeightSource {
     let base: UnsafeRawPointer
-    let table = FloatConversion.float16Table
-    @inline(__always) subscript(index: Int) -> Float {
-        table[Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))]
+    @inline(__always) func bits(_ index: Int) -> UInt16 {
+        UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
     }
+    @inline(__always) subscript(index: Int) -> Float { FloatConversion.float(float16Bits: bits(index)) }
+    @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of16(bits(index)) }
+    @inline(__always) func value(ofOrderKey key: Int32) -> Float { FloatConversion.float(float16Bits: OrderKey.bits16(key)) }
 }
 
 struct BFloat16Source: WeightSource {
     let base: UnsafeRawPointer
-    @inline(__always) subscript(index: Int) -> Float {
-        FloatConversion.float(bfloat16Bits: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
+    @inline(__always) func bits(_ index: Int) -> UInt16 {
+        UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
     }
+    @inline(__always) subscript(index: Int) -> Float { FloatConversion.float(bfloat16Bits: bits(index)) }
+    @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of16(bits(index)) }
+    @inline(__always) func value(ofOrderKey key: Int32) -> Float { FloatConversion.float(bfloat16Bits: OrderKey.bits16(key)) }
 }
 
 struct Float8E4M3Source: WeightSource {
@@ -71,8 +108,7 @@ struct Float8E4M3Source: WeightSource {
 
 struct Float8E5M2Source: WeightSource {
     let base: UnsafeRawPointer
-    let table = FloatConversion.float16Table
     @inline(__always) subscript(index: Int) -> Float {
-        table[Int(base.load(fromByteOffset: index, as: UInt8.self)) << 8]
+        FloatConversion.float(float8E5M2Bits: base.load(fromByteOffset: index, as: UInt8.self))
     }
 }

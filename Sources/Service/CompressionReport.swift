@@ -53,15 +53,28 @@ public struct CompressionReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// Where a job's time went, in seconds.
+    public struct Timings: Codable, Sendable, Equatable {
+        /// Reading, quantizing and writing the gzip artifact (the two overlap).
+        public var compressSeconds: Double
+        /// From the worker taking the job to the artifact being in place.
+        public var totalSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case compressSeconds = "compress_seconds", totalSeconds = "total_seconds"
+        }
+    }
+
     public var jobID: String
     public var modelID: String
     public var format: String
     public var tensors: [Tensor]
     public var totals: Totals
     public var warnings: [String]
+    public var timings: Timings
 
     enum CodingKeys: String, CodingKey {
-        case format, tensors, totals, warnings
+        case format, tensors, totals, warnings, timings
         case jobID = "job_id", modelID = "model_id"
     }
 }

@@ -22,12 +22,11 @@ struct JobRunner: Sendable {
             job.progress = 0
         }) else { return }
         let started = Date()
-        let tmpModel = data.temporary("\(id).artifact")
         let tmpGzip = data.temporary("\(id).gz")
         let tmpReport = data.temporary("\(id).report.json")
-        defer { for p in [tmpModel, tmpGzip, tmpReport] { unlink(p) } }
+        defer { for p in [tmpGzip, tmpReport] { unlink(p) } }
         do {
-            let (report, name) = try compress(job, tmpModel: tmpModel, tmpGzip: tmpGzip, flag: flag)
+            let (report, name) = try compress(job, tmpGzip: tmpGzip, flag: flag)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try Self.writeDurably(try encoder.encode(report), to: tmpReport)
@@ -79,33 +78,29 @@ struct JobRunner: Sendable {
         return String(describing: error)
     }
 
-    private func compress(_ job: Job, tmpModel: String, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
+    private func compress(_ job: Job, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
         let config = try OptimizationConfig(dictionary: configObject)
         let modelPath = data.model(job.modelId)
         let file = try SafetensorsFile(path: modelPath)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
 
-        let fd = open(tmpModel, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Problem.storage("cannot create \(tmpModel): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var lastProgress = 0.0
-        let outcome = try SafetensorsCompressor(config: config).compress(file, to: fd, progress: { p in
-            // Quantizing is ~90% of the work; gzip the rest. Persist at most every 5%.
-            let scaled = p * 0.9
-            if scaled - lastProgress >= 0.05 {
-                lastProgress = scaled
-                _ = try? store.update(job.id) { $0.progress = scaled }
-            }
-        }, isCancelled: { flag.isStopped })
-
-        let mapping = try MemoryMappedFile(path: tmpModel)
+        let started = Date()
         let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0 else { throw Problem.storage("cannot create \(tmpGzip): \(String(cString: strerror(errno)))") }
         defer { close(out) }
-        let gzipBytes = try mapping.withBytes { bytes in
-            try gzip.compress(bytes, to: out, isCancelled: { flag.isStopped })
-        }
+        // The artifact is never written uncompressed: members are gzipped while later tensors
+        // are still being quantized.
+        let gzipStream = ParallelGzip.Stream(gzip, output: out)
+        var lastProgress = 0.0
+        let outcome = try SafetensorsCompressor(config: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
+            // Persist at most every 5%, so progress costs no noticeable database traffic.
+            if p - lastProgress >= 0.05 {
+                lastProgress = p
+                _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
+            }
+        }, isCancelled: { flag.isStopped })
+        let gzipBytes = try gzipStream.finish()
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
 
         let parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
@@ -122,7 +117,9 @@ struct JobRunner: Sendable {
                 compressionRatioVsFloat16: Double(parameters * 2) / Double(max(1, outcome.artifactBytes)),
                 compressionRatioVsUpload: Double(uploadBytes) / Double(max(1, outcome.artifactBytes)),
                 meanSQNRDB: weight > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / weight : nil),
-            warnings: outcome.warnings)
+            warnings: outcome.warnings,
+            timings: .init(compressSeconds: Date().timeIntervalSince(started),
+                           totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
         let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom").safetensors"
         return (report, name)
     }
@@ -131,7 +128,7 @@ struct JobRunner: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Problem.storage("cannot create \(path)") }
         defer { close(fd) }
-        try ParallelGzip.writeAll(Array(data), to: fd)
+        try data.withUnsafeBytes { try writeAll($0, to: fd) }
         guard fsync(fd) == 0 else { throw Problem.storage("fsync of \(path) failed") }
     }
 }

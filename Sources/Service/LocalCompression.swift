@@ -29,7 +29,8 @@ public enum LocalCompression {
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let outcome = try SafetensorsCompressor(config: config).compress(file, to: fd, progress: { _ in }, isCancelled: { false })
+        let outcome = try SafetensorsCompressor(config: config).compress(file, to: { try writeAll($0, to: fd) },
+                                                                        progress: { _ in }, isCancelled: { false })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes))

@@ -41,8 +41,9 @@ struct SafetensorsCompressor {
         }
     }
 
-    func compress(_ file: SafetensorsFile, to fd: Int32, progress: (Double) -> Void,
-                  isCancelled: () -> Bool) throws -> Outcome {
+    /// Writes the artifact to `output` in order, in pieces of any size.
+    func compress(_ file: SafetensorsFile, to output: (UnsafeRawBufferPointer) throws -> Void,
+                  progress: (Double) -> Void, isCancelled: () -> Bool) throws -> Outcome {
         var warnings: [String] = []
         let plans = file.tensors.map { plan(for: $0, warnings: &warnings) }
         var entries: [SafetensorsWriter.Entry] = []
@@ -69,7 +70,7 @@ struct SafetensorsCompressor {
         var pending: [String: (tensor: LinearQuantizedTensor, zeroPoints: Bool)] = [:]
         var index = 0
 
-        try writer.write(toFileDescriptor: fd) { info, emit in
+        try writer.write(to: output) { info, emit in
             if isCancelled() { throw CancellationError() }
             // Entries come in plan order; scale and zero-point entries follow their weight.
             if let base = Self.baseName(info.name), let (q, zp) = pending[base] {

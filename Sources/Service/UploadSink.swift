@@ -27,7 +27,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
             throw Problem.storage("could not create a temporary file for the upload: \(String(cString: strerror(errno)))")
         }
         multipart = multipartBoundary.map { MultipartParser(boundary: $0) }
-        pipeline = UploadPipeline(fd: fd)
+        pipeline = UploadPipeline(fd: fd, path: path)
     }
 
     deinit {

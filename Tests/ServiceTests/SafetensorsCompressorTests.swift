@@ -42,7 +42,7 @@ import Testing
         close(fd)
         fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { close(fd) }
-        let outcome = try SafetensorsCompressor(config: config).compress(try SafetensorsFile(path: input.path), to: fd,
+        let outcome = try SafetensorsCompressor(config: config).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: fd) },
                                                                         progress: { _ in }, isCancelled: { false })
         return (try SafetensorsFile(path: output.path), outcome, dir)
     }
@@ -173,7 +173,7 @@ import Testing
         let out = open("/dev/null", O_WRONLY)
         defer { close(out) }
         #expect(throws: CancellationError.self) {
-            try SafetensorsCompressor(config: Self.w8).compress(try SafetensorsFile(path: input.path), to: out,
+            try SafetensorsCompressor(config: Self.w8).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: out) },
                                                               progress: { _ in }, isCancelled: { true })
         }
     }

@@ -31,6 +31,10 @@ static inline int clinuxio_epoll_wait(int epfd, int *fds, uint32_t *events, int 
 // accept4 and sync_file_range need _GNU_SOURCE, which must not leak into the module's headers.
 int clinuxio_accept4(int fd);
 
+// Opens an existing file for writing with O_DIRECT (bypassing the page cache); -1 if the
+// file system does not support it.
+int clinuxio_open_direct_write(const char *path);
+
 // Starts asynchronous writeback of a file range, so a later fsync has little left to do.
 int clinuxio_start_writeback(int fd, long long offset, long long length);
 #endif

@@ -16,6 +16,7 @@ public struct Configuration: Sendable, Equatable {
     public var headerReadTimeout = 10.0
     public var idleTimeout = 60.0
     public var minUploadBytesPerSecond = 16 * 1024
+    public var uploadRateWindow = 20.0
     public var shutdownGracePeriod = 30.0
     /// 0 = one per core.
     public var workers = 0
@@ -62,7 +63,8 @@ public struct Configuration: Sendable, Equatable {
         ("server.max_json_bytes", "largest JSON request body (413 above)"),
         ("server.header_read_timeout_seconds", "time allowed for a request head (408)"),
         ("server.idle_timeout_seconds", "idle keep-alive connections are closed after this"),
-        ("server.min_upload_bytes_per_second", "uploads slower than this over 20 s get 408"),
+        ("server.min_upload_bytes_per_second", "uploads slower than this over the window get 408"),
+        ("server.upload_rate_window_seconds", "the window the upload rate is measured over"),
         ("server.shutdown_grace_seconds", "in-flight requests get this long on SIGTERM"),
         ("server.api_tokens", "comma-separated bearer tokens for /v1; empty = open"),
         ("storage.data_dir", "SQLite database, models, artifacts, tmp"),
@@ -104,6 +106,10 @@ public struct Configuration: Sendable, Equatable {
         case "server.header_read_timeout_seconds": headerReadTimeout = try double()
         case "server.idle_timeout_seconds": idleTimeout = try double()
         case "server.min_upload_bytes_per_second": minUploadBytesPerSecond = try int()
+        case "server.upload_rate_window_seconds":
+            let v = try double()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            uploadRateWindow = v
         case "server.shutdown_grace_seconds": shutdownGracePeriod = try double()
         case "server.api_tokens": apiTokens = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case "storage.data_dir": dataDirectory = text
@@ -157,6 +163,7 @@ public struct Configuration: Sendable, Equatable {
         c.headerReadTimeout = headerReadTimeout
         c.idleTimeout = idleTimeout
         c.minUploadBytesPerSecond = minUploadBytesPerSecond
+        c.uploadRateWindow = uploadRateWindow
         return c
     }
 }

@@ -77,7 +77,12 @@ final class UploadPipeline: @unchecked Sendable {
 
     /// Waits for in-flight work so the file can be removed safely.
     func abandon() {
-        current = nil
+        // A partial chunk holds a slot no queue will free; a semaphore released below its
+        // initial value traps in libdispatch when deallocated.
+        if current != nil {
+            current = nil
+            slots.signal()
+        }
         group.wait()
     }
 

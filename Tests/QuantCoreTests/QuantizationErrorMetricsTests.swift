@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import QuantCore
+
+@Suite struct QuantizationErrorMetricsTests {
+    private func metrics(_ original: [Float], _ tensor: LinearQuantizedTensor) -> QuantizationErrorMetrics {
+        original.withUnsafeBytes { QuantizationErrorMetrics(original: $0, type: .float32, quantized: tensor) }
+    }
+
+    private func tensor(_ config: LinearQuantizationConfig, shape: [Int], codes: [Int], scales: [Float],
+                        zeroPoints: [UInt8]? = nil) -> LinearQuantizedTensor {
+        LinearQuantizedTensor(config: config, shape: shape, codes: codes.map { UInt8(truncatingIfNeeded: $0) },
+                              scales: scales, scaleShape: [scales.count, 1], scaleType: .float32, zeroPoints: zeroPoints)
+    }
+
+    @Test func exactReconstructionHasInfiniteSQNR() {
+        let result = metrics([3, 4], tensor(.init(), shape: [1, 2], codes: [3, 4], scales: [1]))
+        #expect(result.sqnrDB == .infinity)
+        #expect(result.maxAbsError == 0)
+        #expect(result.cosine == 1)
+    }
+
+    @Test func knownErrorGivesKnownNumbers() {
+        // ŵ = [1, 1] for w = [1, 0]: equal signal and noise energy, so 0 dB; cosine 1/√2.
+        let result = metrics([1, 0], tensor(.init(), shape: [1, 2], codes: [1, 1], scales: [1]))
+        #expect(result.sqnrDB == 0)
+        #expect(result.maxAbsError == 1)
+        #expect(abs(result.cosine - 0.5.squareRoot()) < 1e-12)
+    }
+
+    @Test func zeroPointsAndPerChannelScalesAreApplied() {
+        // Row 0: ŵ = (128 − 127)·0.5, (126 − 127)·0.5 = [0.5, −0.5]; row 1: ŵ = (130 − 127)·2 = [6, 6].
+        let config = LinearQuantizationConfig(dtype: .uint8)
+        let quantized = tensor(config, shape: [2, 2], codes: [128, 126, 130, 130], scales: [0.5, 2], zeroPoints: [127, 127])
+        let result = metrics([0.5, -0.25, 6, 6], quantized)
+        // Σw² = 72.3125, Σe² = 0.0625.
+        #expect(abs(result.sqnrDB - 10 * log10(72.3125 / 0.0625)) < 1e-9)
+        #expect(result.maxAbsError == 0.25)
+        let cosine = (0.25 + 0.125 + 72) / (72.3125.squareRoot() * 72.5.squareRoot())
+        #expect(abs(result.cosine - cosine) < 1e-12)
+    }
+
+    @Test func matchesANaiveComputationOnARealQuantization() throws {
+        var generator = SplitMix64(seed: 9)
+        let shape = [128, 96]
+        let weights = (0..<shape.reduce(1, *)).map { _ in Float(generator.normal()) * 0.1 }
+        let config = LinearQuantizationConfig(mode: .linear, dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(32))
+        let quantized = try weights.withUnsafeBufferPointer { try LinearQuantizer(config).quantize($0, shape: shape) }
+        var signal = 0.0, noise = 0.0, dot = 0.0, restoredEnergy = 0.0, worst = 0.0
+        for (index, weight) in weights.enumerated() {
+            let block = index / 32
+            let restored = Double(quantized.integer(quantized.codes[index]) - quantized.integer(quantized.zeroPoints![block]))
+                * Double(quantized.scales[block])
+            signal += Double(weight) * Double(weight)
+            noise += (Double(weight) - restored) * (Double(weight) - restored)
+            dot += Double(weight) * restored
+            restoredEnergy += restored * restored
+            worst = max(worst, abs(Double(weight) - restored))
+        }
+        let result = metrics(weights, quantized)
+        #expect(abs(result.sqnrDB - 10 * log10(signal / noise)) < 1e-9)
+        #expect(result.maxAbsError == worst)
+        #expect(abs(result.cosine - dot / (signal * restoredEnergy).squareRoot()) < 1e-12)
+    }
+
+    @Test func allZeroWeightsAreAPerfectMatch() throws {
+        let weights = [Float](repeating: 0, count: 64)
+        let quantized = try weights.withUnsafeBufferPointer { try LinearQuantizer().quantize($0, shape: [8, 8]) }
+        let result = metrics(weights, quantized)
+        #expect(result.sqnrDB == .infinity)
+        #expect(result.cosine == 1)
+    }
+}

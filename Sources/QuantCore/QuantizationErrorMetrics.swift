@@ -15,6 +15,26 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
     /// Sums over one chunk of elements, combined across chunks.
     private struct Partial {
         var signal = 0.0, noise = 0.0, dot = 0.0, reconstructed = 0.0, maxError = 0.0
+
+        @inline(__always)
+        mutating func add(original w: Double, reconstructed r: Double) {
+            let e = w - r
+            signal += w * w
+            noise += e * e
+            dot += w * r
+            reconstructed += r * r
+            maxError = max(maxError, abs(e))
+        }
+
+        static func sum(_ partials: [Partial]) -> Partial {
+            partials.reduce(into: Partial()) { total, p in
+                total.signal += p.signal
+                total.noise += p.noise
+                total.dot += p.dot
+                total.reconstructed += p.reconstructed
+                total.maxError = max(total.maxError, p.maxError)
+            }
+        }
     }
 
     public init(sqnrDB: Double, maxAbsError: Double, cosine: Double) {
@@ -36,11 +56,48 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1)
             return
         }
+        self.init(partial)
+    }
+
+    /// Compares little-endian weights of a floating `type` with any reconstruction of them
+    /// (palettized, pruned, joint forms), element by element in row-major order.
+    public init(original bytes: UnsafeRawBufferPointer, type: ScalarType, reconstructed: UnsafeBufferPointer<Float>) {
+        guard let base = bytes.baseAddress, let r = reconstructed.baseAddress, !reconstructed.isEmpty,
+              let partial = try? withWeightSource(type, base, CompareDense(reconstructed: r, count: reconstructed.count)) else {
+            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1)
+            return
+        }
+        self.init(partial)
+    }
+
+    private init(_ partial: Partial) {
         let sqnr = partial.noise == 0 ? Double.infinity : 10 * log10(partial.signal / partial.noise)
         let norms = (partial.signal * partial.reconstructed).squareRoot()
         self.init(sqnrDB: partial.signal == 0 && partial.noise == 0 ? .infinity : sqnr,
                   maxAbsError: partial.maxError,
                   cosine: norms == 0 ? (partial.signal == partial.reconstructed ? 1 : 0) : partial.dot / norms)
+    }
+
+    private struct CompareDense: WeightSourceVisitor {
+        let reconstructed: UnsafePointer<Float>
+        let count: Int
+
+        func visit<Source: WeightSource>(_ source: Source) -> Partial {
+            let chunks = ParallelChunks.chunkCount(items: count, unitsPerItem: 1)
+            var partials = [Partial](repeating: Partial(), count: max(chunks, 1))
+            partials.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out
+                let reconstructed = self.reconstructed
+                ParallelChunks.forEach(count: count, chunks: chunks) { chunk, range in
+                    var p = Partial()
+                    for i in range {
+                        p.add(original: Double(source[i]), reconstructed: Double(reconstructed[i]))
+                    }
+                    out[chunk] = p
+                }
+            }
+            return Partial.sum(partials)
+        }
     }
 
     private struct Measure: WeightSourceVisitor {
@@ -65,14 +122,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                         let code = codes[offset + i]
                                         let q = signed ? Double(Int8(bitPattern: code)) : Double(code)
                                         let zp = zeroPoints.isEmpty ? 0 : (signed ? Double(Int8(bitPattern: zeroPoints[block])) : Double(zeroPoints[block]))
-                                        let w = Double(source[offset + i])
-                                        let r = (q - zp) * Double(scales[block])
-                                        let e = w - r
-                                        p.signal += w * w
-                                        p.noise += e * e
-                                        p.dot += w * r
-                                        p.reconstructed += r * r
-                                        p.maxError = max(p.maxError, abs(e))
+                                        p.add(original: Double(source[offset + i]), reconstructed: (q - zp) * Double(scales[block]))
                                     }
                                 }
                                 out[chunk] = p
@@ -81,13 +131,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                     }
                 }
             }
-            return partials.reduce(into: Partial()) { total, p in
-                total.signal += p.signal
-                total.noise += p.noise
-                total.dot += p.dot
-                total.reconstructed += p.reconstructed
-                total.maxError = max(total.maxError, p.maxError)
-            }
+            return Partial.sum(partials)
         }
     }
 }

@@ -71,3 +71,27 @@ import Testing
         #expect(result.cosine == 1)
     }
 }
+
+@Suite struct DenseErrorMetricsTests {
+    @Test func matchesHandComputedValues() throws {
+        let original: [Float] = [1, -2, 3, 0]
+        let reconstructed: [Float] = [1, -2, 2, 0]
+        let metrics = original.withUnsafeBytes { o in
+            reconstructed.withUnsafeBufferPointer { QuantizationErrorMetrics(original: o, type: .float32, reconstructed: $0) }
+        }
+        // signal 14, noise 1 → 10·log10(14); dot 11, |r|² 9 → 11 / sqrt(14·9)
+        #expect(abs(metrics.sqnrDB - 10 * log10(14.0)) < 1e-9)
+        #expect(metrics.maxAbsError == 1)
+        #expect(abs(metrics.cosine - 11 / (14.0 * 9).squareRoot()) < 1e-12)
+    }
+
+    @Test func exactReconstructionIsInfinite() {
+        let values: [Float] = (0..<100_000).map { Float($0 % 17) - 8 }
+        let metrics = values.withUnsafeBytes { o in
+            values.withUnsafeBufferPointer { QuantizationErrorMetrics(original: o, type: .float32, reconstructed: $0) }
+        }
+        #expect(metrics.sqnrDB == .infinity)
+        #expect(metrics.maxAbsError == 0)
+        #expect(abs(metrics.cosine - 1) < 1e-12)
+    }
+}

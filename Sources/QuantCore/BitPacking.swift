@@ -1,0 +1,45 @@
+/// Packs small unsigned codes LSB-first into bytes, as Core ML's blob format and coremltools'
+/// `pack_elements_into_bits` do: element 0 occupies the lowest `bits` bits of byte 0, and an
+/// element may straddle two bytes (3- and 6-bit codes).
+///
+/// Size: `ceil(count × bits / 8)` bytes.
+public enum BitPacking {
+    public static func packedByteCount(count: Int, bits: Int) -> Int {
+        (count * bits + 7) / 8
+    }
+
+    public static func pack(_ codes: UnsafeBufferPointer<UInt8>, bits: Int) -> [UInt8] {
+        precondition((1...8).contains(bits), "bits must be 1…8")
+        if bits == 8 { return Array(codes) }
+        var out = [UInt8](repeating: 0, count: packedByteCount(count: codes.count, bits: bits))
+        let mask = UInt32((1 << bits) - 1)
+        out.withUnsafeMutableBufferPointer { o in
+            var bitOffset = 0
+            for code in codes {
+                let value = UInt32(code) & mask
+                let byte = bitOffset >> 3, shift = bitOffset & 7
+                o[byte] |= UInt8(truncatingIfNeeded: value << shift)
+                if shift + bits > 8 { o[byte + 1] |= UInt8(truncatingIfNeeded: value >> (8 - shift)) }
+                bitOffset += bits
+            }
+        }
+        return out
+    }
+
+    public static func pack(_ codes: [UInt8], bits: Int) -> [UInt8] {
+        codes.withUnsafeBufferPointer { pack($0, bits: bits) }
+    }
+
+    public static func unpack(_ packed: UnsafeRawBufferPointer, count: Int, bits: Int) -> [UInt8] {
+        precondition((1...8).contains(bits), "bits must be 1…8")
+        if bits == 8 { return Array(packed.prefix(count)) }
+        let mask = UInt32((1 << bits) - 1)
+        return (0..<count).map { i in
+            let bitOffset = i * bits
+            let byte = bitOffset >> 3, shift = bitOffset & 7
+            var word = UInt32(packed[byte])
+            if byte + 1 < packed.count { word |= UInt32(packed[byte + 1]) << 8 }
+            return UInt8((word >> shift) & mask)
+        }
+    }
+}

@@ -22,6 +22,7 @@ public final class HTTPServer: Sendable {
     private let loops: [EventLoop]
     private let listener = Mutex<Listener?>(nil)
     private let boundPort = Atomic(0)
+    private let shutDown = Atomic(false)
 
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder) {
         context = HTTPServerContext(config: configuration, responder: responder)
@@ -53,6 +54,8 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, lets in-flight requests finish for up to `gracePeriod` seconds, then
     /// closes what is left. Blocks until the loops have stopped.
     public func shutdown(gracePeriod: Double) {
+        // A second call (say SIGTERM after SIGINT) has nothing left to do.
+        guard !shutDown.exchange(true, ordering: .relaxed) else { return }
         context.startDraining()
         if let l = listener.withLock({ $0 }) {
             loops[0].execute { l.stop() }

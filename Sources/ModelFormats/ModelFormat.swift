@@ -46,10 +46,12 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
 
     /// A plausible header length followed by the JSON object's opening brace. Full validation
     /// is `SafetensorsHeader`'s job; this only has to avoid claiming other formats' files.
+    /// A length past the end of the file still counts: that is a truncated or corrupt
+    /// safetensors file, and the user is better served by the header parser's precise error.
     private static func looksLikeSafetensors(_ bytes: [UInt8], fileSize: Int) -> Bool {
         guard bytes.count >= 9 else { return false }
         let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        // "{}" is the smallest header; the JSON must fit in the file after the length prefix.
-        return headerLength >= 2 && headerLength <= UInt64(max(fileSize - 8, 0)) && bytes[8] == UInt8(ascii: "{")
+        // "{}" is the smallest header; a length with any of the top 16 bits set is not a header.
+        return headerLength >= 2 && headerLength < 1 << 48 && bytes[8] == UInt8(ascii: "{")
     }
 }

@@ -5,7 +5,7 @@ public struct CompressionReport: Codable, Sendable, Equatable {
         public var name: String
         public var shape: [Int]
         public var dtype: String
-        /// `quantized` or `unchanged`.
+        /// `compressed` or `unchanged`.
         public var action: String
         /// Why an unchanged tensor was left alone.
         public var reason: String?
@@ -19,9 +19,14 @@ public struct CompressionReport: Codable, Sendable, Equatable {
         public var sqnrDB: Double?
         public var maxAbsError: Double?
         public var cosine: Double?
+        /// Fraction of weights that are exactly zero after compression (where it is cheap to know).
+        public var sparsity: Double?
+        /// Distinct codes or look-up-table entries in use.
+        public var uniqueValues: Int?
 
         enum CodingKeys: String, CodingKey {
-            case name, shape, dtype, action, reason, mode, cosine
+            case name, shape, dtype, action, reason, mode, cosine, sparsity
+            case uniqueValues = "unique_values"
             case bytesBefore = "bytes_before", bytesAfter = "bytes_after", bitsPerWeight = "bits_per_weight"
             case sqnrDB = "sqnr_db", maxAbsError = "max_abs_error"
         }

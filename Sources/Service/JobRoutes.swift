@@ -49,7 +49,6 @@ extension APIResponder {
                 throw Problem.invalidRequest("give either config (coremltools OptimizationConfig dictionary) or preset", field: "config")
             }
         }
-        try Self.validateSupported(config)
         guard try service.store.model(modelID) != nil else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
@@ -63,18 +62,6 @@ extension APIResponder {
             throw Problem.invalidRequest("unknown preset '\(name)'; known presets: \(Presets.all.map(\.name).joined(separator: ", "))", field: "preset")
         }
         return p
-    }
-
-    /// Configs the engine parses but this release cannot store yet.
-    static func validateSupported(_ config: OptimizationConfig) throws {
-        let all = [("global_config", config.global)] + config.opTypeConfigs.map { ("op_type_configs.\($0.key)", $0.value) }
-            + config.opNameConfigs.map { ("op_name_configs.\($0.key)", $0.value) }
-        for (field, op) in all {
-            guard case .linearQuantization(let c) = op else { continue }
-            if c.dtype.bitWidth != 8 {
-                throw Problem.invalidConfig("\(c.dtype.rawValue) needs packed 4-bit storage, which safetensors artifacts do not have yet; use int8 or uint8", field: "config.\(field).dtype")
-            }
-        }
     }
 
     func listJobs(_ head: HTTPRequestHead) throws -> HTTPResponse {

@@ -104,7 +104,7 @@ struct JobRunner: Sendable {
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
 
         let parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
-        let quantized = outcome.tensors.filter { $0.action == "quantized" }
+        let quantized = outcome.tensors.filter { $0.action == "compressed" }
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
         let weight = weighted.reduce(0) { $0 + $1.1 }
         let report = CompressionReport(

@@ -96,7 +96,7 @@ import Testing
         // The bias is rank 1: copied byte for byte.
         #expect(try Self.floats(out, "fc.bias") == bias.values)
         let report = try #require(outcome.tensors.first { $0.name == "fc.weight" })
-        #expect(report.action == "quantized")
+        #expect(report.action == "compressed")
         #expect(report.bytesAfter == 64 * 48 + 64 * 2)
         #expect((report.sqnrDB ?? 0) > 30)
         #expect(outcome.tensors.first { $0.name == "fc.bias" }?.reason == "rank 1 < 2")

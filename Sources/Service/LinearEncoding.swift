@@ -1,0 +1,57 @@
+import Foundation
+import ModelFormats
+import QuantCore
+
+/// Artifact layout of a linearly quantized tensor `N`:
+/// - `N`: integer codes. 8-bit: I8/U8 in the original shape. 4-bit: U8, flat, two codes per
+///   byte LSB-first (the low nibble holds the earlier element; int4 codes are two's complement).
+/// - `N::scale`: one scale per block in the weight's float type, same rank as `N`.
+/// - `N::zero_point`: for `linear` mode and unsigned dtypes; same shape as the scale; codes' type
+///   (4-bit zero points are packed likewise).
+/// Rebuild: `w = (q − zero_point) · scale`, each scale repeated over its block.
+enum LinearEncoding {
+    static func encode(_ t: SafetensorsTensorInfo, _ q: LinearQuantizedTensor, metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+        let c = q.config
+        let bits = c.dtype.bitWidth
+        let codeType: ScalarType = c.dtype.isSigned ? .int8 : .uint8
+        func codes(_ values: [UInt8], shape: [Int]) -> (ScalarType, [Int], [UInt8]) {
+            bits == 8 ? (codeType, shape, values)
+                : (.uint8, [BitPacking.packedByteCount(count: values.count, bits: bits)], BitPacking.pack(values, bits: bits))
+        }
+        let (dtype, shape, data) = codes(q.codes, shape: t.shape)
+        var parts = [
+            EncodedTensor.Part(name: t.name, dtype: dtype, shape: shape, bytes: .owned(data)),
+            EncodedTensor.Part(name: t.name + EncodedTensor.scaleSuffix, dtype: q.scaleType, shape: q.scaleShape,
+                               bytes: .owned(try EncodedTensor.floatBytes(q.scales, as: q.scaleType))),
+        ]
+        if let zp = q.zeroPoints {
+            let (zdtype, zshape, zdata) = codes(zp, shape: q.scaleShape)
+            parts.append(.init(name: t.name + EncodedTensor.zeroPointSuffix, dtype: zdtype, shape: zshape, bytes: .owned(zdata)))
+        }
+        var meta: [String: Any] = [
+            "mode": c.mode.rawValue, "dtype": c.dtype.rawValue, "granularity": c.granularity.rawValue,
+            "original_dtype": t.dtype.rawValue, "shape": t.shape, "output_axis": c.outputAxis,
+            "scale": EncodedTensor.scaleSuffix, "zero_point": q.zeroPoints == nil ? NSNull() : EncodedTensor.zeroPointSuffix,
+        ]
+        if bits < 8 { meta["packed_bits"] = bits }
+        if c.granularity == .perBlock {
+            switch c.blockSize {
+            case .alongInputAxis(let n): meta["block_size"] = n
+            case .perAxis(let sizes): meta["block_size"] = sizes
+            }
+        }
+        let zeroCode: [UInt8] = q.zeroPoints ?? [0]
+        let zeros = q.zeroPoints == nil || Set(zeroCode).count == 1
+            ? Double(q.codes.lazy.filter { $0 == zeroCode[0] }.count) / Double(max(1, q.codes.count)) : nil
+        var seen = [Bool](repeating: false, count: 256)
+        for code in q.codes { seen[Int(code)] = true }
+        let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                                          parts: parts, metrics: metrics, sparsity: zeros,
+                                          uniqueValues: seen.lazy.filter { $0 }.count)
+        return EncodedTensor(parts: parts, metadata: try json(meta), report: report)
+    }
+
+    static func json(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+/// Every kind of bad input gets the right status as problem+json and changes nothing: a
+/// table of cases run against one server, then checks that the server and its data are intact.
+@Suite("bad input")
+struct BadInputTests {
+    /// What a case expects back.
+    struct Expectation {
+        var status: Int
+        /// The problem `type`'s last segment, when the case pins it.
+        var kind: String?
+        /// The problem's `field` member, when the case pins it.
+        var field: String?
+    }
+
+    /// A request sent as these exact bytes on a fresh connection, or a truncated upload.
+    enum Send {
+        case request(method: String, path: String, headers: [(String, String)], body: [UInt8]?)
+        case raw([UInt8])
+    }
+
+    struct Case {
+        var name: String
+        var send: Send
+        var expect: Expectation
+    }
+
+    static func upload(_ bytes: [UInt8]) -> Send {
+        .request(method: "POST", path: "/v1/models", headers: [("Content-Type", "application/octet-stream")], body: bytes)
+    }
+
+    static func job(_ json: String) -> Send {
+        .request(method: "POST", path: "/v1/jobs", headers: [("Content-Type", "application/json")], body: Array(json.utf8))
+    }
+
+    /// A valid one-tensor header plus data, as the base of the corrupt variants.
+    static let oneTensorData = [UInt8](repeating: 0, count: 16)
+
+    static func cases(modelID: String) -> [Case] {
+        let header = { (entries: String) in "{\(entries)}" }
+        var rng = SeededGenerator(seed: 99)
+        // Byte 8 is not '{', so no length prefix can make these look like safetensors.
+        let random = (0..<4096).map { i in i == 8 ? 0 : UInt8(truncatingIfNeeded: rng.next()) }
+        return [
+            Case(name: "empty body", send: .request(method: "POST", path: "/v1/models", headers: [("Content-Length", "0")], body: nil),
+                 expect: .init(status: 400)),
+            Case(name: "random bytes", send: upload(random),
+                 expect: .init(status: 415, kind: "unsupported-model-format")),
+            Case(name: "zip magic", send: upload([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 1024)),
+                 expect: .init(status: 415, kind: "unsupported-model-format")),
+            Case(name: "invalid JSON header",
+                 send: upload(SafetensorsFixture.file(header: #"{"w": {"dtype": "F32", "shape": [2,2], "data_offsets": [0,16]"#, data: oneTensorData)),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "header length beyond the file",
+                 send: upload(SafetensorsFixture.file(header: header(#""w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}"#),
+                                                      data: oneTensorData, declaredLength: 4096)),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "overlapping offsets",
+                 send: upload(SafetensorsFixture.file(header: header(#""a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}"#),
+                                                      data: [UInt8](repeating: 0, count: 24))),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "offsets beyond the data",
+                 send: upload(SafetensorsFixture.file(header: header(#""w":{"dtype":"F32","shape":[2,2],"data_offsets":[16,32]}"#), data: oneTensorData)),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "shape × dtype ≠ byte length",
+                 send: upload(SafetensorsFixture.file(header: header(#""w":{"dtype":"F32","shape":[3,2],"data_offsets":[0,16]}"#), data: oneTensorData)),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "dims whose product overflows",
+                 send: upload(SafetensorsFixture.file(header: header(#""w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}"#), data: oneTensorData)),
+                 expect: .init(status: 422, kind: "invalid-model")),
+            Case(name: "unknown job id", send: .request(method: "GET", path: "/v1/jobs/job_doesnotexist", headers: [], body: nil),
+                 expect: .init(status: 404, kind: "not-found")),
+            Case(name: "unknown route", send: .request(method: "GET", path: "/v1/nothing-here", headers: [], body: nil),
+                 expect: .init(status: 404, kind: "not-found")),
+            Case(name: "wrong method", send: .request(method: "PUT", path: "/v1/presets", headers: [], body: Array("{}".utf8)),
+                 expect: .init(status: 405, kind: "method-not-allowed")),
+            Case(name: "malformed JSON job body", send: job(#"{"model_id": "#),
+                 expect: .init(status: 400, kind: "invalid-request")),
+            Case(name: "unknown preset", send: job(#"{"model_id":"\#(modelID)","preset":"w3"}"#),
+                 expect: .init(status: 400, kind: "invalid-request", field: "preset")),
+            Case(name: "config with a bad dtype", send: job(#"{"model_id":"\#(modelID)","config":{"global_config":{"dtype":"int3"}}}"#),
+                 expect: .init(status: 422, kind: "invalid-config", field: "config.global_config.dtype")),
+            Case(name: "model that does not exist", send: job(#"{"model_id":"\#(String(repeating: "0", count: 64))","preset":"w8"}"#),
+                 expect: .init(status: 404, kind: "not-found")),
+            Case(name: "space before the colon of a header field",
+                 send: .raw(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Thing : 1\r\n\r\n".utf8)),
+                 expect: .init(status: 400, kind: "malformed-request")),
+            Case(name: "two different Content-Length values",
+                 send: .raw(Array("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".utf8)),
+                 expect: .init(status: 400, kind: "malformed-request")),
+            Case(name: "bare LF line endings",
+                 send: .raw(Array("GET /healthz HTTP/1.1\nHost: x\n\n".utf8)),
+                 expect: .init(status: 400, kind: "malformed-request")),
+        ]
+    }
+
+    @Test("each bad request gets its status as problem+json; the server and its data stay intact")
+    func badInputTable() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let fixture = SafetensorsFixture.standard(seed: 17)
+        let modelID = try #require(try server.uploadModel(fixture.bytes)["id"] as? String)
+        let storedPath = server.modelsDirectory + "/" + modelID
+        let modelsBefore = server.files(in: server.modelsDirectory)
+
+        for c in Self.cases(modelID: modelID) {
+            let response: HTTPTestResponse
+            do {
+                response = try send(c, to: server)
+            } catch {
+                Issue.record("\(c.name): \(error)")
+                continue
+            }
+            expectProblem(response, status: c.expect.status, c.name)
+            if let kind = c.expect.kind {
+                #expect(response.json["type"] as? String == "https://quantd.dev/problems/" + kind, "\(c.name): \(response.text)")
+            }
+            if let field = c.expect.field {
+                #expect(response.json["field"] as? String == field, "\(c.name): \(response.text)")
+            }
+            #expect(server.files(in: server.modelsDirectory) == modelsBefore, "\(c.name): nothing new is stored")
+        }
+
+        try truncatedUploadStoresNothing(server)
+        #expect(server.files(in: server.modelsDirectory) == modelsBefore)
+        #expect(waitUntil(timeout: 10) { server.files(in: server.tmpDirectory).isEmpty }, "no upload left behind in tmp/")
+
+        // Afterwards: healthy, the earlier model untouched, and jobs still work end to end.
+        #expect(try server.get("/healthz").status == 200)
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: storedPath))) == fixture.bytes)
+        let jobID = try server.createJob(modelID: modelID)
+        #expect(try server.waitForJob(jobID)["status"] as? String == "succeeded")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        W8ArtifactVerification.verify(try ParsedSafetensors(Subprocess.gunzip(writeTemporary(server.downloadArtifact(jobID), in: dir))),
+                                      against: fixture)
+    }
+
+    private func send(_ c: Case, to server: TestServer) throws -> HTTPTestResponse {
+        switch c.send {
+        case .request(let method, let path, let headers, let body):
+            return try server.request(method, path, headers: headers, body: body)
+        case .raw(let bytes):
+            let client = try RawHTTPClient(port: server.port)
+            defer { client.close() }
+            try client.send(bytes)
+            let response = try client.readResponse()
+            #expect(response.closesConnection, "\(c.name): a malformed request ends the connection")
+            #expect(client.waitForClose(), "\(c.name): the server closes the connection")
+            return response
+        }
+    }
+
+    /// Content-Length N, fewer bytes, then the client goes away: no response is possible, and
+    /// nothing may be stored.
+    private func truncatedUploadStoresNothing(_ server: TestServer) throws {
+        let model = SafetensorsFixture.standard(seed: 18).bytes
+        let client = try RawHTTPClient(port: server.port)
+        try client.send(RawHTTPClient.requestBytes("POST", "/v1/models", headers: [("Content-Length", "\(model.count)")]))
+        try client.send(Array(model.prefix(model.count / 2)))
+        client.close()
+        #expect(waitUntil(timeout: 10) { server.files(in: server.tmpDirectory).isEmpty }, "the partial upload is removed from tmp/")
+        #expect(try server.get("/healthz").status == 200, "the server still serves after a truncated upload")
+    }
+}

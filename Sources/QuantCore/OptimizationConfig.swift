@@ -16,12 +16,23 @@ public struct OptimizationConfig: Sendable, Equatable {
         public var description: String { "\(field): \(message)" }
     }
 
+    /// What a config does, from its `config_type`.
+    public enum Kind: String, Sendable, Equatable {
+        case linearQuantization = "linear quantization"
+        case palettization
+        case pruning
+    }
+
+    /// coremltools' class name of the op configs, e.g. `OpLinearQuantizerConfig`.
+    public var configType: String
     public var global: OpConfig?
     /// `nil` values are explicit opt-outs.
     public var opTypeConfigs: [String: OpConfig?]
     public var opNameConfigs: [String: OpConfig?]
 
-    public init(global: OpConfig?, opTypeConfigs: [String: OpConfig?] = [:], opNameConfigs: [String: OpConfig?] = [:]) {
+    public init(configType: String = "OpLinearQuantizerConfig", global: OpConfig?,
+                opTypeConfigs: [String: OpConfig?] = [:], opNameConfigs: [String: OpConfig?] = [:]) {
+        self.configType = configType
         self.global = global
         self.opTypeConfigs = opTypeConfigs
         self.opNameConfigs = opNameConfigs
@@ -34,7 +45,9 @@ public struct OptimizationConfig: Sendable, Equatable {
         return global
     }
 
-    static let configTypes = ["OpLinearQuantizerConfig"]
+    static let configTypes: [String: Kind] = ["OpLinearQuantizerConfig": .linearQuantization]
+
+    public var kind: Kind { Self.configTypes[configType] ?? .linearQuantization }
 
     /// Parses the dictionary form from a decoded JSON/YAML value (`[String: Any]`).
     public init(dictionary value: Any) throws(Invalid) {
@@ -46,9 +59,10 @@ public struct OptimizationConfig: Sendable, Equatable {
             throw Invalid(field: "config.\(unknown)", message: "unknown key; expected config_type, global_config, op_type_configs or op_name_configs")
         }
         let type = (dict["config_type"] as? String) ?? "OpLinearQuantizerConfig"
-        guard Self.configTypes.contains(type) else {
-            throw Invalid(field: "config.config_type", message: "'\(type)' is not supported; use one of \(Self.configTypes.joined(separator: ", "))")
+        guard Self.configTypes[type] != nil else {
+            throw Invalid(field: "config.config_type", message: "'\(type)' is not supported; use one of \(Self.configTypes.keys.sorted().joined(separator: ", "))")
         }
+        configType = type
         func parse(_ v: Any?, _ field: String) throws(Invalid) -> OpConfig? {
             guard let v, !(v is NSNull) else { return nil }
             return .linearQuantization(try Self.linearConfig(v, field: field))
@@ -148,7 +162,7 @@ public struct OptimizationConfig: Sendable, Equatable {
             }
         }
         return [
-            "config_type": "OpLinearQuantizerConfig",
+            "config_type": configType,
             "global_config": encode(global),
             "op_type_configs": opTypeConfigs.mapValues(encode),
             "op_name_configs": opNameConfigs.mapValues(encode),

@@ -22,7 +22,7 @@ final class APIResponder: HTTPResponder {
         switch route {
         case .uploadModel:
             return uploadDecision(head)
-        case .createJob where !Self.isJSON(head.headers["Content-Type"]) && !head.query.isEmpty:
+        case .createJob where Self.isModelBody(head):
             return uploadDecision(head)
         case .notFound, .methodNotAllowed:
             return .reject(recorded(problem(for: route, head).response, route: route, method: head.method))
@@ -123,6 +123,12 @@ final class APIResponder: HTTPResponder {
     static func isJSON(_ contentType: String?) -> Bool {
         guard let t = contentType?.lowercased() else { return false }
         return t.hasPrefix("application/json") || t.hasPrefix("application/problem+json")
+    }
+
+    /// A one-shot job (`POST /v1/jobs?preset=…`) carries the model itself, not a job document.
+    static func isModelBody(_ head: HTTPRequestHead) -> Bool {
+        let type = head.headers["Content-Type"]
+        return QueryString(head.query)["preset"] != nil && !isJSON(type) && !JobDocument.isYAML(type)
     }
 
     func json(_ status: Int, _ object: Any, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {

@@ -6,7 +6,7 @@ extension APIResponder {
     func createJob(_ request: HTTPRequest) throws -> HTTPResponse {
         let query = QueryString(request.head.query)
         let modelID: String
-        let config: OptimizationConfig
+        let config: CompressionPipeline
         let preset: String?
         if case .streamed = request.body {
             // One-shot: the model is the body, the preset the query.
@@ -20,11 +20,12 @@ extension APIResponder {
             guard case .bytes(let body) = request.body, !body.isEmpty else {
                 throw Problem.invalidRequest("send JSON {\"model_id\": …, \"config\": …} or {\"model_id\": …, \"preset\": …}")
             }
-            let object: Any
-            do { object = try JSONSerialization.jsonObject(with: Data(body)) } catch {
-                throw Problem.invalidRequest("the body is not valid JSON: \(error.localizedDescription)")
+            var dict = try JobDocument.parse(body, contentType: request.head.headers["Content-Type"])
+            // A bare coremltools config (e.g. a team's existing YAML) takes model_id from the query.
+            if JobDocument.isBareConfig(dict) {
+                dict = ["config": dict]
+                if let id = query["model_id"] { dict["model_id"] = id }
             }
-            guard let dict = object as? [String: Any] else { throw Problem.invalidRequest("the body must be a JSON object") }
             if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset"].contains($0) }) {
                 throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id and config or preset", field: unknown)
             }
@@ -37,7 +38,7 @@ extension APIResponder {
             if configValue != nil && presetValue != nil {
                 throw Problem.invalidRequest("give config or preset, not both", field: "preset")
             } else if let c = configValue {
-                do { config = try OptimizationConfig(dictionary: c) } catch {
+                do { config = try CompressionPipeline(value: c) } catch {
                     throw Problem.invalidConfig(error.message, field: error.field)
                 }
                 preset = nil

@@ -80,7 +80,7 @@ struct JobRunner: Sendable {
 
     private func compress(_ job: Job, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
-        let config = try OptimizationConfig(dictionary: configObject)
+        let config = try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
         let file = try SafetensorsFile(path: modelPath)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
@@ -93,7 +93,7 @@ struct JobRunner: Sendable {
         // are still being quantized.
         let gzipStream = ParallelGzip.Stream(gzip, output: out)
         var lastProgress = 0.0
-        let outcome = try SafetensorsCompressor(config: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
+        let outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
             // Persist at most every 5%, so progress costs no noticeable database traffic.
             if p - lastProgress >= 0.05 {
                 lastProgress = p

@@ -8,7 +8,7 @@ import QuantCore
 public enum LocalCompression {
     /// Returns the report as JSON.
     public static func run(input: String, output: String, preset: String?, configJSON: String?) throws -> Data {
-        let config: OptimizationConfig
+        let config: CompressionPipeline
         switch (preset, configJSON) {
         case (let name?, nil):
             config = try APIResponder.preset(name).config
@@ -17,7 +17,7 @@ public enum LocalCompression {
             do { object = try JSONSerialization.jsonObject(with: Data(json.utf8)) } catch {
                 throw Problem.invalidRequest("--config is not valid JSON: \(error.localizedDescription)")
             }
-            do { config = try OptimizationConfig(dictionary: object) } catch {
+            do { config = try CompressionPipeline(value: object) } catch {
                 throw Problem.invalidConfig(error.message, field: error.field)
             }
         default:
@@ -28,7 +28,7 @@ public enum LocalCompression {
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let outcome = try SafetensorsCompressor(config: config).compress(file, to: { try writeAll($0, to: fd) },
+        let outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
                                                                         progress: { _ in }, isCancelled: { false })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -17,6 +17,6 @@ extension APIResponder {
     }
 
     func presets() -> HTTPResponse {
-        json(200, ["presets": Presets.all.map { ["name": $0.name, "summary": $0.summary, "config": $0.config.dictionary] }])
+        json(200, ["presets": Presets.all.map { ["name": $0.name, "summary": $0.summary, "config": $0.config.value] }])
     }
 }

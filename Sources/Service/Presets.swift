@@ -6,16 +6,24 @@ enum Presets {
     struct Preset {
         var name: String
         var summary: String
-        var config: OptimizationConfig
+        var config: CompressionPipeline
+    }
+
+    private static func linear(_ c: LinearQuantizationConfig) -> CompressionPipeline {
+        CompressionPipeline(OptimizationConfig(global: .linearQuantization(c)))
     }
 
     static let all: [Preset] = [
         Preset(name: "w8", summary: "int8 weights, symmetric, one scale per output channel (coremltools' default linear quantization)",
-               config: OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig()))),
+               config: linear(LinearQuantizationConfig())),
         Preset(name: "w8-per-tensor", summary: "int8 weights, symmetric, one scale per tensor",
-               config: OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig(granularity: .perTensor)))),
+               config: linear(LinearQuantizationConfig(granularity: .perTensor))),
         Preset(name: "w8-asymmetric", summary: "uint8 weights with a zero point per output channel (mode linear)",
-               config: OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig(mode: .linear, dtype: .uint8)))),
+               config: linear(LinearQuantizationConfig(mode: .linear, dtype: .uint8))),
+        Preset(name: "w4-block32", summary: "int4 weights, symmetric, one scale per block of 32 input channels (iOS 18 per-block)",
+               config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(32)))),
+        Preset(name: "w4-block16", summary: "int4 weights, symmetric, one scale per block of 16 input channels",
+               config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(16)))),
     ]
 
     static func named(_ name: String) -> Preset? { all.first { $0.name == name } }

@@ -10,7 +10,7 @@ import QuantCore
 /// The layout of each compressed form is defined next to its encoder (`LinearEncoding`, …)
 /// and documented in the README; the input's own metadata is kept.
 struct SafetensorsCompressor {
-    let config: OptimizationConfig
+    let pipeline: CompressionPipeline
 
     struct Outcome {
         var tensors: [CompressionReport.Tensor]
@@ -71,11 +71,10 @@ struct SafetensorsCompressor {
     }
 
     private func encode(_ t: SafetensorsTensorInfo, in file: SafetensorsFile, warnings: inout [String]) throws -> EncodedTensor {
-        guard let op = config.config(opName: t.name, opType: Self.opType(rank: t.shape.count)) else {
-            return .unchanged(t, reason: "excluded by the config")
-        }
+        let ops = pipeline.ops(opName: t.name, opType: Self.opType(rank: t.shape.count))
+        guard !ops.isEmpty else { return .unchanged(t, reason: "excluded by the config") }
         guard t.dtype.isFloatingPoint else { return .unchanged(t, reason: "\(t.dtype.rawValue) is not a floating-point type") }
-        switch op {
+        switch ops[0] {
         case .linearQuantization(let c):
             guard c.applies(toShape: t.shape) else { return .unchanged(t, reason: Self.belowThreshold(t, c.weightThreshold)) }
             do {

@@ -50,8 +50,8 @@ final class ServiceContext: Sendable {
         return ok
     }
 
-    func submit(modelID: String, config: OptimizationConfig, preset: String?) throws -> Job {
-        let configJSON = try JSONSerialization.data(withJSONObject: config.dictionary, options: [.sortedKeys])
+    func submit(modelID: String, config: CompressionPipeline, preset: String?) throws -> Job {
+        let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
         let job = Job(id: JobID.make(), modelId: modelID, status: .queued, progress: 0,
                       config: String(decoding: configJSON, as: UTF8.self), preset: preset, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,

@@ -42,7 +42,7 @@ import Testing
         close(fd)
         fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { close(fd) }
-        let outcome = try SafetensorsCompressor(config: config).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: fd) },
+        let outcome = try SafetensorsCompressor(pipeline: CompressionPipeline(config)).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: fd) },
                                                                         progress: { _ in }, isCancelled: { false })
         return (try SafetensorsFile(path: output.path), outcome, dir)
     }
@@ -173,8 +173,33 @@ import Testing
         let out = open("/dev/null", O_WRONLY)
         defer { close(out) }
         #expect(throws: CancellationError.self) {
-            try SafetensorsCompressor(config: Self.w8).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: out) },
+            try SafetensorsCompressor(pipeline: CompressionPipeline(Self.w8)).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: out) },
                                                               progress: { _ in }, isCancelled: { true })
         }
+    }
+}
+
+extension SafetensorsCompressorTests {
+    @Test func int4CodesArePackedTwoPerByteLowNibbleFirst() throws {
+        let t = Tensor(name: "w4", dtype: .float32, shape: [64, 64], values: Self.random(4096, seed: 12))
+        let config = OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(32))))
+        let (out, outcome, dir) = try Self.compress([t], config: config)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let packed = try #require(out.tensor(named: "w4"))
+        #expect(packed.dtype == .uint8 && packed.shape == [2048])
+        #expect(try #require(out.tensor(named: "w4::scale")).shape == [64, 2])
+        let meta = try #require(out.metadata["quantd:w4"])
+        #expect(meta.contains(#""packed_bits":4"#))
+        // Unpack and rebuild: within half a step of the original.
+        let bytes: [UInt8] = try out.withTensorBytes(packed) { Array($0) }
+        let codes = bytes.withUnsafeBytes { BitPacking.unpack($0, count: 4096, bits: 4) }
+        let scales = try Self.floats(out, "w4::scale")
+        for i in 0..<4096 {
+            let q = Int8(bitPattern: codes[i] << 4) >> 4
+            #expect((-7...7).contains(Int(q)))
+            let s = scales[(i / 64) * 2 + (i % 64) / 32]
+            #expect(abs(Float(q) * s - t.values[i]) <= s / 2 * 1.001 + 1e-7)
+        }
+        #expect(outcome.tensors[0].bitsPerWeight == Double((2048 + 128 * 4) * 8) / 4096)
     }
 }

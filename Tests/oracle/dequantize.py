@@ -2,9 +2,11 @@
 
 For every tensor ``N`` with a ``quantd:N`` metadata entry the artifact holds the integer codes
 ``N``, the scales ``N::scale`` (same rank as ``N``, one entry per block) and, when zero points
-are stored, ``N::zero_point`` (shape of the scale). The float tensor is
-``w = (q - zero_point) * scale`` with each scale repeated over its block, as coremltools'
-``constexpr_blockwise_shift_scale`` defines it. Other tensors are returned unchanged.
+are stored, ``N::zero_point`` (shape of the scale). 8-bit codes keep the tensor's shape; 4-bit
+codes (metadata ``packed_bits``) are a flat uint8 array, two codes per byte, low nibble first,
+signed ones in two's complement. The float tensor is ``w = (q - zero_point) * scale`` with each
+scale repeated over its block, as coremltools' ``constexpr_blockwise_shift_scale`` defines it.
+Other tensors are returned unchanged.
 
 Usage: python dequantize.py ARTIFACT.safetensors OUT.safetensors
 """
@@ -41,6 +43,30 @@ def dequantize_tensor(codes: np.ndarray, scale: np.ndarray, zero_point=None) -> 
     return values * expand_to(scale.astype(np.float64), codes.shape)
 
 
+def unpack_bits(packed: np.ndarray, count: int, bits: int, signed: bool) -> np.ndarray:
+    """Codes packed LSB-first at ``bits`` bits each, as int8 (signed) or uint8."""
+    as_bits = np.unpackbits(packed.view(np.uint8), bitorder="little")[: count * bits]
+    weights = (1 << np.arange(bits)).astype(np.uint16)
+    values = (as_bits.reshape(count, bits).astype(np.uint16) * weights).sum(axis=1)
+    if signed:
+        values = np.where(values >= 1 << (bits - 1), values.astype(np.int16) - (1 << bits), values)
+        return values.astype(np.int8)
+    return values.astype(np.uint8)
+
+
+def linear_parts(tensors, metadata, name):
+    """(codes in the tensor's shape, scale, zero point or None) of a linearly quantized tensor."""
+    info = json.loads(metadata[METADATA_PREFIX + name])
+    codes, scale, zero_point = tensors[name], tensors[name + SCALE_SUFFIX], tensors.get(name + ZERO_POINT_SUFFIX)
+    bits = info.get("packed_bits")
+    if bits:
+        signed = info["dtype"].startswith("int")
+        codes = unpack_bits(codes, int(np.prod(info["shape"])), bits, signed).reshape(info["shape"])
+        if zero_point is not None:
+            zero_point = unpack_bits(zero_point, scale.size, bits, signed).reshape(scale.shape)
+    return codes, scale, zero_point
+
+
 def load_artifact(path):
     """All tensors of a safetensors file and its metadata."""
     with safe_open(path, framework="np") as f:
@@ -60,8 +86,7 @@ def dequantize(path):
         if info is None:
             result[name] = value
             continue
-        json.loads(info)  # malformed metadata should fail loudly, not dequantize silently
-        result[name] = dequantize_tensor(value, tensors[name + SCALE_SUFFIX], tensors.get(name + ZERO_POINT_SUFFIX))
+        result[name] = dequantize_tensor(*linear_parts(tensors, metadata, name))
     return result
 
 

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// Job configs as teams already have them: coremltools YAML sent as is, and JSON configs
+/// with joint stages or 4-bit settings.
+@Suite("job config documents")
+struct ConfigDocumentTests {
+    static let coremltoolsYAML = """
+        config_type: "OpLinearQuantizerConfig"
+        global_config:
+          mode: "linear_symmetric"
+          dtype: "int4"
+          granularity: "per_block"
+          block_size: 32
+        op_name_configs:
+          "fc.bias": null
+        """
+
+    @Test("a bare coremltools YAML config with ?model_id= queues a job that applies it")
+    func bareYAMLConfig() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let model = try server.uploadModel(SafetensorsFixture.standard(seed: 5).bytes)
+        let id = try #require(model["id"] as? String)
+        let response = try server.request("POST", "/v1/jobs?model_id=\(id)", headers: [("Content-Type", "application/yaml")],
+                                          body: Array(Self.coremltoolsYAML.utf8))
+        #expect(response.status == 202, "\(response.text)")
+        let config = try #require(response.json["config"] as? [String: Any])
+        let global = try #require(config["global_config"] as? [String: Any])
+        #expect(global["dtype"] as? String == "int4")
+        #expect(global["block_size"] as? Int == 32)
+        let job = try server.waitForJob(try #require(response.json["id"] as? String))
+        #expect(job["status"] as? String == "succeeded", "\(job)")
+    }
+
+    @Test("a YAML job document with model_id and preset")
+    func yamlJobDocument() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let id = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 6).bytes)["id"] as? String)
+        let response = try server.request("POST", "/v1/jobs", headers: [("Content-Type", "text/yaml")],
+                                          body: Array("model_id: \(id)\npreset: w8\n".utf8))
+        #expect(response.status == 202, "\(response.text)")
+        #expect(response.json["preset"] as? String == "w8")
+    }
+
+    @Test("malformed YAML and YAML configs with bad fields are 4xx problems naming the field")
+    func badYAML() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let id = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 7).bytes)["id"] as? String)
+        let broken = try server.request("POST", "/v1/jobs?model_id=\(id)", headers: [("Content-Type", "application/yaml")],
+                                        body: Array("global_config: [unclosed\n".utf8))
+        #expect(broken.status == 400)
+        #expect(broken.header("Content-Type") == "application/problem+json")
+        let badField = try server.request("POST", "/v1/jobs?model_id=\(id)", headers: [("Content-Type", "application/yaml")],
+                                          body: Array("global_config:\n  dtype: int3\n".utf8))
+        #expect(badField.status == 422)
+        #expect(badField.json["field"] as? String == "config.global_config.dtype")
+    }
+
+    @Test("the presets list includes 4-bit per-block and every preset's config parses back")
+    func presetsList() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let presets = try #require(try server.get("/v1/presets").json["presets"] as? [[String: Any]])
+        let names = presets.compactMap { $0["name"] as? String }
+        #expect(names.contains("w8") && names.contains("w4-block32"))
+        let id = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 8).bytes)["id"] as? String)
+        for preset in presets {
+            let response = try server.postJSON("/v1/jobs", ["model_id": id, "config": preset["config"]!])
+            #expect(response.status == 202, "\(preset["name"] ?? "?"): \(response.text)")
+        }
+    }
+}

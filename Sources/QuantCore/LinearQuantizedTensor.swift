@@ -30,3 +30,23 @@ public struct LinearQuantizedTensor: Sendable, Equatable {
         zeroPoints?.contains { $0 != 0 } ?? false
     }
 }
+
+extension LinearQuantizedTensor {
+    /// How many different codes occur (for the report's `unique_values`), counted in parallel.
+    public var distinctCodes: Int {
+        let chunks = ParallelChunks.chunkCount(items: codes.count, unitsPerItem: 1)
+        var seen = [UInt8](repeating: 0, count: 256 * max(chunks, 1))
+        codes.withUnsafeBufferPointer { codes in
+            seen.withUnsafeMutableBufferPointer { seen in
+                nonisolated(unsafe) let seen = seen
+                ParallelChunks.forEach(count: codes.count, chunks: chunks) { chunk, range in
+                    let mine = seen.baseAddress! + chunk * 256
+                    for i in range { mine[Int(codes[i])] = 1 }
+                }
+            }
+        }
+        return (0..<256).reduce(0) { total, code in
+            total + (stride(from: code, to: seen.count, by: 256).contains { seen[$0] != 0 } ? 1 : 0)
+        }
+    }
+}

@@ -7,14 +7,17 @@ import Foundation
 ///   that emit JSON map it to null).
 /// - `maxAbsError` = max |w − ŵ|.
 /// - `cosine` = Σwŵ / (‖w‖‖ŵ‖); 1 when both are all zeros.
+/// - `sparsity` = the fraction of reconstructed weights that are exactly zero.
 public struct QuantizationErrorMetrics: Sendable, Equatable {
     public var sqnrDB: Double
     public var maxAbsError: Double
     public var cosine: Double
+    public var sparsity: Double
 
     /// Sums over one chunk of elements, combined across chunks.
     private struct Partial {
         var signal = 0.0, noise = 0.0, dot = 0.0, reconstructed = 0.0, maxError = 0.0
+        var zeros = 0
 
         @inline(__always)
         mutating func add(original w: Double, reconstructed r: Double) {
@@ -24,6 +27,51 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             dot += w * r
             reconstructed += r * r
             maxError = max(maxError, abs(e))
+            zeros += r == 0 ? 1 : 0
+        }
+
+        /// Adds elements `lo..<hi` of one block. Eight lanes of Float sums break the per-element
+        /// dependency chain of scalar accumulation (Swift does not reassociate float adds on its
+        /// own); each run is short enough (≤ 1024) for Float sums to stay accurate.
+        @inline(__always)
+        mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
+                                                   scale: Float, zeroPoint: Float, _ integer: (UInt8) -> Float) {
+            var vs = SIMD8<Float>(), vn = SIMD8<Float>(), vd = SIMD8<Float>(), ve = SIMD8<Float>(), vmax = SIMD8<Float>()
+            var vzeros = SIMD8<Int32>()
+            let vscale = SIMD8<Float>(repeating: scale), vzp = SIMD8<Float>(repeating: zeroPoint)
+            var i = lo
+            while i + 8 <= hi {
+                var w = SIMD8<Float>(), q = SIMD8<Float>()
+                for k in 0..<8 {
+                    w[k] = source[i &+ k]
+                    q[k] = integer(codes[i &+ k])
+                }
+                q -= vzp
+                let r = q * vscale
+                let e = w - r
+                vs += w * w
+                vn += e * e
+                vd += w * r
+                ve += r * r
+                let e2 = e * e
+                vmax.replace(with: e2, where: e2 .> vmax)
+                vzeros &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: q .== 0)
+                i &+= 8
+            }
+            var tail = Partial()
+            while i < hi {
+                let q = integer(codes[i]) - zeroPoint
+                tail.add(original: Double(source[i]), reconstructed: Double(q * scale))
+                tail.zeros += q == 0 ? 1 : 0
+                i &+= 1
+            }
+            signal += Double(vs.sum()) + tail.signal
+            noise += Double(vn.sum()) + tail.noise
+            dot += Double(vd.sum()) + tail.dot
+            reconstructed += Double(ve.sum()) + tail.reconstructed
+            // vmax holds squared errors: its root is the largest |e| of the vector lanes.
+            maxError = max(maxError, Double(vmax.max()).squareRoot(), tail.maxError)
+            zeros += Int(vzeros.wrappedSum()) + tail.zeros
         }
 
         static func sum(_ partials: [Partial]) -> Partial {
@@ -33,14 +81,16 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                 total.dot += p.dot
                 total.reconstructed += p.reconstructed
                 total.maxError = max(total.maxError, p.maxError)
+                total.zeros += p.zeros
             }
         }
     }
 
-    public init(sqnrDB: Double, maxAbsError: Double, cosine: Double) {
+    public init(sqnrDB: Double, maxAbsError: Double, cosine: Double, sparsity: Double) {
         self.sqnrDB = sqnrDB
         self.maxAbsError = maxAbsError
         self.cosine = cosine
+        self.sparsity = sparsity
     }
 
     /// Compares little-endian weights of a floating `type` with their quantized form.
@@ -53,10 +103,10 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         }
         guard let base = bytes.baseAddress, layout.elementCount > 0,
               let partial = try? withWeightSource(type, base, Measure(tensor: q, layout: layout)) else {
-            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1)
+            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1, sparsity: 0)
             return
         }
-        self.init(partial)
+        self.init(partial, count: layout.elementCount)
     }
 
     /// Compares little-endian weights of a floating `type` with any reconstruction of them
@@ -64,18 +114,19 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
     public init(original bytes: UnsafeRawBufferPointer, type: ScalarType, reconstructed: UnsafeBufferPointer<Float>) {
         guard let base = bytes.baseAddress, let r = reconstructed.baseAddress, !reconstructed.isEmpty,
               let partial = try? withWeightSource(type, base, CompareDense(reconstructed: r, count: reconstructed.count)) else {
-            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1)
+            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1, sparsity: 0)
             return
         }
-        self.init(partial)
+        self.init(partial, count: reconstructed.count)
     }
 
-    private init(_ partial: Partial) {
+    private init(_ partial: Partial, count: Int) {
         let sqnr = partial.noise == 0 ? Double.infinity : 10 * log10(partial.signal / partial.noise)
         let norms = (partial.signal * partial.reconstructed).squareRoot()
         self.init(sqnrDB: partial.signal == 0 && partial.noise == 0 ? .infinity : sqnr,
                   maxAbsError: partial.maxError,
-                  cosine: norms == 0 ? (partial.signal == partial.reconstructed ? 1 : 0) : partial.dot / norms)
+                  cosine: norms == 0 ? (partial.signal == partial.reconstructed ? 1 : 0) : partial.dot / norms,
+                  sparsity: Double(partial.zeros) / Double(max(1, count)))
     }
 
     private struct CompareDense: WeightSourceVisitor {
@@ -105,9 +156,15 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         let layout: BlockLayout
 
         func visit<Source: WeightSource>(_ source: Source) -> Partial {
+            tensor.config.dtype.isSigned ? measure(source, Int8.self) : measure(source, UInt8.self)
+        }
+
+        /// `Code` is the integer type the code bytes stand for, fixed per call so the inner
+        /// loop has no branch on signedness.
+        private func measure<Source: WeightSource, Code: FixedWidthInteger>(_ source: Source, _: Code.Type) -> Partial {
             let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
             var partials = [Partial](repeating: Partial(), count: max(chunks, 1))
-            let signed = tensor.config.dtype.isSigned
+            @inline(__always) func integer(_ byte: UInt8) -> Float { Float(Code(truncatingIfNeeded: byte)) }
             tensor.codes.withUnsafeBufferPointer { codes in
                 tensor.scales.withUnsafeBufferPointer { scales in
                     (tensor.zeroPoints ?? []).withUnsafeBufferPointer { zeroPoints in
@@ -116,13 +173,25 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                             ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, range in
                                 var p = Partial()
                                 layout.forEachRun(in: range) { offset, firstBlock, length in
-                                    let across = layout.run.kind == .across
-                                    for i in 0..<length {
-                                        let block = across ? firstBlock + i : firstBlock
-                                        let code = codes[offset + i]
-                                        let q = signed ? Double(Int8(bitPattern: code)) : Double(code)
-                                        let zp = zeroPoints.isEmpty ? 0 : (signed ? Double(Int8(bitPattern: zeroPoints[block])) : Double(zeroPoints[block]))
-                                        p.add(original: Double(source[offset + i]), reconstructed: (q - zp) * Double(scales[block]))
+                                    guard layout.run.kind == .within else {
+                                        for i in 0..<length {
+                                            let block = firstBlock + i
+                                            let zp = zeroPoints.isEmpty ? 0 : integer(zeroPoints[block])
+                                            let r = (integer(codes[offset + i]) - zp) * scales[block]
+                                            p.add(original: Double(source[offset + i]), reconstructed: Double(r))
+                                            p.zeros += r == 0 ? 1 : 0
+                                        }
+                                        return
+                                    }
+                                    // One block: scale and zero point are constants of the loop, and
+                                    // sums run in Float over short stretches, then carry in Double.
+                                    let scale = scales[firstBlock]
+                                    let zp = zeroPoints.isEmpty ? 0 : integer(zeroPoints[firstBlock])
+                                    var start = 0
+                                    while start < length {
+                                        let end = min(length, start + 1024)
+                                        p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp, integer)
+                                        start = end
                                     }
                                 }
                                 out[chunk] = p

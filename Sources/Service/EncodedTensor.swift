@@ -47,14 +47,14 @@ struct EncodedTensor {
 
     /// The report line of a compressed tensor: sizes from the parts, error from `metrics`.
     static func report(for t: SafetensorsTensorInfo, mode: String, parts: [Part], metrics: QuantizationErrorMetrics,
-                       sparsity: Double?, uniqueValues: Int?) -> CompressionReport.Tensor {
+                       uniqueValues: Int?) -> CompressionReport.Tensor {
         let after = parts.reduce(0) { $0 + $1.byteCount }
         return .init(name: t.name, shape: t.shape, dtype: t.dtype.rawValue, action: "compressed", reason: nil, mode: mode,
                      bytesBefore: t.byteCount, bytesAfter: after,
                      bitsPerWeight: Double(after * 8) / Double(max(1, t.elementCount)),
                      sqnrDB: metrics.sqnrDB.isFinite ? metrics.sqnrDB : nil,
                      maxAbsError: metrics.maxAbsError, cosine: metrics.cosine,
-                     sparsity: sparsity, uniqueValues: uniqueValues)
+                     sparsity: metrics.sparsity, uniqueValues: uniqueValues)
     }
 
     static func floatBytes(_ values: [Float], as type: ScalarType) throws -> [UInt8] {

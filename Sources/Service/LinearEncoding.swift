@@ -40,14 +40,8 @@ enum LinearEncoding {
             case .perAxis(let sizes): meta["block_size"] = sizes
             }
         }
-        let zeroCode: [UInt8] = q.zeroPoints ?? [0]
-        let zeros = q.zeroPoints == nil || Set(zeroCode).count == 1
-            ? Double(q.codes.lazy.filter { $0 == zeroCode[0] }.count) / Double(max(1, q.codes.count)) : nil
-        var seen = [Bool](repeating: false, count: 256)
-        for code in q.codes { seen[Int(code)] = true }
         let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                          parts: parts, metrics: metrics, sparsity: zeros,
-                                          uniqueValues: seen.lazy.filter { $0 }.count)
+                                          parts: parts, metrics: metrics, uniqueValues: q.distinctCodes)
         return EncodedTensor(parts: parts, metadata: try json(meta), report: report)
     }
 

@@ -58,9 +58,10 @@ import Testing
             worst = max(worst, abs(Double(weight) - restored))
         }
         let result = metrics(weights, quantized)
-        #expect(abs(result.sqnrDB - 10 * log10(signal / noise)) < 1e-9)
-        #expect(result.maxAbsError == worst)
-        #expect(abs(result.cosine - dot / (signal * restoredEnergy).squareRoot()) < 1e-12)
+        // The kernel sums runs of ≤ 1024 elements in Float lanes: agreement to ~1e-7 relative.
+        #expect(abs(result.sqnrDB - 10 * log10(signal / noise)) < 1e-5)
+        #expect(abs(result.maxAbsError - worst) <= worst * 1e-6)
+        #expect(abs(result.cosine - dot / (signal * restoredEnergy).squareRoot()) < 1e-7)
     }
 
     @Test func allZeroWeightsAreAPerfectMatch() throws {

@@ -28,21 +28,25 @@ public enum LocalCompression {
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        let started = Date()
         let outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
                                                                         progress: { _ in }, isCancelled: { false })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes))
+        return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes,
+                                          compressSeconds: Date().timeIntervalSince(started)))
     }
 
     struct Summary: Encodable {
         var tensors: [CompressionReport.Tensor]
         var warnings: [String]
         var artifactBytes: Int
+        /// Opening, compressing and writing, in this process (no start-up).
+        var compressSeconds: Double
 
         enum CodingKeys: String, CodingKey {
             case tensors, warnings
-            case artifactBytes = "artifact_bytes"
+            case artifactBytes = "artifact_bytes", compressSeconds = "compress_seconds"
         }
     }
 }

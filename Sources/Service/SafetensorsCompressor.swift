@@ -38,6 +38,7 @@ struct SafetensorsCompressor {
         for t in file.tensors {
             if isCancelled() { throw CancellationError() }
             encoded.append(try encode(t, in: file, warnings: &warnings))
+            file.releasePages(of: t)
             doneBytes += t.byteCount
             // Compressing is most of the work; writing (and the gzip behind it) the rest.
             progress(0.8 * Double(doneBytes) / totalBytes)
@@ -63,6 +64,7 @@ struct SafetensorsCompressor {
                 encoded[i].parts[k].bytes = .owned([])
             case .input(let info):
                 try file.withTensorBytes(info) { try emit($0) }
+                file.releasePages(of: info)
             }
             written += encoded[i].parts[k].byteCount
             progress(0.8 + 0.2 * Double(written) / artifactBytes)

@@ -43,6 +43,13 @@ public struct SafetensorsFile: Sendable {
         }
     }
 
+    /// Lets the kernel drop the tensor's pages from this process's memory once they are done
+    /// with; reading the tensor again still works (it is paged back in).
+    public func releasePages(of tensor: SafetensorsTensorInfo) {
+        let start = header.dataStart + tensor.dataRange.lowerBound
+        mapping.releasePages(start..<(start + tensor.byteCount))
+    }
+
     /// Looks the tensor up by name, then calls `body` as `withTensorBytes(_:_:)` does.
     public func withTensorBytes<Result>(
         named name: String, _ body: (UnsafeRawBufferPointer) throws -> Result

@@ -64,6 +64,18 @@ public final class MemoryMappedFile: @unchecked Sendable {
         }
     }
 
+    /// Drops the pages of `range` from this process's memory (they stay in the page cache and
+    /// are read in again if touched), so a pass over a large file holds only what it is using.
+    public func releasePages(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // Only whole pages inside the range: a neighbour may still be in use.
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = min(range.upperBound, byteCount) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     /// Calls `body` with the mapped bytes; the buffer must not escape `body`, because the
     /// mapping disappears with the last reference to this object.
     public func withBytes<Result, Failure: Error>(

@@ -34,3 +34,19 @@ import ModelFormats
         }
     }
 }
+
+extension MemoryMappedFileTests {
+    /// Released pages leave this process's memory but read back unchanged from the file.
+    @Test(arguments: [0..<100_000, 5000..<70_000, 0..<1, 99_999..<100_000])
+    func releasedPagesReadBackUnchanged(range: Range<Int>) throws {
+        let content = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try withTemporaryDirectory { directory in
+            let path = directory + "/data"
+            try writeFile(content, to: path)
+            let mapping = try MemoryMappedFile(path: path)
+            #expect(mapping.withBytes { Array($0) } == content)
+            mapping.releasePages(range)
+            #expect(mapping.withBytes { Array($0) } == content)
+        }
+    }
+}

@@ -55,6 +55,25 @@ public enum FloatConversion {
         }
     }
 
+    /// Eight binary16 values at once: the scalar conversion's steps on vector lanes. Lane
+    /// selects are bit masks made with integer arithmetic, because Swift's generic
+    /// `replacing(with:where:)` goes lane by lane through memory.
+    @inline(__always)
+    public static func float(float16Bits bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        let wide = SIMD8<UInt32>(truncatingIfNeeded: bits)
+        let shifted = (wide & 0x7FFF) &<< 13
+        let exponent = shifted & 0x0F80_0000
+        let normal = shifted &+ 0x3800_0000
+        let subnormal = unsafeBitCast(unsafeBitCast(shifted &+ 0x3880_0000, to: SIMD8<Float>.self) - 0x1p-14, to: SIMD8<UInt32>.self)
+        let special = shifted | 0x7F80_0000
+        // All ones where the exponent field is 0 (resp. all ones), else 0.
+        let isSubnormal = SIMD8<UInt32>(repeating: 0) &- ((exponent &- 1) &>> 31)
+        let isSpecial = SIMD8<UInt32>(repeating: 0) &- (((exponent ^ 0x0F80_0000) &- 1) &>> 31)
+        var magnitude = (normal & ~isSubnormal) | (subnormal & isSubnormal)
+        magnitude = (magnitude & ~isSpecial) | (special & isSpecial)
+        return unsafeBitCast(magnitude | ((wide & 0x8000) &<< 16), to: SIMD8<Float>.self)
+    }
+
     /// The IEEE binary16 value with bit pattern `bits`.
     ///
     /// Branch-free integer arithmetic rather than a 65536-entry table or `Float16`: without

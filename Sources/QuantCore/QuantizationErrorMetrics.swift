@@ -37,15 +37,13 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
                                                    scale: Float, zeroPoint: Float, _ integer: (UInt8) -> Float) {
             var vs = SIMD8<Float>(), vn = SIMD8<Float>(), vd = SIMD8<Float>(), ve = SIMD8<Float>(), vmax = SIMD8<Float>()
-            var vzeros = SIMD8<Int32>()
+            var vzeros = SIMD8<Float>()
             let vscale = SIMD8<Float>(repeating: scale), vzp = SIMD8<Float>(repeating: zeroPoint)
             var i = lo
             while i + 8 <= hi {
-                var w = SIMD8<Float>(), q = SIMD8<Float>()
-                for k in 0..<8 {
-                    w[k] = source[i &+ k]
-                    q[k] = integer(codes[i &+ k])
-                }
+                let w = source.vector8(at: i)
+                var q = SIMD8<Float>()
+                for k in 0..<8 { q[k] = integer(codes[i &+ k]) }
                 q -= vzp
                 let r = q * vscale
                 let e = w - r
@@ -53,9 +51,13 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                 vn += e * e
                 vd += w * r
                 ve += r * r
+                // max and zero tests by arithmetic: mask-based SIMD selects are slow in Swift.
                 let e2 = e * e
-                vmax.replace(with: e2, where: e2 .> vmax)
-                vzeros &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: q .== 0)
+                let gap = unsafeBitCast(unsafeBitCast(e2 - vmax, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+                vmax = (e2 + vmax + gap) * 0.5
+                // q is an integer: |q| ≥ 1 unless it is 0, so 1 − min(1, |q|) counts the zeros.
+                let magnitude = unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+                vzeros += 1 - (magnitude + 1 - unsafeBitCast(unsafeBitCast(magnitude - 1, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)) * 0.5
                 i &+= 8
             }
             var tail = Partial()
@@ -71,7 +73,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             reconstructed += Double(ve.sum()) + tail.reconstructed
             // vmax holds squared errors: its root is the largest |e| of the vector lanes.
             maxError = max(maxError, Double(vmax.max()).squareRoot(), tail.maxError)
-            zeros += Int(vzeros.wrappedSum()) + tail.zeros
+            zeros += Int(vzeros.sum().rounded()) + tail.zeros
         }
 
         static func sum(_ partials: [Partial]) -> Partial {

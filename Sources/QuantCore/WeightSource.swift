@@ -9,11 +9,29 @@ protocol WeightSource {
     func orderKey(at index: Int) -> Int32
     /// The value whose order key is `key`.
     func value(ofOrderKey key: Int32) -> Float
+    /// An unsigned integer below `1 << magnitudeKeyBits` that orders like the element's
+    /// magnitude, NaNs beyond infinity; pruning selects ranks with histograms of it.
+    func magnitudeKey(at index: Int) -> UInt32
+    /// The magnitude whose key is `key`.
+    func magnitude(ofKey key: UInt32) -> Float
+    /// 15 for the 16-bit types, whose own bits serve as keys (one histogram pass); 31 otherwise.
+    static var magnitudeKeyBits: Int { get }
+    /// Elements `index..<index + 8`, decoded in vector registers where the type allows.
+    func vector8(at index: Int) -> SIMD8<Float>
 }
 
 extension WeightSource {
+    @inline(__always) func vector8(at index: Int) -> SIMD8<Float> {
+        var v = SIMD8<Float>()
+        for k in 0..<8 { v[k] = self[index &+ k] }
+        return v
+    }
+
     @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of32(self[index].bitPattern) }
     @inline(__always) func value(ofOrderKey key: Int32) -> Float { Float(bitPattern: OrderKey.bits32(key)) }
+    @inline(__always) func magnitudeKey(at index: Int) -> UInt32 { self[index].bitPattern & 0x7FFF_FFFF }
+    @inline(__always) func magnitude(ofKey key: UInt32) -> Float { Float(bitPattern: key) }
+    static var magnitudeKeyBits: Int { 31 }
 }
 
 /// Maps sign-magnitude float bits to two's-complement integers of the same order, by
@@ -76,6 +94,9 @@ struct Float32Source: WeightSource {
     @inline(__always) subscript(index: Int) -> Float {
         Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)))
     }
+    @inline(__always) func vector8(at index: Int) -> SIMD8<Float> {
+        base.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
+    }
 }
 
 struct Float16Source: WeightSource {
@@ -84,8 +105,14 @@ struct Float16Source: WeightSource {
         UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
     }
     @inline(__always) subscript(index: Int) -> Float { FloatConversion.float(float16Bits: bits(index)) }
+    @inline(__always) func vector8(at index: Int) -> SIMD8<Float> {
+        FloatConversion.float(float16Bits: base.loadUnaligned(fromByteOffset: index &* 2, as: SIMD8<UInt16>.self))
+    }
     @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of16(bits(index)) }
     @inline(__always) func value(ofOrderKey key: Int32) -> Float { FloatConversion.float(float16Bits: OrderKey.bits16(key)) }
+    @inline(__always) func magnitudeKey(at index: Int) -> UInt32 { UInt32(bits(index) & 0x7FFF) }
+    @inline(__always) func magnitude(ofKey key: UInt32) -> Float { FloatConversion.float(float16Bits: UInt16(truncatingIfNeeded: key)) }
+    static var magnitudeKeyBits: Int { 15 }
 }
 
 struct BFloat16Source: WeightSource {
@@ -96,6 +123,9 @@ struct BFloat16Source: WeightSource {
     @inline(__always) subscript(index: Int) -> Float { FloatConversion.float(bfloat16Bits: bits(index)) }
     @inline(__always) func orderKey(at index: Int) -> Int32 { OrderKey.of16(bits(index)) }
     @inline(__always) func value(ofOrderKey key: Int32) -> Float { FloatConversion.float(bfloat16Bits: OrderKey.bits16(key)) }
+    @inline(__always) func magnitudeKey(at index: Int) -> UInt32 { UInt32(bits(index) & 0x7FFF) }
+    @inline(__always) func magnitude(ofKey key: UInt32) -> Float { FloatConversion.float(bfloat16Bits: UInt16(truncatingIfNeeded: key)) }
+    static var magnitudeKeyBits: Int { 15 }
 }
 
 struct Float8E4M3Source: WeightSource {

@@ -129,3 +129,17 @@ import Testing
         }
     }
 }
+
+@Suite struct VectorFloat16DecodeTests {
+    /// The 8-lane decode must agree bit for bit with the scalar one on every pattern.
+    @Test func everyBitPatternMatchesTheScalarDecode() {
+        for start in stride(from: 0, to: 65536, by: 8) {
+            let bits = SIMD8<UInt16>((0..<8).map { UInt16(start + $0) })
+            let vector = FloatConversion.float(float16Bits: bits)
+            for k in 0..<8 {
+                let scalar = FloatConversion.float(float16Bits: bits[k])
+                #expect(vector[k].bitPattern == scalar.bitPattern || (vector[k].isNaN && scalar.isNaN), "0x\(String(bits[k], radix: 16))")
+            }
+        }
+    }
+}

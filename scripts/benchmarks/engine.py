@@ -1,0 +1,97 @@
+"""Compression engine benchmark (issue #3), side by side with coremltools on the same tensors.
+
+quantd: `quantd compress` (release build); its in-process time (`compress_seconds`: open the
+file, compress every tensor, write the artifact) and its peak RSS. coremltools: the functions
+its passes call for each weight, on numpy arrays already in memory (so its file and graph
+handling is not counted against it). Each side runs 3 times; the best time counts.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from foundation import BIN, write_safetensors  # noqa: E402
+from shapes import resnet50_weight_shapes  # noqa: E402
+
+warnings.simplefilter("ignore")
+THRESHOLD = 2048
+
+
+def quantd(path, config, runs=3):
+    out = path + ".out"
+    best, rss = float("inf"), 0
+    for _ in range(runs):
+        report = path + ".report.json"
+        completed = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, "compress", path, "--output", out,
+                                    "--config", json.dumps(config), "--report", report],
+                                   capture_output=True, text=True, check=True)
+        rss = max(rss, int(completed.stderr.strip().splitlines()[-1]) * 1024)
+        with open(report) as f:
+            summary = json.load(f)
+        best = min(best, summary["compress_seconds"])
+    return best, rss, summary, os.path.getsize(out)
+
+
+def coremltools_time(fn, weights, runs=3):
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        for w in weights:
+            fn(w)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def linear_reference(nbits, block):
+    from coremltools.optimize.coreml._quantization_passes import linear_quantize_weights as lq
+
+    def run(w):
+        sizes = [1] + [0] * (w.ndim - 1)
+        if block:
+            sizes[1] = block
+        if any(b and d % b for d, b in zip(w.shape, sizes)):
+            return None
+        return lq.blockwise_compress(w, nbits=nbits, mode="LINEAR_SYMMETRIC", signed=True, block_sizes=sizes)
+    return run
+
+
+CASES = [
+    ("int8 per-channel", {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8", "granularity": "per_channel"}},
+     linear_reference(8, 0), 20),
+    ("int4 per-block-32", {"config_type": "OpLinearQuantizerConfig",
+                           "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 32}},
+     linear_reference(4, 32), 20),
+]
+
+
+def main():
+    rng = np.random.default_rng(0)
+    models = {
+        "ResNet50 fp16 (25.5 M params)": {f"w{i}": (rng.standard_normal(s) * 0.05).astype(np.float16)
+                                          for i, s in enumerate(resnet50_weight_shapes())},
+        "linear 4096x4096 fp16": {"w": (rng.standard_normal((4096, 4096)) * 0.02).astype(np.float16)},
+    }
+    with tempfile.TemporaryDirectory(prefix="quantd-engine-") as work:
+        for model_name, tensors in models.items():
+            path = os.path.join(work, "model.safetensors")
+            write_safetensors(path, tensors)
+            size = os.path.getsize(path)
+            eligible = [w for w in tensors.values() if w.size > THRESHOLD and w.ndim >= 2]
+            print(f"-- {model_name}: {size / 1e6:.1f} MB")
+            for label, config, reference, target in CASES:
+                seconds, rss, summary, out_size = quantd(path, config)
+                ref = coremltools_time(reference, eligible)
+                ok = "ok" if ref / seconds >= target else "BELOW TARGET"
+                print(f"{label:22s} quantd {seconds * 1000:7.1f} ms ({size / seconds / 1e9:4.2f} GB/s of source), "
+                      f"coremltools {ref * 1000:7.1f} ms, {ref / seconds:5.1f}x [target >= {target}x: {ok}]; "
+                      f"peak RSS {rss / 1e6:.0f} MB = {rss / size:.2f}x model; output {out_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

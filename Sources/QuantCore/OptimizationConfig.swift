@@ -7,6 +7,7 @@ import Foundation
 public struct OptimizationConfig: Sendable, Equatable {
     public enum OpConfig: Sendable, Equatable {
         case linearQuantization(LinearQuantizationConfig)
+        case pruning(PruningConfig)
     }
 
     /// A config that cannot be used, naming the offending field in dotted form.
@@ -45,7 +46,11 @@ public struct OptimizationConfig: Sendable, Equatable {
         return global
     }
 
-    static let configTypes: [String: Kind] = ["OpLinearQuantizerConfig": .linearQuantization]
+    static let configTypes: [String: Kind] = [
+        "OpLinearQuantizerConfig": .linearQuantization,
+        "OpMagnitudePrunerConfig": .pruning,
+        "OpThresholdPrunerConfig": .pruning,
+    ]
 
     public var kind: Kind { Self.configTypes[configType] ?? .linearQuantization }
 
@@ -65,7 +70,15 @@ public struct OptimizationConfig: Sendable, Equatable {
         configType = type
         func parse(_ v: Any?, _ field: String) throws(Invalid) -> OpConfig? {
             guard let v, !(v is NSNull) else { return nil }
-            return .linearQuantization(try Self.linearConfig(v, field: field))
+            switch Self.configTypes[type] {
+            case .pruning:
+                guard let d = v as? [String: Any] else { throw Invalid(field: field, message: "must be an object") }
+                do { return .pruning(try PruningConfig(dictionary: d, configType: type)) } catch {
+                    throw Invalid(field: "\(field).\(error.field)", message: error.description)
+                }
+            default:
+                return .linearQuantization(try Self.linearConfig(v, field: field))
+            }
         }
         func parseMap(_ key: String) throws(Invalid) -> [String: OpConfig?] {
             guard let raw = dict[key], !(raw is NSNull) else { return [:] }
@@ -159,6 +172,8 @@ public struct OptimizationConfig: Sendable, Equatable {
                     }
                 }
                 return d
+            case .pruning(let p):
+                return p.dictionary
             }
         }
         return [

@@ -38,4 +38,14 @@ enum ParallelChunks {
             }
         }
     }
+
+    /// Runs `body` on each chunk like `forEach` and tells whether every chunk returned true,
+    /// for passes that can meet input they must refuse.
+    static func allSatisfy(count: Int, chunks: Int, _ body: (_ range: Range<Int>) -> Bool) -> Bool {
+        var results = [Bool](repeating: true, count: max(chunks, 1))
+        results.withUnsafeMutableBufferPointer { results in
+            forEach(count: count, chunks: chunks) { chunk, range in results[chunk] = body(range) }
+        }
+        return results.allSatisfy { $0 }
+    }
 }

@@ -16,6 +16,8 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case nonFiniteWeight
     /// A block's range is too large for its scale to be finite in the weight's precision.
     case scaleOverflow
+    /// Magnitude pruning met inf or NaN, which have no place in a magnitude ranking.
+    case nonFiniteMagnitude
 
     public var description: String {
         switch self {
@@ -35,6 +37,8 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
             "the tensor contains inf or NaN values and cannot be linearly quantized; leave it uncompressed"
         case .scaleOverflow:
             "the tensor's value range overflows its scale in the weight's precision; leave it uncompressed or convert it to F32 first"
+        case .nonFiniteMagnitude:
+            "the tensor contains inf or NaN values, which magnitude pruning cannot rank; use threshold pruning or leave it uncompressed"
         }
     }
 }

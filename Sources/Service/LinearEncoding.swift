@@ -28,21 +28,27 @@ enum LinearEncoding {
             let (zdtype, zshape, zdata) = codes(zp, shape: q.scaleShape)
             parts.append(.init(name: t.name + EncodedTensor.zeroPointSuffix, dtype: zdtype, shape: zshape, bytes: .owned(zdata)))
         }
+        let meta = metadata(c, original: t.dtype, shape: t.shape, zeroPoints: q.zeroPoints != nil)
+        let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                                          parts: parts, metrics: metrics, uniqueValues: q.distinctCodes)
+        return EncodedTensor(parts: parts, metadata: try json(meta), report: report)
+    }
+
+    /// The `quantd:N` entry of a linearly quantized tensor (shared with the sparse form).
+    static func metadata(_ c: LinearQuantizationConfig, original: ScalarType, shape: [Int], zeroPoints: Bool) -> [String: Any] {
         var meta: [String: Any] = [
             "mode": c.mode.rawValue, "dtype": c.dtype.rawValue, "granularity": c.granularity.rawValue,
-            "original_dtype": t.dtype.rawValue, "shape": t.shape, "output_axis": c.outputAxis,
-            "scale": EncodedTensor.scaleSuffix, "zero_point": q.zeroPoints == nil ? NSNull() : EncodedTensor.zeroPointSuffix,
+            "original_dtype": original.rawValue, "shape": shape, "output_axis": c.outputAxis,
+            "scale": EncodedTensor.scaleSuffix, "zero_point": zeroPoints ? EncodedTensor.zeroPointSuffix : NSNull(),
         ]
-        if bits < 8 { meta["packed_bits"] = bits }
+        if c.dtype.bitWidth < 8 { meta["packed_bits"] = c.dtype.bitWidth }
         if c.granularity == .perBlock {
             switch c.blockSize {
             case .alongInputAxis(let n): meta["block_size"] = n
             case .perAxis(let sizes): meta["block_size"] = sizes
             }
         }
-        let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                          parts: parts, metrics: metrics, uniqueValues: q.distinctCodes)
-        return EncodedTensor(parts: parts, metadata: try json(meta), report: report)
+        return meta
     }
 
     static func json(_ object: [String: Any]) throws -> String {

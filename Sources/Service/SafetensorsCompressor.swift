@@ -76,27 +76,71 @@ struct SafetensorsCompressor {
         let ops = pipeline.ops(opName: t.name, opType: Self.opType(rank: t.shape.count))
         guard !ops.isEmpty else { return .unchanged(t, reason: "excluded by the config") }
         guard t.dtype.isFloatingPoint else { return .unchanged(t, reason: "\(t.dtype.rawValue) is not a floating-point type") }
-        switch ops[0] {
-        case .linearQuantization(let c):
-            guard c.applies(toShape: t.shape) else { return .unchanged(t, reason: Self.belowThreshold(t, c.weightThreshold)) }
+        var notes: [String] = []
+        defer { warnings += notes }
+        return try file.withTensorBytes(t) { bytes in
             do {
-                let blocks = try c.blockSizes(for: t.shape)
-                for (dim, block) in zip(t.shape, blocks) where block > 0 && dim % block != 0 {
-                    warnings.append("\(t.name): block size \(block) does not divide dimension \(dim); left unchanged")
-                    return .unchanged(t, reason: "block size \(block) does not divide dimension \(dim)")
-                }
-            } catch {
-                warnings.append("\(t.name): \(error); left unchanged")
-                return .unchanged(t, reason: "\(error)")
-            }
-            return try file.withTensorBytes(t) { bytes in
-                let q: LinearQuantizedTensor
-                do { q = try LinearQuantizer(c).quantize(bytes, type: t.dtype, shape: t.shape) } catch {
-                    throw Problem.invalidModel("tensor '\(t.name)' cannot be quantized: \(error)")
-                }
-                return try LinearEncoding.encode(t, q, metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, quantized: q))
+                return try encode(t, bytes, ops[...], warnings: &notes)
+            } catch let error as QuantCoreError {
+                throw Problem.invalidModel("tensor '\(t.name)' cannot be compressed: \(error)")
             }
         }
+    }
+
+    /// Applies the stages in order; a stage that skips the weight (as coremltools would) hands
+    /// it on to the next one alone.
+    private func encode(_ t: SafetensorsTensorInfo, _ bytes: UnsafeRawBufferPointer,
+                        _ ops: ArraySlice<OptimizationConfig.OpConfig>, warnings: inout [String]) throws -> EncodedTensor {
+        switch ops.first! {
+        case .linearQuantization(let c):
+            if let reason = Self.linearSkipReason(t, c, warnings: &warnings) { return .unchanged(t, reason: reason) }
+            let q = try LinearQuantizer(c).quantize(bytes, type: t.dtype, shape: t.shape)
+            return try LinearEncoding.encode(t, q, metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, quantized: q))
+        case .pruning(let p):
+            let pruned: PrunedTensor
+            switch try Pruner(p).outcome(bytes, type: t.dtype, shape: t.shape) {
+            case .skipped(let reason):
+                if ops.count > 1 { return try encode(t, bytes, ops.dropFirst(), warnings: &warnings) }
+                return .unchanged(t, reason: reason.description)
+            case .pruned(let tensor):
+                pruned = tensor
+            }
+            guard let next = ops.dropFirst().first else {
+                let dense = pruned.dequantized()
+                let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+                return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+            }
+            switch next {
+            case .linearQuantization(let c):
+                if let reason = Self.linearSkipReason(t, c, warnings: &warnings) {
+                    warnings.append("\(t.name): pruned but not quantized (\(reason))")
+                    let dense = pruned.dequantized()
+                    let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+                    return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+                }
+                let q = try LinearQuantizer(c).quantize(pruned)
+                let dense = try SparseEncoding.dequantized(q)
+                let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+                return try SparseEncoding.prunedQuantized(t, q, pruning: p, metrics: metrics)
+            case .pruning:
+                preconditionFailure("CompressionPipeline admits no pruning after pruning")
+            }
+        }
+    }
+
+    /// Why linear quantization leaves this weight alone, as coremltools would; nil to quantize.
+    static func linearSkipReason(_ t: SafetensorsTensorInfo, _ c: LinearQuantizationConfig, warnings: inout [String]) -> String? {
+        guard c.applies(toShape: t.shape) else { return belowThreshold(t, c.weightThreshold) }
+        do {
+            for (dim, block) in zip(t.shape, try c.blockSizes(for: t.shape)) where block > 0 && dim % block != 0 {
+                warnings.append("\(t.name): block size \(block) does not divide dimension \(dim); left unchanged")
+                return "block size \(block) does not divide dimension \(dim)"
+            }
+        } catch {
+            warnings.append("\(t.name): \(error); left unchanged")
+            return "\(error)"
+        }
+        return nil
     }
 
     static func belowThreshold(_ t: SafetensorsTensorInfo, _ threshold: Int) -> String {

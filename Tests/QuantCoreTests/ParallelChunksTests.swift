@@ -26,4 +26,9 @@ import Testing
         }
         #expect(hits.allSatisfy { $0 == 1 })
     }
+
+    @Test func allSatisfyReportsAFailingChunk() {
+        #expect(ParallelChunks.allSatisfy(count: 1000, chunks: 8) { _ in true })
+        #expect(!ParallelChunks.allSatisfy(count: 1000, chunks: 8) { range in !range.contains(777) })
+    }
 }

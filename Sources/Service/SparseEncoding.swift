@@ -1,0 +1,99 @@
+import Foundation
+import ModelFormats
+import QuantCore
+
+/// Artifact layouts of pruned tensors. Every one stores the mask the same way:
+/// - `N::mask`: U8 `[ceil(count / 8)]`, bit `i % 8` of byte `i / 8` set when element `i`
+///   (row-major) is kept — coremltools' `constexpr_sparse_to_dense` mask, LSB first.
+///
+/// Pruned only: `N` holds the kept values in the original dtype, shape `[nnz]`.
+/// Pruned then quantized: `N` holds the kept elements' codes (8-bit: I8/U8 `[nnz]`; 4-bit:
+/// U8 packed two per byte), and `N::scale` / `N::zero_point` are the dense tensor's, as in the
+/// linear layout; the kept element at dense index `i` rebuilds as `(q − zp[block(i)]) · scale[block(i)]`.
+/// Pruned elements are 0.
+enum SparseEncoding {
+    static func pruned(_ t: SafetensorsTensorInfo, _ p: PrunedTensor, config: PruningConfig,
+                       metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+        let parts = [
+            EncodedTensor.Part(name: t.name, dtype: t.dtype, shape: [p.nonZeroCount], bytes: .owned(p.values)),
+            EncodedTensor.Part(name: t.name + EncodedTensor.maskSuffix, dtype: .uint8, shape: [p.mask.count], bytes: .owned(p.mask)),
+        ]
+        let meta: [String: Any] = [
+            "mode": "prune", "original_dtype": t.dtype.rawValue, "shape": t.shape, "mask": EncodedTensor.maskSuffix,
+            "sparsity": p.sparsity, "config": config.dictionary,
+        ]
+        let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(config))", parts: parts, metrics: metrics,
+                                          uniqueValues: nil)
+        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+    }
+
+    static func prunedQuantized(_ t: SafetensorsTensorInfo, _ q: SparseLinearQuantizedTensor, pruning: PruningConfig,
+                                metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+        let c = q.config
+        let bits = c.dtype.bitWidth
+        let codeType: ScalarType = c.dtype.isSigned ? .int8 : .uint8
+        func codes(_ values: [UInt8]) -> (ScalarType, [Int], [UInt8]) {
+            bits == 8 ? (codeType, [values.count], values)
+                : (.uint8, [BitPacking.packedByteCount(count: values.count, bits: bits)], BitPacking.pack(values, bits: bits))
+        }
+        let (dtype, shape, data) = codes(q.codes)
+        var parts = [
+            EncodedTensor.Part(name: t.name, dtype: dtype, shape: shape, bytes: .owned(data)),
+            EncodedTensor.Part(name: t.name + EncodedTensor.maskSuffix, dtype: .uint8, shape: [q.mask.count], bytes: .owned(q.mask)),
+            EncodedTensor.Part(name: t.name + EncodedTensor.scaleSuffix, dtype: q.scaleType, shape: q.scaleShape,
+                               bytes: .owned(try EncodedTensor.floatBytes(q.scales, as: q.scaleType))),
+        ]
+        if let zp = q.zeroPoints {
+            let zdata = bits == 8 ? zp : BitPacking.pack(zp, bits: bits)
+            parts.append(.init(name: t.name + EncodedTensor.zeroPointSuffix, dtype: bits == 8 ? codeType : .uint8,
+                               shape: bits == 8 ? q.scaleShape : [zdata.count], bytes: .owned(zdata)))
+        }
+        var meta = LinearEncoding.metadata(c, original: t.dtype, shape: t.shape, zeroPoints: q.zeroPoints != nil)
+        meta["mode"] = "prune+linear"
+        meta["quantization_mode"] = c.mode.rawValue
+        meta["mask"] = EncodedTensor.maskSuffix
+        meta["sparsity"] = 1 - Double(q.nonZeroCount) / Double(max(1, t.elementCount))
+        meta["pruning"] = pruning.dictionary
+        let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(pruning)) + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                                          parts: parts, metrics: metrics, uniqueValues: nil)
+        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+    }
+
+    /// The dense reconstruction of a pruned-then-quantized tensor, for its error metrics.
+    static func dequantized(_ q: SparseLinearQuantizedTensor) throws -> [Float] {
+        let count = q.shape.reduce(1, *)
+        let blocks = try q.config.blockSizes(for: q.shape)
+        // Row-major strides of the dense tensor and of the scale tensor.
+        var strides = [Int](repeating: 1, count: q.shape.count), scaleStrides = strides
+        for axis in stride(from: q.shape.count - 2, through: 0, by: -1) {
+            strides[axis] = strides[axis + 1] * q.shape[axis + 1]
+            scaleStrides[axis] = scaleStrides[axis + 1] * q.scaleShape[axis + 1]
+        }
+        let signed = q.config.dtype.isSigned
+        func integer(_ b: UInt8) -> Float { signed ? Float(Int8(bitPattern: b)) : Float(b) }
+        var dense = [Float](repeating: 0, count: count)
+        var ordinal = 0
+        for index in 0..<count where q.mask[index >> 3] & (1 << (index & 7)) != 0 {
+            var block = 0, rest = index
+            for axis in 0..<q.shape.count {
+                let coordinate = rest / strides[axis]
+                rest %= strides[axis]
+                let size = blocks[axis] == 0 ? q.shape[axis] : blocks[axis]
+                block += (coordinate / size) * scaleStrides[axis]
+            }
+            let zp = q.zeroPoints.map { integer($0[block]) } ?? 0
+            dense[index] = (integer(q.codes[ordinal]) - zp) * q.scales[block]
+            ordinal += 1
+        }
+        return dense
+    }
+
+    static func describe(_ p: PruningConfig) -> String {
+        switch p.mode {
+        case .threshold(let threshold, _): "threshold \(threshold)"
+        case .unstructured(let s): "magnitude \(Int((s * 100).rounded()))%"
+        case .block(let s, let size, let dim): "block \(size) along dim \(dim) \(Int((s * 100).rounded()))%"
+        case .nOfM(let n, let m, let dim): "\(n):\(m) along dim \(dim)"
+        }
+    }
+}

@@ -24,7 +24,20 @@ enum Presets {
                config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(32)))),
         Preset(name: "w4-block16", summary: "int4 weights, symmetric, one scale per block of 16 input channels",
                config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(16)))),
+        Preset(name: "prune-50", summary: "50% magnitude pruning (smallest |w| set to zero), stored as mask + non-zero values",
+               config: CompressionPipeline(prune(try! .magnitude(targetSparsity: 0.5)))),
+        Preset(name: "prune-75", summary: "75% magnitude pruning: the sparsity from which the Neural Engine can skip work",
+               config: CompressionPipeline(prune(try! .magnitude(targetSparsity: 0.75)))),
+        Preset(name: "prune-2-4", summary: "2:4 structured sparsity along the input channels",
+               config: CompressionPipeline(prune(try! .magnitude(nmRatio: (2, 4))))),
+        Preset(name: "prune-50-w8", summary: "50% magnitude pruning, then int8 per-channel quantization of the kept weights",
+               config: CompressionPipeline([prune(try! .magnitude(targetSparsity: 0.5)),
+                                            OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig()))])),
     ]
+
+    private static func prune(_ p: PruningConfig) -> OptimizationConfig {
+        OptimizationConfig(configType: p.configType, global: .pruning(p))
+    }
 
     static func named(_ name: String) -> Preset? { all.first { $0.name == name } }
 }

@@ -30,7 +30,7 @@ import Testing
     }
 
     /// Writes the tensors as safetensors, compresses them, and opens the artifact.
-    static func compress(_ tensors: [Tensor], config: OptimizationConfig) throws -> (SafetensorsFile, SafetensorsCompressor.Outcome, URL) {
+    static func compress(_ tensors: [Tensor], config: OptimizationConfig, rest: [OptimizationConfig] = []) throws -> (SafetensorsFile, SafetensorsCompressor.Outcome, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("compressor-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let input = dir.appendingPathComponent("in.safetensors"), output = dir.appendingPathComponent("out.safetensors")
@@ -42,7 +42,7 @@ import Testing
         close(fd)
         fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { close(fd) }
-        let outcome = try SafetensorsCompressor(pipeline: CompressionPipeline(config)).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: fd) },
+        let outcome = try SafetensorsCompressor(pipeline: CompressionPipeline([config] + rest)).compress(try SafetensorsFile(path: input.path), to: { try writeAll($0, to: fd) },
                                                                         progress: { _ in }, isCancelled: { false })
         return (try SafetensorsFile(path: output.path), outcome, dir)
     }
@@ -201,5 +201,51 @@ extension SafetensorsCompressorTests {
             #expect(abs(Float(q) * s - t.values[i]) <= s / 2 * 1.001 + 1e-7)
         }
         #expect(outcome.tensors[0].bitsPerWeight == Double((2048 + 128 * 4) * 8) / 4096)
+    }
+}
+
+extension SafetensorsCompressorTests {
+    static func compress(_ tensors: [Tensor], pipeline: CompressionPipeline) throws -> (SafetensorsFile, SafetensorsCompressor.Outcome, URL) {
+        try compress(tensors, config: pipeline.stages[0], rest: Array(pipeline.stages.dropFirst()))
+    }
+
+    static func maskBits(_ file: SafetensorsFile, _ name: String, count: Int) throws -> [Bool] {
+        let bytes: [UInt8] = try file.withTensorBytes(try #require(file.tensor(named: name + "::mask"))) { Array($0) }
+        return (0..<count).map { bytes[$0 >> 3] & (1 << ($0 & 7)) != 0 }
+    }
+
+    @Test func magnitudePruningStoresMaskAndKeptValues() throws {
+        let w = Tensor(name: "w", dtype: .float32, shape: [64, 64], values: Self.random(4096, seed: 20))
+        let p = try PruningConfig.magnitude(targetSparsity: 0.5)
+        let (out, outcome, dir) = try Self.compress([w], config: OptimizationConfig(configType: p.configType, global: .pruning(p)))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kept = try Self.maskBits(out, "w", count: 4096)
+        let values = try Self.floats(out, "w")
+        #expect(values.count == kept.filter { $0 }.count)
+        #expect(abs(Double(values.count) / 4096 - 0.5) < 0.01)
+        // Every kept value is the original, in order; every dropped one is no larger than any kept.
+        let original = w.values
+        #expect(zip(original, kept).filter { $0.1 }.map(\.0) == values)
+        let maxDropped = zip(original, kept).filter { !$0.1 }.map { abs($0.0) }.max()!
+        #expect(maxDropped <= values.map(abs).min()!)
+        #expect(outcome.tensors[0].sparsity.map { abs($0 - 0.5) < 0.01 } == true)
+        #expect(out.metadata["quantd:w"]?.contains(#""mode":"prune""#) == true)
+    }
+
+    @Test func pruneThenQuantizeKeepsCodesOfKeptWeightsOnly() throws {
+        let w = Tensor(name: "w", dtype: .float16, shape: [32, 128], values: Self.random(4096, seed: 21))
+        let p = try PruningConfig.magnitude(targetSparsity: 0.5)
+        let pipeline = CompressionPipeline([OptimizationConfig(configType: p.configType, global: .pruning(p)),
+                                            OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig()))])
+        let (out, outcome, dir) = try Self.compress([w], pipeline: pipeline)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kept = try Self.maskBits(out, "w", count: 4096)
+        let codes = try #require(out.tensor(named: "w"))
+        #expect(codes.dtype == .int8 && codes.shape == [kept.filter { $0 }.count])
+        #expect(try #require(out.tensor(named: "w::scale")).shape == [32, 1])
+        let report = outcome.tensors[0]
+        #expect(report.mode?.hasPrefix("prune magnitude 50% + linear") == true)
+        #expect((report.sqnrDB ?? 0) > 3)
+        #expect(report.bitsPerWeight < 5.5)
     }
 }

@@ -64,3 +64,23 @@ extension LinearQuantizedTensor {
         }
     }
 }
+
+extension LinearQuantizedTensor {
+    /// The tensor rebuilt as floats, row-major: `(q − zero point) · scale` per block.
+    public func dequantized() -> [Float] {
+        guard let layout = try? BlockLayout(shape: shape, blockSizes: config.blockSizes(for: shape)), layout.elementCount > 0 else {
+            return []
+        }
+        var out = [Float](repeating: 0, count: layout.elementCount)
+        out.withUnsafeMutableBufferPointer { out in
+            layout.forEachRun(in: 0..<layout.partitionSize) { offset, firstBlock, length in
+                for i in 0..<length {
+                    let block = layout.run.kind == .across ? firstBlock + i : firstBlock
+                    let zp = zeroPoints.map { Float(integer($0[block])) } ?? 0
+                    out[offset + i] = (Float(integer(codes[offset + i])) - zp) * scales[block]
+                }
+            }
+        }
+        return out
+    }
+}

@@ -8,6 +8,7 @@ public struct OptimizationConfig: Sendable, Equatable {
     public enum OpConfig: Sendable, Equatable {
         case linearQuantization(LinearQuantizationConfig)
         case pruning(PruningConfig)
+        case palettization(PalettizationConfig)
     }
 
     /// A config that cannot be used, naming the offending field in dotted form.
@@ -50,6 +51,7 @@ public struct OptimizationConfig: Sendable, Equatable {
         "OpLinearQuantizerConfig": .linearQuantization,
         "OpMagnitudePrunerConfig": .pruning,
         "OpThresholdPrunerConfig": .pruning,
+        "OpPalettizerConfig": .palettization,
     ]
 
     public var kind: Kind { Self.configTypes[configType] ?? .linearQuantization }
@@ -76,6 +78,8 @@ public struct OptimizationConfig: Sendable, Equatable {
                 do { return .pruning(try PruningConfig(dictionary: d, configType: type)) } catch {
                     throw Invalid(field: "\(field).\(error.field)", message: error.description)
                 }
+            case .palettization:
+                return .palettization(try Self.palettizationConfig(v, field: field))
             default:
                 return .linearQuantization(try Self.linearConfig(v, field: field))
             }
@@ -147,6 +151,56 @@ public struct OptimizationConfig: Sendable, Equatable {
         return c
     }
 
+    /// One `OpPalettizerConfig` dictionary, with coremltools' defaults for missing keys.
+    static func palettizationConfig(_ value: Any, field: String) throws(Invalid) -> PalettizationConfig {
+        guard let d = value as? [String: Any] else { throw Invalid(field: field, message: "must be an object") }
+        var c = PalettizationConfig()
+        for key in d.keys.sorted() {
+            let v = d[key]!
+            let f = "\(field).\(key)"
+            func int() throws(Invalid) -> Int? {
+                if v is NSNull { return nil }
+                guard let n = exactInt(v) else { throw Invalid(field: f, message: "must be an integer") }
+                return n
+            }
+            switch key {
+            case "mode":
+                guard let s = v as? String, let m = PalettizationConfig.Mode(rawValue: s.lowercased()) else {
+                    throw Invalid(field: f, message: "must be 'kmeans', 'uniform' or 'unique'")
+                }
+                c.mode = m
+            case "nbits": c.nbits = try int()
+            case "granularity":
+                guard let s = v as? String, let g = PalettizationConfig.Granularity(rawValue: s.lowercased()) else {
+                    throw Invalid(field: f, message: "must be 'per_tensor' or 'per_grouped_channel'")
+                }
+                c.granularity = g
+            case "group_size": c.groupSize = try int() ?? c.groupSize
+            case "channel_axis": c.channelAxis = try int()
+            case "cluster_dim": c.clusterDim = try int() ?? 1
+            case "enable_per_channel_scale":
+                guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else { throw Invalid(field: f, message: "must be true or false") }
+                c.enablePerChannelScale = n.boolValue
+            case "weight_threshold":
+                guard let n = try int(), n >= 0 else { throw Invalid(field: f, message: "must be a non-negative integer") }
+                c.weightThreshold = n
+            case "num_kmeans_workers", "algorithm", "config_type":
+                break
+            default:
+                throw Invalid(field: f, message: "unknown key; OpPalettizerConfig takes mode, nbits, granularity, group_size, channel_axis, cluster_dim, enable_per_channel_scale, weight_threshold")
+            }
+        }
+        do { try c.validate() } catch {
+            let key: String = switch error {
+            case .missingPaletteBitWidth, .unexpectedPaletteBitWidth, .unsupportedPaletteBitWidth: "nbits"
+            case .invalidGroupSize: "group_size"
+            default: "cluster_dim"
+            }
+            throw Invalid(field: "\(field).\(key)", message: error.description)
+        }
+        return c
+    }
+
     /// An integer from JSON/YAML, refusing booleans (which Foundation also bridges to 0/1).
     private static func exactInt(_ v: Any) -> Int? {
         if let n = v as? NSNumber {
@@ -174,6 +228,16 @@ public struct OptimizationConfig: Sendable, Equatable {
                 return d
             case .pruning(let p):
                 return p.dictionary
+            case .palettization(let p):
+                var d: [String: Any] = ["mode": p.mode.rawValue, "granularity": p.granularity.rawValue,
+                                        "cluster_dim": p.clusterDim, "enable_per_channel_scale": p.enablePerChannelScale,
+                                        "weight_threshold": p.weightThreshold]
+                if let nbits = p.nbits { d["nbits"] = nbits }
+                if p.granularity == .perGroupedChannel {
+                    d["group_size"] = p.groupSize
+                    if let axis = p.channelAxis { d["channel_axis"] = axis }
+                }
+                return d
             }
         }
         return [

@@ -18,6 +18,26 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case scaleOverflow
     /// Magnitude pruning met inf or NaN, which have no place in a magnitude ranking.
     case nonFiniteMagnitude
+    /// Palettization `nbits` outside {1, 2, 3, 4, 6, 8}.
+    case unsupportedPaletteBitWidth(Int)
+    /// kmeans and uniform palettization need `nbits`.
+    case missingPaletteBitWidth(mode: String)
+    /// unique palettization derives `nbits` from the weights, so it must not be given.
+    case unexpectedPaletteBitWidth(mode: String)
+    /// `group_size` must be positive, or 0 for the whole channel axis.
+    case invalidGroupSize(Int)
+    /// `group_size` does not divide the channel axis (coremltools skips such weights).
+    case groupSizeDoesNotDivide(axis: Int, dimension: Int, groupSize: Int)
+    /// `cluster_dim` must be at least 1.
+    case invalidClusterDimension(Int)
+    /// `cluster_dim` does not divide the channels of a group (coremltools skips such weights).
+    case clusterDimensionDoesNotDivide(axis: Int, groupSize: Int, clusterDimension: Int)
+    /// Vector palettization (`cluster_dim` > 1) has no uniform mode in coremltools.
+    case uniformVectorPalettization
+    /// unique palettization found more distinct values (or vectors) in a group than 8 bits index.
+    case tooManyUniqueValues(count: Int)
+    /// coremltools quantizes a palettized tensor's LUT only per tensor.
+    case lutQuantizationNeedsPerTensor
 
     public var description: String {
         switch self {
@@ -39,6 +59,26 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
             "the tensor's value range overflows its scale in the weight's precision; leave it uncompressed or convert it to F32 first"
         case .nonFiniteMagnitude:
             "the tensor contains inf or NaN values, which magnitude pruning cannot rank; use threshold pruning or leave it uncompressed"
+        case .unsupportedPaletteBitWidth(let bits):
+            "nbits \(bits) is not supported for palettization; use 1, 2, 3, 4, 6 or 8"
+        case .missingPaletteBitWidth(let mode):
+            "nbits is required for \(mode) palettization; use 1, 2, 3, 4, 6 or 8"
+        case .unexpectedPaletteBitWidth(let mode):
+            "nbits must not be given for \(mode) palettization; it follows from the number of unique values"
+        case .invalidGroupSize(let size):
+            "group_size \(size) is negative; give the channels per group, or 0 for the whole channel axis"
+        case .groupSizeDoesNotDivide(let axis, let dimension, let groupSize):
+            "group_size \(groupSize) does not divide the \(dimension) channels of axis \(axis) (channel_axis); pick a divisor"
+        case .invalidClusterDimension(let dimension):
+            "cluster_dim \(dimension) must be at least 1"
+        case .clusterDimensionDoesNotDivide(let axis, let groupSize, let clusterDimension):
+            "cluster_dim \(clusterDimension) does not divide the \(groupSize) channels per group on axis \(axis); pick a divisor of the group size"
+        case .uniformVectorPalettization:
+            "uniform palettization does not support cluster_dim > 1; use kmeans or unique"
+        case .tooManyUniqueValues(let count):
+            "unique palettization found \(count) distinct values in a group, more than 8 bits can index; use kmeans"
+        case .lutQuantizationNeedsPerTensor:
+            "quantizing a palettized tensor's LUT needs granularity per_tensor, as in coremltools' joint compression"
         }
     }
 }

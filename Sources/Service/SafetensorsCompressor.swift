@@ -111,6 +111,22 @@ struct SafetensorsCompressor {
                 return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
             }
             switch next {
+            case .palettization(let pc):
+                if let reason = Self.paletteSkipReason(t, pc, warnings: &warnings) ?? (pc.clusterDim > 1 ? "vector palettization (cluster_dim > 1) cannot follow pruning: the mask is per element" : nil) {
+                    warnings.append("\(t.name): pruned but not palettized (\(reason))")
+                    let dense = pruned.dequantized()
+                    let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+                    return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+                }
+                // As coremltools: cluster the dense pruned weight (zeros included), store the
+                // indices of kept elements only; pruned elements decode to 0 through the mask.
+                let palette = try pruned.denseBytes().withUnsafeBytes { dense in
+                    try Palettizer(pc).palettize(dense, type: t.dtype, shape: t.shape)
+                }
+                var reconstructed = palette.dequantized()
+                for i in reconstructed.indices where !pruned.isKept(i) { reconstructed[i] = 0 }
+                let metrics = reconstructed.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+                return try SparseEncoding.prunedPalettized(t, pruned, palette, pruning: p, metrics: metrics)
             case .linearQuantization(let c):
                 if let reason = Self.linearSkipReason(t, c, warnings: &warnings) {
                     warnings.append("\(t.name): pruned but not quantized (\(reason))")
@@ -125,7 +141,33 @@ struct SafetensorsCompressor {
             case .pruning:
                 preconditionFailure("CompressionPipeline admits no pruning after pruning")
             }
+        case .palettization(let pc):
+            if let reason = Self.paletteSkipReason(t, pc, warnings: &warnings) { return .unchanged(t, reason: reason) }
+            let palette = try Palettizer(pc).palettize(bytes, type: t.dtype, shape: t.shape)
+            var quantizedLUT: LinearQuantizedTensor?
+            var final = palette
+            if case .linearQuantization(let c)? = ops.dropFirst().first {
+                quantizedLUT = try palette.quantizingLUT(with: c)
+                if let q = quantizedLUT {
+                    final = palette.replacingLUT(q.dequantized())
+                } else {
+                    warnings.append("\(t.name): the LUT has \(palette.lut.count) entries, not more than weight_threshold \(c.weightThreshold) (or fewer than 10); left in float as coremltools does")
+                }
+            }
+            let dense = final.dequantized()
+            let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+            return try PaletteEncoding.encode(t, palette, lut: quantizedLUT, metrics: metrics)
         }
+    }
+
+    /// Why palettization leaves this weight alone, as coremltools would; nil to palettize.
+    static func paletteSkipReason(_ t: SafetensorsTensorInfo, _ c: PalettizationConfig, warnings: inout [String]) -> String? {
+        guard c.applies(toShape: t.shape) else { return belowThreshold(t, c.weightThreshold) }
+        do { _ = try c.resolvedGroupSize(shape: t.shape) } catch {
+            warnings.append("\(t.name): \(error); left unchanged")
+            return "\(error)"
+        }
+        return nil
     }
 
     /// Why linear quantization leaves this weight alone, as coremltools would; nil to quantize.

@@ -59,6 +59,36 @@ enum SparseEncoding {
         return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
     }
 
+    /// Pruned then palettized: `N` holds the kept elements' LUT indices (packed as in the
+    /// palettized layout), `N::lut` (and `N::scale`) as there; `N::mask` as above.
+    static func prunedPalettized(_ t: SafetensorsTensorInfo, _ pruned: PrunedTensor, _ p: PalettizedTensor,
+                                 pruning: PruningConfig, metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+        var kept: [UInt8] = []
+        kept.reserveCapacity(pruned.nonZeroCount)
+        for i in p.indices.indices where pruned.isKept(i) { kept.append(p.indices[i]) }
+        var parts = [
+            EncodedTensor.Part(name: t.name, dtype: .uint8, shape: [BitPacking.packedByteCount(count: kept.count, bits: p.nbits)],
+                               bytes: .owned(BitPacking.pack(kept, bits: p.nbits))),
+            EncodedTensor.Part(name: t.name + EncodedTensor.maskSuffix, dtype: .uint8, shape: [pruned.mask.count], bytes: .owned(pruned.mask)),
+            EncodedTensor.Part(name: t.name + EncodedTensor.lutSuffix, dtype: p.lutType, shape: p.lutShape,
+                               bytes: .owned(try EncodedTensor.floatBytes(p.lut, as: p.lutType))),
+        ]
+        if let scales = p.perChannelScale, let shape = p.perChannelScaleShape {
+            parts.append(.init(name: t.name + EncodedTensor.scaleSuffix, dtype: p.lutType, shape: shape,
+                               bytes: .owned(try EncodedTensor.floatBytes(scales, as: p.lutType))))
+        }
+        let meta: [String: Any] = [
+            "mode": "prune+palettize", "algorithm": p.config.mode.rawValue, "nbits": p.nbits,
+            "granularity": p.config.granularity.rawValue, "group_size": p.groupSize, "channel_axis": p.channelAxis,
+            "cluster_dim": p.clusterDim, "original_dtype": t.dtype.rawValue, "shape": t.shape,
+            "lut": EncodedTensor.lutSuffix, "scale": p.perChannelScale == nil ? NSNull() : EncodedTensor.scaleSuffix,
+            "mask": EncodedTensor.maskSuffix, "sparsity": pruned.sparsity, "pruning": pruning.dictionary,
+        ]
+        let report = EncodedTensor.report(for: t, mode: "prune \(describe(pruning)) + palettize \(p.config.mode.rawValue) \(p.nbits)-bit",
+                                          parts: parts, metrics: metrics, uniqueValues: nil)
+        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+    }
+
     /// The dense reconstruction of a pruned-then-quantized tensor, for its error metrics.
     static func dequantized(_ q: SparseLinearQuantizedTensor) throws -> [Float] {
         let count = q.shape.reduce(1, *)

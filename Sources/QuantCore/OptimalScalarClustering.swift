@@ -1,0 +1,210 @@
+/// Exact weighted k-means in one dimension, as Ckmeans.1d.dp (Wang & Song 2011) computes it.
+///
+/// In 1-D every optimal cluster is a run of consecutive sorted values, so the optimum is a
+/// dynamic programme over run boundaries: `D[c][t]` = least squared error of the first `t`
+/// points in `c` clusters = min over `s` of `D[c−1][s] + cost(s, t)`. The squared-error cost
+/// is Monge, so the best `s` never moves left as `t` grows, nor as `c` grows: each layer is
+/// solved by divide and conquer, every row searching only between its neighbours' splits and
+/// above its split in the layer before: O(k·n log n), vectorised two candidates at a time.
+/// (SMAWK's O(k·n) measured no faster on real weights: ~11 cost evaluations per row either
+/// way, and its bookkeeping branches unpredictably.) Costs come from prefix sums of w, w·x
+/// and w·x² (x centred on the mean, which keeps the subtraction in `cost` from cancelling).
+///
+/// More than `defaultMaximumCandidates` distinct values (possible only for float32 weights)
+/// are first binned into that many runs of consecutive values: the programme is then exact over
+/// partitions that keep bins whole, and Lloyd steps on the unbinned values (which never
+/// increase the error) move the boundaries to a local optimum from there.
+enum OptimalScalarClustering {
+    static let defaultMaximumCandidates = 1 << 16
+
+    /// Cluster means, ascending: `min(clusterCount, points.count)` of them.
+    ///
+    /// With `parallel`, the upper levels of each layer's divide and conquer run on all cores.
+    static func centroids(
+        of points: DistinctValues, clusterCount: Int, parallel: Bool, maximumCandidates: Int = defaultMaximumCandidates
+    ) -> [Double] {
+        let count = points.count
+        guard count > clusterCount else { return points.values.map(Double.init) }
+        let candidates = min(count, max(maximumCandidates, clusterCount))
+        let positions = (0...candidates).map { $0 * count / candidates }
+        var bounds = points.values.withUnsafeBufferPointer { values in
+            points.weights.withUnsafeBufferPointer { weights in
+                let boundaries = optimalBoundaries(values: values, weights: weights, positions: positions,
+                                                   clusterCount: clusterCount, parallel: parallel)
+                return boundaries.map { positions[$0] }
+            }
+        }
+        var centroids = means(points, bounds: bounds, previous: [])
+        if candidates < count {
+            for _ in 0..<1000 {
+                let refined = lloydBounds(points, centroids: centroids)
+                if refined == bounds { break }
+                bounds = refined
+                centroids = means(points, bounds: bounds, previous: centroids)
+            }
+        }
+        return centroids
+    }
+
+    /// Indices into `positions` of the `clusterCount + 1` optimal cluster boundaries.
+    private static func optimalBoundaries(
+        values: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Double>,
+        positions: [Int], clusterCount: Int, parallel: Bool
+    ) -> [Int] {
+        let m = positions.count - 1
+        guard clusterCount > 1 else { return [0, m] }
+        var totalWeight = 0.0, totalSum = 0.0
+        for index in values.indices {
+            totalWeight += weights[index]
+            totalSum += weights[index] * Double(values[index])
+        }
+        let shift = totalSum / totalWeight
+        // w, s, q prefix sums, then the previous layer's D − q, then the current layer's D.
+        var prefix = [Double](repeating: 0, count: 5 * (m + 1))
+        var splits = [Int32](repeating: 0, count: max(clusterCount - 1, 0) * (m + 1))
+        var bounds = [Int](repeating: 0, count: clusterCount + 1)
+        bounds[clusterCount] = m
+        prefix.withUnsafeMutableBufferPointer { prefix in
+            let w = prefix.baseAddress!, s = w + (m + 1), q = s + (m + 1)
+            for t in 0..<m {
+                var weight = 0.0, sum = 0.0, squares = 0.0
+                for index in positions[t]..<positions[t + 1] {
+                    let c = weights[index], x = Double(values[index]) - shift
+                    weight += c
+                    sum += c * x
+                    squares += c * x * x
+                }
+                w[t + 1] = w[t] + weight
+                s[t + 1] = s[t] + sum
+                q[t + 1] = q[t] + squares
+            }
+            let costs = Costs(w: w, s: s, q: q)
+            let base = q + (m + 1), current = base + (m + 1)
+            for t in 1...m { current[t] = costs.cost(0, t) }
+            splits.withUnsafeMutableBufferPointer { splits in
+                let parallelLevels = parallel && m >= 8192 ? 2 : 0
+                for clusters in 2..<clusterCount {
+                    for t in (clusters - 1)...m { base[t] = current[t] - q[t] }
+                    let layer = Layer(weights: w, sums: s, squares: q, base: base, current: current,
+                                      splits: splits.baseAddress! + (clusters - 2) * (m + 1),
+                                      lower: clusters > 2 ? splits.baseAddress! + (clusters - 3) * (m + 1) : nil)
+                    // A prefix of t points in `clusters` clusters needs t ≥ clusters; the rest of
+                    // the points must still fill the remaining clusters.
+                    layer.solve(clusters, m - (clusterCount - clusters), splitsFrom: clusters - 1, to: m - 1,
+                                parallelLevels: parallelLevels)
+                }
+                // The last layer is needed at t = m only.
+                for t in (clusterCount - 1)..<m { base[t] = current[t] - q[t] }
+                let last = Layer(weights: w, sums: s, squares: q, base: base, current: current,
+                                 splits: splits.baseAddress!, lower: nil)
+                bounds[clusterCount - 1] = last.bestSplit(for: m, from: clusterCount - 1, to: m - 1).split
+                for clusters in stride(from: clusterCount - 1, through: 2, by: -1) {
+                    bounds[clusters - 1] = Int(splits[(clusters - 2) * (m + 1) + bounds[clusters]])
+                }
+            }
+        }
+        return bounds
+    }
+
+    private struct Costs {
+        let w: UnsafePointer<Double>, s: UnsafePointer<Double>, q: UnsafePointer<Double>
+
+        /// Squared error of candidates `a..<b` around their mean.
+        @inline(__always) func cost(_ a: Int, _ b: Int) -> Double {
+            let sum = s[b] - s[a]
+            return (q[b] - q[a]) - sum * sum / (w[b] - w[a])
+        }
+    }
+
+    /// One DP layer: `D[t]` = min over `s < t` of `D′[s] + cost(s, t)`, with `D′ − q` in `base`.
+    private struct Layer {
+        let weights: UnsafePointer<Double>, sums: UnsafePointer<Double>, squares: UnsafePointer<Double>
+        let base: UnsafePointer<Double>
+        let current: UnsafeMutablePointer<Double>
+        let splits: UnsafeMutablePointer<Int32>
+        /// The previous layer's splits, a lower bound on this layer's.
+        let lower: UnsafePointer<Int32>?
+
+        /// Least `D′[s] + cost(s, t) − q[t]` over `s` in `from...to`, the leftmost on ties.
+        /// Two candidates per step so that their divisions overlap.
+        @inline(__always)
+        func bestSplit(for t: Int, from: Int, to: Int) -> (value: Double, split: Int) {
+            let sumT = sums[t], weightT = weights[t]
+            var best = SIMD2<Double>(repeating: .infinity)
+            var bestIndex = SIMD2<Int64>(repeating: Int64(from))
+            var index = from
+            while index < to {
+                let b = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD2<Double>.self)
+                let sum = UnsafeRawPointer(sums + index).loadUnaligned(as: SIMD2<Double>.self)
+                let weight = UnsafeRawPointer(weights + index).loadUnaligned(as: SIMD2<Double>.self)
+                let difference = sumT - sum
+                let value = b - difference * difference / (weightT - weight)
+                let better = value .< best
+                best.replace(with: value, where: better)
+                bestIndex.replace(with: SIMD2(Int64(index), Int64(index + 1)), where: better)
+                index += 2
+            }
+            var value = best[0], split = Int(bestIndex[0])
+            if best[1] < value || (best[1] == value && Int(bestIndex[1]) < split) {
+                value = best[1]
+                split = Int(bestIndex[1])
+            }
+            if index == to {
+                let difference = sumT - sums[index]
+                let last = base[index] - difference * difference / (weightT - weights[index])
+                if last < value { value = last; split = index }
+            }
+            return (value + squares[t], split)
+        }
+
+        /// Fills rows `low...high`, whose best splits lie in `splitsFrom...to`.
+        func solve(_ low: Int, _ high: Int, splitsFrom: Int, to: Int, parallelLevels: Int) {
+            guard low <= high else { return }
+            let middle = (low + high) / 2
+            let from = max(splitsFrom, lower.map { Int($0[middle]) } ?? splitsFrom)
+            let (value, split) = bestSplit(for: middle, from: from, to: min(middle - 1, to))
+            current[middle] = value
+            splits[middle] = Int32(split)
+            if parallelLevels > 0 {
+                ParallelChunks.forEach(count: 2, chunks: 2) { half, _ in
+                    if half == 0 {
+                        solve(low, middle - 1, splitsFrom: splitsFrom, to: split, parallelLevels: parallelLevels - 1)
+                    } else {
+                        solve(middle + 1, high, splitsFrom: split, to: to, parallelLevels: parallelLevels - 1)
+                    }
+                }
+            } else {
+                solve(low, middle - 1, splitsFrom: splitsFrom, to: split, parallelLevels: 0)
+                solve(middle + 1, high, splitsFrom: split, to: to, parallelLevels: 0)
+            }
+        }
+    }
+
+    /// Weighted mean of each run `bounds[i]..<bounds[i+1]`; an empty run keeps its previous mean.
+    private static func means(_ points: DistinctValues, bounds: [Int], previous: [Double]) -> [Double] {
+        (0..<(bounds.count - 1)).map { cluster in
+            var weight = 0.0, sum = 0.0
+            for index in bounds[cluster]..<bounds[cluster + 1] {
+                weight += points.weights[index]
+                sum += points.weights[index] * Double(points.values[index])
+            }
+            return weight > 0 ? sum / weight : previous[cluster]
+        }
+    }
+
+    /// The runs that nearest-centroid assignment makes, ties going to the lower centroid.
+    private static func lloydBounds(_ points: DistinctValues, centroids: [Double]) -> [Int] {
+        var bounds = [0]
+        for cluster in 1..<centroids.count {
+            let midpoint = (centroids[cluster - 1] + centroids[cluster]) / 2
+            var low = bounds[cluster - 1], high = points.count
+            while low < high {
+                let probe = (low + high) / 2
+                if Double(points.values[probe]) > midpoint { high = probe } else { low = probe + 1 }
+            }
+            bounds.append(low)
+        }
+        bounds.append(points.count)
+        return bounds
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import ModelFormats
+import QuantCore
+
+/// Artifact layout of a palettized tensor `N` (coremltools' `constexpr_lut_to_dense` data):
+/// - `N`: U8, flat: one index per element (per vector of `cluster_dim` channels), row-major
+///   over the weight's shape with `C / cluster_dim` on the channel axis, packed LSB-first at
+///   `nbits` bits each;
+/// - `N::lut`: the weight's float type, `[groups, 2^nbits, cluster_dim]`; group `g` serves
+///   channels `g·group_size ..< (g+1)·group_size` along `channel_axis`;
+/// - `N::scale`: per-channel scales (same rank as the weight, `C` on the channel axis), only
+///   with `enable_per_channel_scale`.
+/// Rebuild: `w = lut[group][index] · scale[channel]`.
+///
+/// Palettized then LUT-quantized (joint): `N::lut` holds int8/uint8 codes with
+/// `N::lut_scale` (and `N::lut_zero_point`), one per-tensor block, as coremltools' joint
+/// compression stores it: `lut = (q − zp) · lut_scale`.
+enum PaletteEncoding {
+    static func encode(_ t: SafetensorsTensorInfo, _ p: PalettizedTensor, lut quantizedLUT: LinearQuantizedTensor?,
+                       metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+        var parts = [
+            EncodedTensor.Part(name: t.name, dtype: .uint8, shape: [BitPacking.packedByteCount(count: p.indices.count, bits: p.nbits)],
+                               bytes: .owned(BitPacking.pack(p.indices, bits: p.nbits))),
+        ]
+        var meta: [String: Any] = [
+            "mode": "palettize", "algorithm": p.config.mode.rawValue, "nbits": p.nbits,
+            "granularity": p.config.granularity.rawValue, "group_size": p.groupSize, "channel_axis": p.channelAxis,
+            "cluster_dim": p.clusterDim, "original_dtype": t.dtype.rawValue, "shape": t.shape,
+            "lut": EncodedTensor.lutSuffix, "scale": p.perChannelScale == nil ? NSNull() : EncodedTensor.scaleSuffix,
+        ]
+        if let q = quantizedLUT {
+            let codeType: ScalarType = q.config.dtype.isSigned ? .int8 : .uint8
+            parts.append(.init(name: t.name + EncodedTensor.lutSuffix, dtype: codeType, shape: p.lutShape, bytes: .owned(q.codes)))
+            parts.append(.init(name: t.name + "::lut_scale", dtype: q.scaleType, shape: q.scaleShape,
+                               bytes: .owned(try EncodedTensor.floatBytes(q.scales, as: q.scaleType))))
+            if let zp = q.zeroPoints {
+                parts.append(.init(name: t.name + "::lut_zero_point", dtype: codeType, shape: q.scaleShape, bytes: .owned(zp)))
+            }
+            meta["lut_quantization"] = LinearEncoding.metadata(q.config, original: p.lutType, shape: p.lutShape, zeroPoints: q.zeroPoints != nil)
+        } else {
+            parts.append(.init(name: t.name + EncodedTensor.lutSuffix, dtype: p.lutType, shape: p.lutShape,
+                               bytes: .owned(try EncodedTensor.floatBytes(p.lut, as: p.lutType))))
+        }
+        if let scales = p.perChannelScale, let shape = p.perChannelScaleShape {
+            parts.append(.init(name: t.name + EncodedTensor.scaleSuffix, dtype: p.lutType, shape: shape,
+                               bytes: .owned(try EncodedTensor.floatBytes(scales, as: p.lutType))))
+        }
+        var mode = "palettize \(p.config.mode.rawValue) \(p.nbits)-bit \(p.config.granularity.rawValue)"
+        if p.clusterDim > 1 { mode += " cluster_dim \(p.clusterDim)" }
+        if quantizedLUT != nil { mode += " + int8 LUT" }
+        var used = [Bool](repeating: false, count: 256)
+        p.indices.withUnsafeBufferPointer { for index in $0 { used[Int(index)] = true } }
+        let report = EncodedTensor.report(for: t, mode: mode, parts: parts, metrics: metrics,
+                                          uniqueValues: used.lazy.filter { $0 }.count)
+        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+    }
+}

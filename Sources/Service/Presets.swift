@@ -24,6 +24,16 @@ enum Presets {
                config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(32)))),
         Preset(name: "w4-block16", summary: "int4 weights, symmetric, one scale per block of 16 input channels",
                config: linear(LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(16)))),
+        Preset(name: "palettize-8", summary: "8-bit k-means look-up table per tensor (256 entries)",
+               config: palettize(PalettizationConfig(nbits: 8))),
+        Preset(name: "palettize-6", summary: "6-bit k-means look-up table per tensor",
+               config: palettize(PalettizationConfig(nbits: 6))),
+        Preset(name: "palettize-4", summary: "4-bit k-means look-up table per tensor",
+               config: palettize(PalettizationConfig(nbits: 4))),
+        Preset(name: "palettize-4-gs16", summary: "4-bit k-means, one look-up table per group of 16 output channels (iOS 18)",
+               config: palettize(PalettizationConfig(nbits: 4, granularity: .perGroupedChannel, groupSize: 16))),
+        Preset(name: "palettize-2", summary: "2-bit k-means look-up table per tensor (aggressive; check the error)",
+               config: palettize(PalettizationConfig(nbits: 2))),
         Preset(name: "prune-50", summary: "50% magnitude pruning (smallest |w| set to zero), stored as mask + non-zero values",
                config: CompressionPipeline(prune(try! .magnitude(targetSparsity: 0.5)))),
         Preset(name: "prune-75", summary: "75% magnitude pruning: the sparsity from which the Neural Engine can skip work",
@@ -37,6 +47,10 @@ enum Presets {
 
     private static func prune(_ p: PruningConfig) -> OptimizationConfig {
         OptimizationConfig(configType: p.configType, global: .pruning(p))
+    }
+
+    private static func palettize(_ c: PalettizationConfig) -> CompressionPipeline {
+        CompressionPipeline(OptimizationConfig(configType: "OpPalettizerConfig", global: .palettization(c)))
     }
 
     static func named(_ name: String) -> Preset? { all.first { $0.name == name } }

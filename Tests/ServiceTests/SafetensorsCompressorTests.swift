@@ -249,3 +249,55 @@ extension SafetensorsCompressorTests {
         #expect(report.bitsPerWeight < 5.5)
     }
 }
+
+extension SafetensorsCompressorTests {
+    static func palettize(_ c: PalettizationConfig) -> OptimizationConfig {
+        OptimizationConfig(configType: "OpPalettizerConfig", global: .palettization(c))
+    }
+
+    @Test func palettizedTensorsStorePackedIndicesAndTheirLUT() throws {
+        let t = Tensor(name: "w", dtype: .float16, shape: [64, 64], values: Self.random(4096, seed: 30))
+        let (out, outcome, dir) = try Self.compress([t], config: Self.palettize(PalettizationConfig(nbits: 4)))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let indices = try #require(out.tensor(named: "w"))
+        #expect(indices.dtype == .uint8 && indices.shape == [2048])
+        let lut = try #require(out.tensor(named: "w::lut"))
+        #expect(lut.dtype == .float16 && lut.shape == [1, 16, 1])
+        // Rebuild and compare with the original: 4 bits keep > 15 dB on uniform-ish data.
+        let table = try Self.floats(out, "w::lut")
+        let packed: [UInt8] = try out.withTensorBytes(indices) { Array($0) }
+        let codes = packed.withUnsafeBytes { BitPacking.unpack($0, count: 4096, bits: 4) }
+        let source = Self.bytes(t.values, .float16).withUnsafeBytes { b in
+            var f = [Float](repeating: 0, count: 4096)
+            f.withUnsafeMutableBufferPointer { try! FloatConversion.decode(b, from: .float16, into: $0) }
+            return f
+        }
+        let noise = zip(source, codes).map { Double($0 - table[Int($1)]) }.map { $0 * $0 }.reduce(0, +)
+        let signal = source.map { Double($0) * Double($0) }.reduce(0, +)
+        let report = outcome.tensors[0]
+        #expect(abs(10 * log10(signal / noise) - (report.sqnrDB ?? 0)) < 0.01)
+        #expect(report.uniqueValues == 16)
+        #expect(report.bitsPerWeight == Double((2048 + 32) * 8) / 4096)
+    }
+
+    @Test func aGroupSizeThatDoesNotDivideLeavesTheTensorWithAWarning() throws {
+        let t = Tensor(name: "w", dtype: .float32, shape: [48, 64], values: Self.random(3072, seed: 31))
+        let (out, outcome, dir) = try Self.compress([t], config: Self.palettize(PalettizationConfig(nbits: 4, granularity: .perGroupedChannel, groupSize: 32)))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(out.tensor(named: "w")?.dtype == .float32)
+        #expect(outcome.warnings.count == 1)
+    }
+
+    @Test func palettizeThenQuantizeStoresAnInt8LUT() throws {
+        let t = Tensor(name: "w", dtype: .float32, shape: [256, 64], values: Self.random(256 * 64, seed: 32))
+        let lutQuantization = OptimizationConfig(global: .linearQuantization(LinearQuantizationConfig(granularity: .perTensor, weightThreshold: 0)))
+        let (out, outcome, dir) = try Self.compress([t], config: Self.palettize(PalettizationConfig(nbits: 6, granularity: .perGroupedChannel, groupSize: 1)),
+                                                    rest: [lutQuantization])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(out.tensor(named: "w::lut")?.dtype == .int8)
+        #expect(out.tensor(named: "w::lut")?.shape == [256, 64, 1])
+        #expect(out.tensor(named: "w::lut_scale") != nil)
+        #expect(outcome.tensors[0].mode?.hasSuffix("+ int8 LUT") == true)
+        #expect((outcome.tensors[0].sqnrDB ?? 0) > 20)
+    }
+}

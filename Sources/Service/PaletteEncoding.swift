@@ -8,9 +8,9 @@ import QuantCore
 ///   `nbits` bits each;
 /// - `N::lut`: the weight's float type, `[groups, 2^nbits, cluster_dim]`; group `g` serves
 ///   channels `g·group_size ..< (g+1)·group_size` along `channel_axis`;
-/// - `N::scale`: per-channel scales (same rank as the weight, `C` on the channel axis), only
-///   with `enable_per_channel_scale`.
-/// Rebuild: `w = lut[group][index] · scale[channel]`.
+/// - `N::scale`: with `enable_per_channel_scale`, coremltools' scales: max |w| reduced over
+///   the channel axis, so the weight's shape with 1 there (e.g. `[1, C_in, kh, kw]`).
+/// Rebuild: `w = lut[group][index] · scale` (the scale broadcast over the channel axis).
 ///
 /// Palettized then LUT-quantized (joint): `N::lut` holds int8/uint8 codes with
 /// `N::lut_scale` (and `N::lut_zero_point`), one per-tensor block, as coremltools' joint

@@ -122,6 +122,17 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         self.init(partial, count: reconstructed.count)
     }
 
+    /// Compares weights with their pruned form (kept where `mask` says, zero elsewhere),
+    /// without materialising the pruned tensor.
+    public init(original bytes: UnsafeRawBufferPointer, type: ScalarType, pruned: PrunedTensor) {
+        guard let base = bytes.baseAddress, pruned.count > 0,
+              let partial = try? withWeightSource(type, base, CompareMasked(mask: pruned.mask, count: pruned.count)) else {
+            self.init(sqnrDB: .infinity, maxAbsError: 0, cosine: 1, sparsity: 0)
+            return
+        }
+        self.init(partial, count: pruned.count)
+    }
+
     private init(_ partial: Partial, count: Int) {
         let sqnr = partial.noise == 0 ? Double.infinity : 10 * log10(partial.signal / partial.noise)
         let norms = (partial.signal * partial.reconstructed).squareRoot()
@@ -147,6 +158,50 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                         p.add(original: Double(source[i]), reconstructed: Double(reconstructed[i]))
                     }
                     out[chunk] = p
+                }
+            }
+            return Partial.sum(partials)
+        }
+    }
+
+    private struct CompareMasked: WeightSourceVisitor {
+        let mask: [UInt8]
+        let count: Int
+
+        func visit<Source: WeightSource>(_ source: Source) -> Partial {
+            let bytes = (count + 7) / 8
+            let chunks = ParallelChunks.chunkCount(items: bytes, unitsPerItem: 8)
+            var partials = [Partial](repeating: Partial(), count: max(chunks, 1))
+            mask.withUnsafeBufferPointer { mask in
+                partials.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let out = out
+                    let count = self.count
+                    ParallelChunks.forEach(count: bytes, chunks: chunks) { chunk, range in
+                        // Kept elements are reproduced exactly: they add signal and energy,
+                        // dropped ones add signal and noise.
+                        var signal = 0.0, noise = 0.0, maxError = 0.0
+                        var zeros = 0
+                        for byte in range {
+                            let bits = mask[byte]
+                            for bit in 0..<min(8, count - byte * 8) {
+                                let w = Double(source[byte * 8 + bit])
+                                signal += w * w
+                                if bits & (1 << bit) == 0 {
+                                    noise += w * w
+                                    maxError = max(maxError, abs(w))
+                                    zeros += 1
+                                }
+                            }
+                        }
+                        var p = Partial()
+                        p.signal = signal
+                        p.noise = noise
+                        p.dot = signal - noise
+                        p.reconstructed = signal - noise
+                        p.maxError = maxError
+                        p.zeros = zeros
+                        out[chunk] = p
+                    }
                 }
             }
             return Partial.sum(partials)

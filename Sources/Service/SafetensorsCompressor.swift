@@ -106,17 +106,15 @@ struct SafetensorsCompressor {
                 pruned = tensor
             }
             guard let next = ops.dropFirst().first else {
-                let dense = pruned.dequantized()
-                let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
-                return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+                return try SparseEncoding.pruned(t, pruned, config: p,
+                                                 metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, pruned: pruned))
             }
             switch next {
             case .palettization(let pc):
                 if let reason = Self.paletteSkipReason(t, pc, warnings: &warnings) ?? (pc.clusterDim > 1 ? "vector palettization (cluster_dim > 1) cannot follow pruning: the mask is per element" : nil) {
                     warnings.append("\(t.name): pruned but not palettized (\(reason))")
-                    let dense = pruned.dequantized()
-                    let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
-                    return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+                    return try SparseEncoding.pruned(t, pruned, config: p,
+                                                     metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, pruned: pruned))
                 }
                 // As coremltools: cluster the dense pruned weight (zeros included), store the
                 // indices of kept elements only; pruned elements decode to 0 through the mask.
@@ -130,9 +128,8 @@ struct SafetensorsCompressor {
             case .linearQuantization(let c):
                 if let reason = Self.linearSkipReason(t, c, warnings: &warnings) {
                     warnings.append("\(t.name): pruned but not quantized (\(reason))")
-                    let dense = pruned.dequantized()
-                    let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
-                    return try SparseEncoding.pruned(t, pruned, config: p, metrics: metrics)
+                    return try SparseEncoding.pruned(t, pruned, config: p,
+                                                     metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, pruned: pruned))
                 }
                 let q = try LinearQuantizer(c).quantize(pruned)
                 let dense = try SparseEncoding.dequantized(q)

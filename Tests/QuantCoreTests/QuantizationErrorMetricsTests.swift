@@ -96,3 +96,26 @@ import Testing
         #expect(abs(metrics.cosine - 1) < 1e-12)
     }
 }
+
+@Suite struct MaskedErrorMetricsTests {
+    /// The mask-based measurement equals the dense one on the pruned reconstruction.
+    @Test func matchesTheDenseComparison() throws {
+        var state: UInt64 = 5
+        let weights: [Float] = (0..<(61 * 83)).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        let pruned = try #require(try weights.withUnsafeBytes { bytes in
+            try Pruner(.magnitude(targetSparsity: 0.6)).prune(bytes, type: .float32, shape: [61, 83])
+        })
+        let masked = weights.withUnsafeBytes { QuantizationErrorMetrics(original: $0, type: .float32, pruned: pruned) }
+        let dense = pruned.dequantized()
+        let reference = weights.withUnsafeBytes { o in
+            dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: o, type: .float32, reconstructed: $0) }
+        }
+        #expect(abs(masked.sqnrDB - reference.sqnrDB) < 1e-9)
+        #expect(masked.maxAbsError == reference.maxAbsError)
+        #expect(abs(masked.cosine - reference.cosine) < 1e-12)
+        #expect(abs(masked.sparsity - pruned.sparsity) < 1e-12)
+    }
+}

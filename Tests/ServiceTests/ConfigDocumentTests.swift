@@ -59,7 +59,7 @@ struct ConfigDocumentTests {
         #expect(badField.json["field"] as? String == "config.global_config.dtype")
     }
 
-    @Test("the presets list includes 4-bit per-block and every preset's config parses back")
+    @Test("every preset listed (linear, palettization, pruning, joint) runs to a compressed artifact")
     func presetsList() throws {
         let server = try TestServer()
         defer { server.stop() }
@@ -67,9 +67,19 @@ struct ConfigDocumentTests {
         let names = presets.compactMap { $0["name"] as? String }
         #expect(names.contains("w8") && names.contains("w4-block32"))
         let id = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 8).bytes)["id"] as? String)
+        // Every preset's stored config runs to a valid artifact whose report marks tensors compressed.
+        var jobs: [(String, String)] = []
         for preset in presets {
             let response = try server.postJSON("/v1/jobs", ["model_id": id, "config": preset["config"]!])
             #expect(response.status == 202, "\(preset["name"] ?? "?"): \(response.text)")
+            jobs.append((preset["name"] as? String ?? "?", try #require(response.json["id"] as? String)))
+        }
+        for (name, job) in jobs {
+            let finished = try server.waitForJob(job)
+            #expect(finished["status"] as? String == "succeeded", "\(name): \(finished)")
+            let report = try server.get("/v1/jobs/\(job)/report").json
+            let tensors = try #require(report["tensors"] as? [[String: Any]])
+            #expect(tensors.contains { $0["action"] as? String == "compressed" }, "\(name)")
         }
     }
 }

@@ -35,15 +35,18 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         /// own); each run is short enough (≤ 1024) for Float sums to stay accurate.
         @inline(__always)
         mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
-                                                   scale: Float, zeroPoint: Float, _ integer: (UInt8) -> Float) {
+                                                   scale: Float, zeroPoint: Float, signed: Bool, _ integer: (UInt8) -> Float) {
             var vs = SIMD8<Float>(), vn = SIMD8<Float>(), vd = SIMD8<Float>(), ve = SIMD8<Float>(), vmax = SIMD8<Float>()
             var vzeros = SIMD8<Float>()
             let vscale = SIMD8<Float>(repeating: scale), vzp = SIMD8<Float>(repeating: zeroPoint)
+            let bias = SIMD8<Float>(repeating: signed ? 8_388_736 : 8_388_608)
             var i = lo
             while i + 8 <= hi {
                 let w = source.vector8(at: i)
-                var q = SIMD8<Float>()
-                for k in 0..<8 { q[k] = integer(codes[i &+ k]) }
+                // Bytes to floats through the bit pattern 2^23 + b (exact), without lane-by-lane
+                // inserts; signed codes are biased by 128 first.
+                let bytes = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(codes.baseAddress! + i).loadUnaligned(as: SIMD8<UInt8>.self))
+                var q = unsafeBitCast((signed ? bytes ^ 0x80 : bytes) | 0x4B00_0000, to: SIMD8<Float>.self) - bias
                 q -= vzp
                 let r = q * vscale
                 let e = w - r
@@ -247,7 +250,8 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                     var start = 0
                                     while start < length {
                                         let end = min(length, start + 1024)
-                                        p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp, integer)
+                                        p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp,
+                                                 signed: Code.isSigned, integer)
                                         start = end
                                     }
                                 }

@@ -82,7 +82,8 @@ struct JobRunner: Sendable {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
         let config = try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
-        let file = try SafetensorsFile(path: modelPath)
+        // The whole file is about to be read: start reading it in now, in large requests.
+        let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
 
         let started = Date()

@@ -24,7 +24,7 @@ public enum LocalCompression {
             throw Problem.invalidRequest("give exactly one of --preset and --config")
         }
         let file: SafetensorsFile
-        do { file = try SafetensorsFile(path: input) } catch { throw Problem.invalidModel("\(input): \(error)") }
+        do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

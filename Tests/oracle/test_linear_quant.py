@@ -15,24 +15,21 @@ the oracle self-checks at the top run without it.
 
 import json
 import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dequantize import dequantize, dequantize_tensor, expand_to, linear_parts, load_artifact  # noqa: E402
+from quantd_cli import run_quantd  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from coremltools.optimize.coreml._quantization_passes import linear_quantize_weights
 
-REPO = Path(__file__).resolve().parents[2]
-QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
 WEIGHT_THRESHOLD = 2048
 
 DTYPES = {"int8": (8, True), "uint8": (8, False), "int4": (4, True), "uint4": (4, False)}
@@ -216,17 +213,6 @@ def test_coremltools_scale_is_zero_for_all_zero_channels():
 # ---------------------------------------------------------------------------------------------
 # The quantd CLI against coremltools
 
-
-
-def run_quantd(tmp_path, tensors, *options):
-    assert QUANTD.exists(), f"quantd binary not built at {QUANTD}: run scripts/test, or set QUANTD_BIN"
-    source = tmp_path / "model.safetensors"
-    output = tmp_path / "out.safetensors"
-    save_file(tensors, str(source))
-    completed = subprocess.run([str(QUANTD), "compress", str(source), "--output", str(output), *options],
-                               capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr + completed.stdout
-    return load_artifact(str(output)) + (str(output),)
 
 
 @pytest.fixture(scope="module")

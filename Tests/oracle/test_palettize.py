@@ -25,8 +25,6 @@ the oracle self-checks at the top run without it.
 """
 
 import json
-import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -43,14 +41,13 @@ from dequantize import (  # noqa: E402
     lut_to_dense,
     palettized_parts,
 )
+from quantd_cli import run_quantd_config  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from coremltools.optimize import _utils as ct_utils
     from coremltools.optimize.coreml._quantization_passes import palettize_weights
 
-REPO = Path(__file__).resolve().parents[2]
-QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
 WEIGHT_THRESHOLD = 2048
 NBITS = (1, 2, 3, 4, 6, 8)
 SAFETENSORS_DTYPE = {np.dtype(np.float16): "F16", np.dtype(np.float32): "F32"}
@@ -222,16 +219,10 @@ def test_coremltools_per_channel_scale_reduces_over_the_channel_axis():
 
 
 def run_quantd(tmp_path, tensors, config):
-    assert QUANTD.exists(), f"quantd binary not built at {QUANTD}: run scripts/test, or set QUANTD_BIN"
-    source = tmp_path / "model.safetensors"
-    output = tmp_path / "out.safetensors"
-    save_file(tensors, str(source))
-    options = json.dumps({"config_type": "OpPalettizerConfig", "global_config": config})
-    completed = subprocess.run([str(QUANTD), "compress", str(source), "--output", str(output), "--config", options],
-                               capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr + completed.stdout
-    artifact, metadata = load_artifact(str(output))
-    return artifact, metadata, dequantize(str(output))
+    """The palettized artifact of ``config`` (an OpPalettizerConfig), its metadata, and the
+    dequantized tensors."""
+    artifact, metadata, path = run_quantd_config(tmp_path, tensors, {"config_type": "OpPalettizerConfig", "global_config": config})
+    return artifact, metadata, dequantize(path)
 
 
 def check_artifact(weight, name, artifact, metadata, restored, config):

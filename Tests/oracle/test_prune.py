@@ -27,25 +27,21 @@ the oracle self-checks at the top run without it.
 """
 
 import json
-import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dequantize import dequantize, load_artifact  # noqa: E402
+from quantd_cli import run_quantd_config  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from coremltools.optimize.coreml._quantization_passes import prune_weights
 
-REPO = Path(__file__).resolve().parents[2]
-QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
 WEIGHT_THRESHOLD = 2048
 FLOAT16_INDEX_LIMIT = 65520  # (n - 1) at or above this is infinite in float16
 SAFETENSORS_DTYPE = {np.dtype(np.float16): "F16", np.dtype(np.float32): "F32"}
@@ -278,17 +274,6 @@ def test_coremltools_prunes_nothing_in_large_float16_tensors():
 # The quantd CLI against coremltools
 
 
-def run_quantd(tmp_path, tensors, config):
-    assert QUANTD.exists(), f"quantd binary not built at {QUANTD}: run scripts/test, or set QUANTD_BIN"
-    source = tmp_path / "model.safetensors"
-    output = tmp_path / "out.safetensors"
-    save_file(tensors, str(source))
-    completed = subprocess.run([str(QUANTD), "compress", str(source), "--output", str(output),
-                                "--config", json.dumps(config)], capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr + completed.stdout
-    return load_artifact(str(output)) + (str(output),)
-
-
 CLI_CONFIGS = [
     ("threshold", "OpThresholdPrunerConfig", {"threshold": 0.01}),
     ("threshold-low-minimum", "OpThresholdPrunerConfig", {"threshold": 0.002, "minimum_sparsity_percentile": 0.1}),
@@ -306,7 +291,7 @@ def test_masks_and_values_match_coremltools(tmp_path, label, config_type, config
     tensors = make_tensors(seed=3)
     if "block_size" in config:
         del tensors["large.float16"]
-    artifact, metadata, path = run_quantd(tmp_path, tensors, {"config_type": config_type, "global_config": config})
+    artifact, metadata, path = run_quantd_config(tmp_path, tensors, {"config_type": config_type, "global_config": config})
     restored = dequantize(path)
     for name in pruned_names(tensors):
         weight = tensors[name]
@@ -334,7 +319,7 @@ def test_masks_and_values_match_coremltools(tmp_path, label, config_type, config
 
 def test_small_and_rank_one_tensors_are_copied_unchanged(tmp_path):
     tensors = make_tensors(seed=4)
-    artifact, metadata, _ = run_quantd(tmp_path, tensors, {"config_type": "OpMagnitudePrunerConfig",
+    artifact, metadata, _ = run_quantd_config(tmp_path, tensors, {"config_type": "OpMagnitudePrunerConfig",
                                                           "global_config": {"target_sparsity": 0.5}})
     for name in ("bias.f32", "small.f16"):
         assert np.array_equal(artifact[name].view(np.uint8), tensors[name].view(np.uint8))

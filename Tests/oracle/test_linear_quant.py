@@ -14,7 +14,6 @@ the oracle self-checks at the top run without it.
 """
 
 import json
-import os
 import sys
 import warnings
 from pathlib import Path

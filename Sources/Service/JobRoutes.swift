@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import ModelFormats
 import QuantCore
 
 extension APIResponder {
@@ -52,6 +53,13 @@ extension APIResponder {
         }
         guard try service.store.model(modelID) != nil else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
+        }
+        do {
+            try ConfigPreflight.check(config, against: try SafetensorsFile(path: service.data.model(modelID)))
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem.gone("model \(modelID) is no longer readable: \(error)")
         }
         let job = try service.submit(modelID: modelID, config: config, preset: preset)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],

@@ -25,6 +25,7 @@ public enum LocalCompression {
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
+        try ConfigPreflight.check(config, against: file)
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

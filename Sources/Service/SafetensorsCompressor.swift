@@ -158,10 +158,10 @@ struct SafetensorsCompressor {
     }
 
     /// Why palettization leaves this weight alone, as coremltools would; nil to palettize.
+    /// (Group sizes that do not divide are refused before the job runs: `ConfigPreflight`.)
     static func paletteSkipReason(_ t: SafetensorsTensorInfo, _ c: PalettizationConfig, warnings: inout [String]) -> String? {
         guard c.applies(toShape: t.shape) else { return belowThreshold(t, c.weightThreshold) }
         do { _ = try c.resolvedGroupSize(shape: t.shape) } catch {
-            warnings.append("\(t.name): \(error); left unchanged")
             return "\(error)"
         }
         return nil

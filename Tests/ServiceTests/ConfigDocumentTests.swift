@@ -82,4 +82,18 @@ struct ConfigDocumentTests {
             #expect(tensors.contains { $0["action"] as? String == "compressed" }, "\(name)")
         }
     }
+
+    @Test("a group size that does not divide a tensor's channels is a 422 before the job is queued")
+    func groupSizePreflight() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let id = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 9).bytes)["id"] as? String)
+        // conv.weight has 64 output channels, layers.1.weight 128: 48 divides neither.
+        let response = try server.postJSON("/v1/jobs", ["model_id": id, "config": [
+            "config_type": "OpPalettizerConfig",
+            "global_config": ["nbits": 4, "granularity": "per_grouped_channel", "group_size": 48]]])
+        #expect(response.status == 422, "\(response.text)")
+        #expect(response.json["field"] as? String == "group_size")
+        #expect(try server.get("/v1/jobs").json["jobs"] as? [Any] == nil || (try server.get("/v1/jobs").json["jobs"] as? [Any])?.isEmpty == true)
+    }
 }

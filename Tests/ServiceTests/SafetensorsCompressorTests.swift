@@ -280,12 +280,27 @@ extension SafetensorsCompressorTests {
         #expect(report.bitsPerWeight == Double((2048 + 32) * 8) / 4096)
     }
 
-    @Test func aGroupSizeThatDoesNotDivideLeavesTheTensorWithAWarning() throws {
-        let t = Tensor(name: "w", dtype: .float32, shape: [48, 64], values: Self.random(3072, seed: 31))
-        let (out, outcome, dir) = try Self.compress([t], config: Self.palettize(PalettizationConfig(nbits: 4, granularity: .perGroupedChannel, groupSize: 32)))
+    @Test func aGroupSizeThatDoesNotDivideIsRefusedBeforeAnythingRuns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("preflight-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(out.tensor(named: "w")?.dtype == .float32)
-        #expect(outcome.warnings.count == 1)
+        let path = dir.appendingPathComponent("m.safetensors").path
+        let values = Self.bytes(Self.random(3072, seed: 31), .float32)
+        let writer = try SafetensorsWriter(entries: [.init(name: "w", dtype: .float32, shape: [48, 64])])
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try writer.write(toFileDescriptor: fd) { _, emit in try values.withUnsafeBytes { try emit($0) } }
+        close(fd)
+        let config = CompressionPipeline(Self.palettize(PalettizationConfig(nbits: 4, granularity: .perGroupedChannel, groupSize: 32)))
+        do {
+            try ConfigPreflight.check(config, against: try SafetensorsFile(path: path))
+            Issue.record("48 channels in groups of 32 must be refused")
+        } catch let problem as Problem {
+            #expect(problem.status == 422)
+            #expect(problem.extensions["field"] == "group_size")
+            #expect(problem.detail.contains("'w'"))
+        }
+        let fine = CompressionPipeline(Self.palettize(PalettizationConfig(nbits: 4, granularity: .perGroupedChannel, groupSize: 16)))
+        try ConfigPreflight.check(fine, against: try SafetensorsFile(path: path))
     }
 
     @Test func palettizeThenQuantizeStoresAnInt8LUT() throws {

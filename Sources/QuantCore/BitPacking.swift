@@ -11,6 +11,7 @@ public enum BitPacking {
     public static func pack(_ codes: UnsafeBufferPointer<UInt8>, bits: Int) -> [UInt8] {
         precondition((1...8).contains(bits), "bits must be 1…8")
         if bits == 8 { return Array(codes) }
+        if bits == 4 { return packNibbles(codes) }
         var out = [UInt8](repeating: 0, count: packedByteCount(count: codes.count, bits: bits))
         let mask = UInt32((1 << bits) - 1)
         out.withUnsafeMutableBufferPointer { o in
@@ -24,6 +25,23 @@ public enum BitPacking {
             }
         }
         return out
+    }
+
+    /// The common 4-bit case: whole bytes from pairs, no straddling, in parallel chunks.
+    private static func packNibbles(_ codes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let pairs = codes.count / 2
+        let count = packedByteCount(count: codes.count, bits: 4)
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            let base = out.baseAddress!
+            let chunks = ParallelChunks.chunkCount(items: pairs, unitsPerItem: 2)
+            ParallelChunks.forEach(count: pairs, chunks: chunks) { _, range in
+                for i in range {
+                    base[i] = (codes[2 &* i] & 0x0F) | (codes[2 &* i &+ 1] &<< 4)
+                }
+            }
+            if count > pairs { base[pairs] = codes[codes.count - 1] & 0x0F }
+            initialized = count
+        }
     }
 
     public static func pack(_ codes: [UInt8], bits: Int) -> [UInt8] {

@@ -15,6 +15,25 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
     public var sparsity: Double
 
     /// Sums over one chunk of elements, combined across chunks.
+    /// Eight-lane Float accumulators of `Partial`'s sums (`maxSquare` holds squared errors).
+    private struct Lanes {
+        var signal = SIMD8<Float>(), noise = SIMD8<Float>(), dot = SIMD8<Float>(), energy = SIMD8<Float>()
+        var maxSquare = SIMD8<Float>(), zeros = SIMD8<Float>()
+        var pending = 0
+
+        mutating func flush(into p: inout Partial) {
+            p.signal += Double(signal.sum())
+            p.noise += Double(noise.sum())
+            p.dot += Double(dot.sum())
+            p.reconstructed += Double(energy.sum())
+            var largest: Float = 0
+            for k in 0..<8 where maxSquare[k] > largest { largest = maxSquare[k] }
+            p.maxError = max(p.maxError, Double(largest).squareRoot())
+            p.zeros += Int(zeros.sum().rounded())
+            self = Lanes()
+        }
+    }
+
     private struct Partial {
         var signal = 0.0, noise = 0.0, dot = 0.0, reconstructed = 0.0, maxError = 0.0
         var zeros = 0
@@ -30,14 +49,14 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             zeros += r == 0 ? 1 : 0
         }
 
-        /// Adds elements `lo..<hi` of one block. Eight lanes of Float sums break the per-element
-        /// dependency chain of scalar accumulation (Swift does not reassociate float adds on its
-        /// own); each run is short enough (≤ 1024) for Float sums to stay accurate.
+        /// Adds elements `lo..<hi` of one block into `lanes`, eight at a time: Float lane sums
+        /// break the per-element dependency chain of scalar accumulation (Swift does not
+        /// reassociate float adds on its own). The lanes carry across short runs (per-block
+        /// quantization has runs of 32) and are flushed into Double every ~1024 elements.
         @inline(__always)
         mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
-                                                   scale: Float, zeroPoint: Float, signed: Bool, _ integer: (UInt8) -> Float) {
-            var vs = SIMD8<Float>(), vn = SIMD8<Float>(), vd = SIMD8<Float>(), ve = SIMD8<Float>(), vmax = SIMD8<Float>()
-            var vzeros = SIMD8<Float>()
+                                                   scale: Float, zeroPoint: Float, signed: Bool, lanes: inout Lanes,
+                                                   _ integer: (UInt8) -> Float) {
             let vscale = SIMD8<Float>(repeating: scale), vzp = SIMD8<Float>(repeating: zeroPoint)
             let bias = SIMD8<Float>(repeating: signed ? 8_388_736 : 8_388_608)
             var i = lo
@@ -50,33 +69,27 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                 q -= vzp
                 let r = q * vscale
                 let e = w - r
-                vs += w * w
-                vn += e * e
-                vd += w * r
-                ve += r * r
+                lanes.signal += w * w
+                lanes.noise += e * e
+                lanes.dot += w * r
+                lanes.energy += r * r
                 // max and zero tests by arithmetic: mask-based SIMD selects are slow in Swift.
                 let e2 = e * e
-                let gap = unsafeBitCast(unsafeBitCast(e2 - vmax, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-                vmax = (e2 + vmax + gap) * 0.5
+                let gap = unsafeBitCast(unsafeBitCast(e2 - lanes.maxSquare, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+                lanes.maxSquare = (e2 + lanes.maxSquare + gap) * 0.5
                 // q is an integer: |q| ≥ 1 unless it is 0, so 1 − min(1, |q|) counts the zeros.
                 let magnitude = unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-                vzeros += 1 - (magnitude + 1 - unsafeBitCast(unsafeBitCast(magnitude - 1, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)) * 0.5
+                lanes.zeros += 1 - (magnitude + 1 - unsafeBitCast(unsafeBitCast(magnitude - 1, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)) * 0.5
                 i &+= 8
             }
-            var tail = Partial()
+            lanes.pending &+= i &- lo
             while i < hi {
                 let q = integer(codes[i]) - zeroPoint
-                tail.add(original: Double(source[i]), reconstructed: Double(q * scale))
-                tail.zeros += q == 0 ? 1 : 0
+                add(original: Double(source[i]), reconstructed: Double(q * scale))
+                zeros += q == 0 ? 1 : 0
                 i &+= 1
             }
-            signal += Double(vs.sum()) + tail.signal
-            noise += Double(vn.sum()) + tail.noise
-            dot += Double(vd.sum()) + tail.dot
-            reconstructed += Double(ve.sum()) + tail.reconstructed
-            // vmax holds squared errors: its root is the largest |e| of the vector lanes.
-            maxError = max(maxError, Double(vmax.max()).squareRoot(), tail.maxError)
-            zeros += Int(vzeros.sum().rounded()) + tail.zeros
+            if lanes.pending >= 1024 { lanes.flush(into: &self) }
         }
 
         static func sum(_ partials: [Partial]) -> Partial {
@@ -232,6 +245,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                             nonisolated(unsafe) let out = out
                             ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, range in
                                 var p = Partial()
+                                var lanes = Lanes()
                                 layout.forEachRun(in: range) { offset, firstBlock, length in
                                     guard layout.run.kind == .within else {
                                         for i in 0..<length {
@@ -251,10 +265,11 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                     while start < length {
                                         let end = min(length, start + 1024)
                                         p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp,
-                                                 signed: Code.isSigned, integer)
+                                                 signed: Code.isSigned, lanes: &lanes, integer)
                                         start = end
                                     }
                                 }
+                                lanes.flush(into: &p)
                                 out[chunk] = p
                             }
                         }

@@ -62,6 +62,7 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         self.parser = HTTPRequestParser(limits: server.config.parserLimits)
         buffer = .allocate(byteCount: max(server.config.readBufferBytes, server.config.parserLimits.maxHeaderBytes + 4096), alignment: 16)
         phaseStart = EventLoop.now()
+        lastWriteProgress = phaseStart
     }
 
     deinit { buffer.deallocate() }
@@ -128,6 +129,13 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
             if let event = step.event {
                 handle(event, base: base)
                 continue
+            }
+            // Only empty lines between requests were consumed (RFC 9112 §2.2): still idle, so
+            // no header-read deadline runs against a kept-alive connection.
+            if head == nil, start == end, parser.isIdle, phase == .reading {
+                phase = .idle
+                requestStart = nil
+                phaseStart = EventLoop.now()
             }
             if !fill() { return }
         }
@@ -216,8 +224,10 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
             }
             bodyMode = .stream(sink, max: max)
         }
-        if h.expectsContinue && h.hasBody {
+        // RFC 9110 §10.1.1: no 100 (Continue) for an HTTP/1.0 client.
+        if h.expectsContinue && h.hasBody && h.version == .http11 {
             out.append(contentsOf: HTTPResponseEncoder.continueLine)
+            lastWriteProgress = EventLoop.now()
         }
     }
 

@@ -35,7 +35,7 @@ struct DataDirectory: Sendable {
     /// Renames `from` to `to` and fsyncs the target directory, so the rename survives a crash.
     static func commit(_ from: String, to: String) throws {
         guard rename(from, to) == 0 else {
-            throw Problem.storage("could not move \(from) into place: \(String(cString: strerror(errno)))")
+            throw Problem.storage("could not move a finished file into place: \(String(cString: strerror(errno)))")
         }
         syncDirectory(of: to)
     }

@@ -12,7 +12,12 @@ enum JobDocument {
     static func parse(_ body: [UInt8], contentType: String?) throws -> [String: Any] {
         let object: Any?
         if isYAML(contentType) {
-            do { object = try Yams.load(yaml: String(decoding: body, as: UTF8.self)) } catch {
+            let text = String(decoding: body, as: UTF8.self)
+            // Aliases can expand a tiny document into gigabytes ("billion laughs"); configs never need them.
+            if text.range(of: #"(^|[\s\[\{,:-])[&*][^\s]"#, options: .regularExpression) != nil {
+                throw Problem.invalidRequest("YAML anchors (&name) and aliases (*name) are not accepted in job documents; write the values out")
+            }
+            do { object = try Yams.load(yaml: text) } catch {
                 throw Problem.invalidRequest("the body is not valid YAML: \(error)")
             }
         } else {

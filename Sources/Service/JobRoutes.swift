@@ -59,7 +59,8 @@ extension APIResponder {
         } catch let problem as Problem {
             throw problem
         } catch {
-            throw Problem.gone("model \(modelID) is no longer readable: \(error)")
+            service.logger.error("reading a stored model failed", metadata: ["model": "\(modelID)", "error": "\(error)"])
+            throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
         let job = try service.submit(modelID: modelID, config: config, preset: preset)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],

@@ -15,12 +15,14 @@ struct JobRunner: Sendable {
     let logger: Logger
 
     func run(_ id: String, flag: CancellationFlag) {
-        guard let job = try? store.update(id, { job in
+        // Only a job still queued starts: a cancel may have landed since it was dequeued.
+        guard !flag.isStopped, let job = try? store.update(id, { job in
+            guard job.status == .queued else { return }
             job.status = .running
             job.startedAt = Date()
             job.attempts += 1
             job.progress = 0
-        }) else { return }
+        }), job.status == .running else { return }
         let started = Date()
         let tmpGzip = data.temporary("\(id).gz")
         let tmpReport = data.temporary("\(id).report.json")
@@ -47,7 +49,9 @@ struct JobRunner: Sendable {
     }
 
     private func finish(_ id: String, after error: any Error, flag: CancellationFlag, started: Date) {
-        switch flag.stopReason {
+        // A stop request only explains a failure that the stop itself caused.
+        let stopped = error is CancellationError ? flag.stopReason : nil
+        switch stopped {
         case .shutdown:
             _ = try? store.update(id) { job in
                 job.status = .queued
@@ -69,13 +73,18 @@ struct JobRunner: Sendable {
                 job.error = message
             }
             metrics.recordJobDuration(Date().timeIntervalSince(started))
-            logger.warning("job failed", metadata: ["job": "\(id)", "error": "\(message)"])
+            logger.warning("job failed", metadata: ["job": "\(id)", "error": "\(error)"])
         }
     }
 
+    /// What the job's `error` field says: problems and model errors are written for users;
+    /// anything else (file system errors carry paths) is logged, not shown.
     static func message(for error: any Error) -> String {
         if let p = error as? Problem { return p.detail }
-        return String(describing: error)
+        if let e = error as? SafetensorsError { return "the model is not valid safetensors: \(e)" }
+        if let e = error as? QuantCoreError { return "compression failed: \(e)" }
+        if let e = error as? OptimizationConfig.Invalid { return "invalid config: \(e)" }
+        return "the job failed on the server (\(type(of: error))); see the server log"
     }
 
     private func compress(_ job: Job, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
@@ -88,7 +97,7 @@ struct JobRunner: Sendable {
 
         let started = Date()
         let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard out >= 0 else { throw Problem.storage("cannot create \(tmpGzip): \(String(cString: strerror(errno)))") }
+        guard out >= 0 else { throw Problem.storage("cannot create the artifact file: \(String(cString: strerror(errno)))") }
         defer { close(out) }
         // The artifact is never written uncompressed: members are gzipped while later tensors
         // are still being quantized.
@@ -127,9 +136,9 @@ struct JobRunner: Sendable {
 
     static func writeDurably(_ data: Data, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Problem.storage("cannot create \(path)") }
+        guard fd >= 0 else { throw Problem.storage("cannot create the report file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         try data.withUnsafeBytes { try writeAll($0, to: fd) }
-        guard fsync(fd) == 0 else { throw Problem.storage("fsync of \(path) failed") }
+        guard fsync(fd) == 0 else { throw Problem.storage("fsync of the report failed: \(String(cString: strerror(errno)))") }
     }
 }

@@ -65,6 +65,14 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Marks the model as used now; false if it no longer exists.
+    public func touchModel(_ id: String, at date: Date = Date()) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "UPDATE models SET last_used_at = ? WHERE id = ?", arguments: [date, id])
+            return db.changesCount > 0
+        }
+    }
+
     public func model(_ id: String) throws -> StoredModel? {
         try db.read { try StoredModel.fetchOne($0, key: id) }
     }
@@ -144,8 +152,11 @@ public final class JobStore: Sendable {
         _ = try db.write { try StoredModel.deleteOne($0, key: id) }
     }
 
+    /// Caches `job` unless a newer revision is cached already: a reader that fetched before a
+    /// concurrent update must not put the older row back.
     private func remember(_ job: Job) {
         cache.withLock { cache in
+            if let cached = cache[job.id], cached.revision > job.revision { return }
             if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
             cache[job.id] = job
         }

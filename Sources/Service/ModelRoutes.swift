@@ -39,7 +39,8 @@ extension APIResponder {
             throw Problem.invalidModel("the safetensors file is invalid: \(error)")
         } catch {
             sink.abort()
-            throw Problem.storage("the upload could not be read back: \(error)")
+            service.logger.error("reading back an upload failed", metadata: ["error": "\(error)"])
+            throw Problem.storage("the upload could not be read back; the error was logged")
         }
         try sink.sync()
         let now = Date()
@@ -48,13 +49,15 @@ extension APIResponder {
                                 parameterCount: Int64(file.tensors.reduce(0) { $0 + $1.elementCount }),
                                 createdAt: now, lastUsedAt: now)
         let destination = service.data.model(model.id)
-        if FileManager.default.fileExists(atPath: destination) {
-            sink.abort()
-        } else {
-            try sink.commit(to: destination)
-            DataDirectory.syncDirectory(of: destination)
+        return try service.storage.withLock { _ in
+            if FileManager.default.fileExists(atPath: destination) {
+                sink.abort()
+            } else {
+                try sink.commit(to: destination)
+                DataDirectory.syncDirectory(of: destination)
+            }
+            return try service.store.upsertModel(model)
         }
-        return try service.store.upsertModel(model)
     }
 
     static func sniff(_ path: String, size: Int) throws -> ModelFormat {

@@ -105,9 +105,12 @@ struct Retention {
                 try? FileManager.default.removeItem(atPath: context.data.report(job: job.id))
                 try context.store.update(job.id) { $0.expired = true }
             }
-            for model in try context.store.unusedModels(before: cutoff) {
-                try? FileManager.default.removeItem(atPath: context.data.model(model.id))
-                try context.store.deleteModel(model.id)
+            // Re-read and delete under the storage lock: an upload or a job may just have used one.
+            try context.storage.withLock { _ in
+                for model in try context.store.unusedModels(before: cutoff) {
+                    try context.store.deleteModel(model.id)
+                    try? FileManager.default.removeItem(atPath: context.data.model(model.id))
+                }
             }
         } catch {
             context.logger.error("retention sweep failed", metadata: ["error": "\(error)"])

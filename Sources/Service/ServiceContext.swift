@@ -16,6 +16,9 @@ final class ServiceContext: Sendable {
     private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
     private let draining = Atomic(false)
     private let jsonCache = Mutex<[String: (revision: Int, bytes: [UInt8])]>([:])
+    /// Held while model files and rows change together (upload commit, job submission,
+    /// retention), so a sweep can never delete a model an answered request relies on.
+    let storage = Mutex(())
 
     init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?) {
         self.config = config
@@ -57,7 +60,12 @@ final class ServiceContext: Sendable {
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
-        try store.insert(job)
+        try storage.withLock { _ in
+            guard try store.touchModel(modelID) else {
+                throw Problem.notFound("model \(modelID) does not exist (or retention just removed it); upload it again")
+            }
+            try store.insert(job)
+        }
         do {
             try pool.enqueue(job.id)
         } catch {

@@ -97,3 +97,21 @@ struct ConfigDocumentTests {
         #expect(try server.get("/v1/jobs").json["jobs"] as? [Any] == nil || (try server.get("/v1/jobs").json["jobs"] as? [Any])?.isEmpty == true)
     }
 }
+
+@Suite("YAML safety")
+struct YAMLSafetyTests {
+    @Test("YAML anchors and aliases are refused before parsing (no billion laughs)")
+    func aliasesAreRefused() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        var yaml = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        for (previous, name) in zip("abcdefgh", "bcdefghi") {
+            yaml += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        let response = try server.request("POST", "/v1/jobs?model_id=x", headers: [("Content-Type", "application/yaml")],
+                                          body: Array(yaml.utf8))
+        #expect(response.status == 400)
+        #expect(response.text.contains("anchors"))
+        #expect(try server.get("/healthz").status == 200)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import Service
 
@@ -80,5 +81,22 @@ import Testing
         try store.insert(Self.job("job_new", status: .succeeded, finished: Date()))
         #expect(try store.unusedModels(before: cutoff).map(\.id) == ["idle"])
         #expect(try store.finishedJobs(before: cutoff).map(\.id) == ["job_done"])
+    }
+}
+
+@Suite struct JobRunnerStartTests {
+    /// A job cancelled between being dequeued and starting must stay cancelled.
+    @Test func aCancelledJobIsNotStarted() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("runner-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = DataDirectory(root: root)
+        try data.prepare()
+        let store = try JobStore(path: data.database)
+        try store.insert(JobStoreTests.job("job_c", status: .cancelled))
+        let runner = JobRunner(store: store, data: data, gzip: ParallelGzip(), metrics: Metrics(), logger: Logger(label: "test"))
+        runner.run("job_c", flag: CancellationFlag())
+        let job = try #require(try store.job("job_c"))
+        #expect(job.status == .cancelled)
+        #expect(job.attempts == 0)
     }
 }

@@ -72,3 +72,19 @@ struct KeepAliveTests {
         #expect(client.waitForClose(), "the socket closes after the response")
     }
 }
+
+@Suite("keep-alive between requests")
+struct KeepAliveEmptyLineTests {
+    @Test("an empty line after a request does not start a header deadline on the idle connection")
+    func strayCRLFIsNotARequest() throws {
+        let server = try TestServer { $0.headerReadTimeout = 1 }
+        defer { server.stop() }
+        let client = try RawHTTPClient(port: server.port)
+        try client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        // Longer than the header timeout: the stray CRLF must not earn a 408.
+        Thread.sleep(forTimeInterval: 2.5)
+        try client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+    }
+}

@@ -47,6 +47,8 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     private var closeAfterWrite = false
 
     private var readable = true, writable = true, peerClosed = false, closed = false
+    /// The body sink is full: the socket is not read until it calls back.
+    private var pausedForSink = false
     private var driving = false
 
     private var phaseStart: Double
@@ -91,7 +93,7 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         case .reading:
             if head == nil, let t = requestStart, now - t > config.headerReadTimeout {
                 fail(408, "the request head did not arrive within \(Int(config.headerReadTimeout)) s")
-            } else if head != nil, now - windowStart >= config.uploadRateWindow {
+            } else if head != nil, !pausedForSink, now - windowStart >= config.uploadRateWindow {
                 let rate = Double(windowBytes) / (now - windowStart)
                 if rate < Double(config.minUploadBytesPerSecond) {
                     fail(408, "the upload slowed to \(Int(rate)) B/s, below the minimum of \(config.minUploadBytesPerSecond) B/s")
@@ -137,8 +139,21 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
                 requestStart = nil
                 phaseStart = EventLoop.now()
             }
+            if case .stream(let sink, _) = bodyMode, !sink.whenReady({ [self] in loop.execute { self.resumeFromSink() } }) {
+                pausedForSink = true
+                return
+            }
             if !fill() { return }
         }
+    }
+
+    private func resumeFromSink() {
+        guard pausedForSink else { return }
+        pausedForSink = false
+        // The pause was the server's, not the client's: start a fresh rate window.
+        windowStart = EventLoop.now()
+        windowBytes = 0
+        drive()
     }
 
     /// Reads more bytes; false when the socket has none now (or the connection ended).

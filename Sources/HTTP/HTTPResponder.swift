@@ -22,10 +22,15 @@ public enum HTTPBodyDecision: Sendable {
     case stream(any HTTPBodySink, maxBytes: UInt64)
 }
 
-/// Receives a streamed request body on the event loop, in arrival order.
+/// Receives a streamed request body on the event loop, in arrival order. No method may block:
+/// a sink that cannot keep up says so through `whenReady`.
 public protocol HTTPBodySink: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) throws
-    /// The body ended well; called before `respond`.
+    /// True to keep reading the socket; false to pause, with `resume` called (on any thread)
+    /// once the sink can take more.
+    func whenReady(_ resume: @escaping @Sendable () -> Void) -> Bool
+    /// The body ended well; called on the event loop before `respond`, so it must not wait
+    /// (finishing that takes time belongs in the responder).
     func finish() throws
     /// The body will never be complete (client gone, limit exceeded, parse error).
     func abort()

@@ -22,6 +22,10 @@ extension APIResponder {
         guard case .streamed(let any) = request.body, let sink = any as? UploadSink else {
             throw Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE")
         }
+        do { try sink.awaitStored() } catch {
+            sink.abort()
+            throw error
+        }
         guard sink.bytesWritten > 0 else {
             sink.abort()
             throw Problem.invalidRequest("the uploaded model is empty")

@@ -11,8 +11,11 @@ import Synchronization
 /// queue (both serial, so order is kept). Full chunks are written with O_DIRECT where the file
 /// system allows it: measured here, buffered writes followed by fsync ran at ~250 MB/s while
 /// direct writes of 4 MiB ran at ~1.2 GB/s, and the fsync before the 201 then has nothing left
-/// to flush. The short last chunk goes through the page cache. At most `maxInFlight` chunks
-/// exist: past that `append` blocks, which is the back-pressure that bounds memory.
+/// to flush. The short last chunk goes through the page cache.
+///
+/// Nothing here blocks the appending thread (an event loop): once `maxInFlight` chunks are in
+/// flight, `whenReady` says so and calls back when one completes, and the connection stops
+/// reading the socket until then — TCP back-pressure instead of a sleeping event loop.
 final class UploadPipeline: @unchecked Sendable {
     // @unchecked: `current`/`fill` are used only by the appending thread; everything shared
     // with the queues is immutable (`Chunk`) or guarded (`failure`).
@@ -36,14 +39,20 @@ final class UploadPipeline: @unchecked Sendable {
     private let hasher = SHA256Hasher()
     private let hashQueue = DispatchQueue(label: "quantd.upload.hash")
     private let writeQueue = DispatchQueue(label: "quantd.upload.write")
-    private let slots = DispatchSemaphore(value: UploadPipeline.maxInFlight)
     private let group = DispatchGroup()
+    /// Chunks handed to the queues and not yet done, and who waits for that to drop.
+    private let flow = Mutex<(inFlight: Int, resume: (@Sendable () -> Void)?)>((0, nil))
     private let failure = Mutex<String?>(nil)
     private var current: Chunk?
     private var written: Int64 = 0
 
-    init(fd: Int32, path: String) {
+    /// Runs on the write queue before each chunk is written: the seam tests use to stand in
+    /// for a slow disk.
+    private let beforeWrite: (@Sendable () -> Void)?
+
+    init(fd: Int32, path: String, beforeWrite: (@Sendable () -> Void)? = nil) {
         self.fd = fd
+        self.beforeWrite = beforeWrite
         directFd = clinuxio_open_direct_write(path)
     }
 
@@ -54,10 +63,7 @@ final class UploadPipeline: @unchecked Sendable {
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            if current == nil {
-                slots.wait()
-                current = Chunk()
-            }
+            if current == nil { current = Chunk() }
             let chunk = current!
             let n = min(bytes.count - offset, Self.chunkBytes - chunk.count)
             (chunk.bytes.baseAddress! + chunk.count).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
@@ -67,7 +73,22 @@ final class UploadPipeline: @unchecked Sendable {
         }
     }
 
-    /// Flushes the last chunk and waits for both queues; returns the SHA-256 hex digest.
+    /// True if more bytes may be appended now; otherwise `resume` runs (on some thread) once
+    /// a chunk completes. Appending anyway is allowed — it only costs memory.
+    func whenReady(_ resume: @escaping @Sendable () -> Void) -> Bool {
+        flow.withLock { flow in
+            guard flow.inFlight >= Self.maxInFlight else { return true }
+            flow.resume = resume
+            return false
+        }
+    }
+
+    /// Hands the last, partial chunk to the queues without waiting for them.
+    func submitLast() throws {
+        try submit()
+    }
+
+    /// Waits for both queues (call off the event loop); returns the SHA-256 hex digest.
     func finish() throws -> String {
         try submit()
         group.wait()
@@ -77,12 +98,7 @@ final class UploadPipeline: @unchecked Sendable {
 
     /// Waits for in-flight work so the file can be removed safely.
     func abandon() {
-        // A partial chunk holds a slot no queue will free; a semaphore released below its
-        // initial value traps in libdispatch when deallocated.
-        if current != nil {
-            current = nil
-            slots.signal()
-        }
+        current = nil
         group.wait()
     }
 
@@ -97,9 +113,15 @@ final class UploadPipeline: @unchecked Sendable {
         release.enter()
         release.enter()
         group.enter()
-        release.notify(queue: writeQueue) { [slots, group] in
+        flow.withLock { $0.inFlight += 1 }
+        release.notify(queue: writeQueue) { [self] in
             _ = chunk
-            slots.signal()
+            let resume = flow.withLock { flow -> (@Sendable () -> Void)? in
+                flow.inFlight -= 1
+                defer { flow.resume = nil }
+                return flow.resume
+            }
+            resume?()
             group.leave()
         }
         hashQueue.async { [hasher] in
@@ -108,6 +130,7 @@ final class UploadPipeline: @unchecked Sendable {
         }
         writeQueue.async { [self] in
             defer { release.leave() }
+            beforeWrite?()
             let bytes = chunk.filled
             // Direct I/O needs aligned offset, length and memory: true for every full chunk.
             let direct = directFd >= 0 && bytes.count == Self.chunkBytes

@@ -16,8 +16,6 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
     private var sawModelPart = false
     private(set) var bytesWritten: Int64 = 0
     private(set) var sha256 = ""
-    /// The client's name for the file (multipart filename), used to name artifacts.
-    private(set) var filename: String?
     private var finished = false
 
     init(directory: String, multipartBoundary: String?) throws {
@@ -46,7 +44,7 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
                 case .partStart(let headers):
                     let d = MultipartParser.disposition(headers)
                     inModelPart = !sawModelPart && (d.name == "model" || d.name == "file")
-                    if inModelPart { filename = d.filename; sawModelPart = true }
+                    if inModelPart { sawModelPart = true }
                 case .data(let data):
                     if inModelPart { try store(data) }
                 case .partEnd:
@@ -70,6 +68,15 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
                 throw Problem.invalidRequest("the multipart body has no part named 'model'; send it with curl -F model=@FILE", field: "model")
             }
         }
+        try pipeline.submitLast()
+    }
+
+    func whenReady(_ resume: @escaping @Sendable () -> Void) -> Bool {
+        pipeline.whenReady(resume)
+    }
+
+    /// Waits until every byte is written and hashed (off the event loop); sets `sha256`.
+    func awaitStored() throws {
         sha256 = try pipeline.finish()
     }
 

@@ -66,3 +66,27 @@ import Testing
         }
     }
 }
+
+extension UploadPipelineTests {
+    /// With the disk side stalled, the pipeline reports "full" instead of blocking, and calls
+    /// back once it drains: the event loop never sleeps on it.
+    @Test func reportsFullInsteadOfBlockingAndCallsBackWhenDrained() throws {
+        let path = "/tmp/pipeline-stall-\(UUID())"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        defer { close(fd); unlink(path) }
+        let disk = DispatchSemaphore(value: 0)
+        let pipeline = UploadPipeline(fd: fd, path: path, beforeWrite: { disk.wait() })
+        let chunk = [UInt8](repeating: 7, count: UploadPipeline.chunkBytes)
+        for _ in 0...UploadPipeline.maxInFlight {
+            try chunk.withUnsafeBytes { try pipeline.append($0) }
+        }
+        let resumed = DispatchSemaphore(value: 0)
+        // The appends above returned although no chunk could be written: nothing blocked.
+        #expect(pipeline.whenReady { resumed.signal() } == false)
+        for _ in 0...(UploadPipeline.maxInFlight + 1) { disk.signal() }
+        #expect(resumed.wait(timeout: .now() + 30) == .success)
+        let digest = try pipeline.finish()
+        #expect(digest == (try Self.sha256sum(path)))
+        #expect(pipeline.whenReady { Issue.record("no wait expected once drained") } == true)
+    }
+}

@@ -49,6 +49,13 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     private var readable = true, writable = true, peerClosed = false, closed = false
     /// The body sink is full: the socket is not read until it calls back.
     private var pausedForSink = false
+    /// After an early final response on a request whose body is still arriving: our side is
+    /// shut down and the rest is read and dropped until this deadline, so the client sees the
+    /// response instead of a reset (RFC 9112 §9.6).
+    private var lingerUntil: Double?
+    private var lingeredBytes = 0
+    private static let lingerSeconds = 2.0
+    private static let lingerMaxBytes = 8 << 20
     private var driving = false
 
     private var phaseStart: Double
@@ -79,6 +86,10 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
 
     func tick(now: Double) {
         guard !closed else { return }
+        if let until = lingerUntil {
+            if now > until { close() }
+            return
+        }
         if hasPendingOutput {
             if now - lastWriteProgress > config.writeStallTimeout { close() }
             return
@@ -112,6 +123,10 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         driving = true
         defer { driving = false }
         while !closed {
+            if lingerUntil != nil {
+                drainLinger()
+                return
+            }
             if hasPendingOutput {
                 guard flush() else { return }
                 writeFinished()
@@ -400,11 +415,32 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
 
     private func writeFinished() {
         if closeAfterWrite {
-            close()
+            if head?.hasBody == true && !requestComplete && !peerClosed {
+                Glibc.shutdown(fd, Int32(SHUT_WR))
+                lingerUntil = EventLoop.now() + Self.lingerSeconds
+                drainLinger()
+            } else {
+                close()
+            }
             return
         }
         guard responded else { return }   // only a 100 Continue went out
         if requestComplete { nextRequest() }
+    }
+
+    /// Reads and drops what the client still sends, until it closes or the limits pass.
+    private func drainLinger() {
+        while readable && !closed {
+            let n = read(fd, buffer.baseAddress!, buffer.count)
+            if n > 0 {
+                lingeredBytes += n
+                if lingeredBytes > Self.lingerMaxBytes { close() }
+            } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                close()
+            } else if errno != EINTR {
+                readable = false
+            }
+        }
     }
 
     private func nextRequest() {

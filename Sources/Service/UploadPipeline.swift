@@ -134,10 +134,16 @@ final class UploadPipeline: @unchecked Sendable {
             let bytes = chunk.filled
             // Direct I/O needs aligned offset, length and memory: true for every full chunk.
             let direct = directFd >= 0 && bytes.count == Self.chunkBytes
-            let target = direct ? directFd : self.fd
+            var target = direct ? directFd : self.fd
             var done = 0
             while done < bytes.count {
                 let n = pwrite(target, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                // A short or refused direct write leaves an unaligned remainder: finish it buffered.
+                if target == directFd && (n < 0 || n < bytes.count - done) {
+                    if n > 0 { done += n }
+                    target = self.fd
+                    continue
+                }
                 if n < 0 {
                     if errno == EINTR { continue }
                     let message = "writing the upload failed: \(String(cString: strerror(errno)))"
@@ -146,7 +152,7 @@ final class UploadPipeline: @unchecked Sendable {
                 }
                 done += n
             }
-            if !direct { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
+            if target == self.fd { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
         }
     }
 }

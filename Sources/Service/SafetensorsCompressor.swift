@@ -1,6 +1,7 @@
 import Foundation
 import ModelFormats
 import QuantCore
+import Synchronization
 
 /// Compresses a safetensors model into a safetensors artifact: each tensor is compressed
 /// (or left alone, with the reason), then the artifact is written header first and streamed
@@ -31,18 +32,7 @@ struct SafetensorsCompressor {
     /// Writes the artifact to `output` in order, in pieces of any size. `progress` runs 0…1.
     func compress(_ file: SafetensorsFile, to output: (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> Outcome {
-        var warnings: [String] = []
-        var encoded: [EncodedTensor] = []
-        let totalBytes = Double(max(1, file.tensors.reduce(0) { $0 + $1.byteCount }))
-        var doneBytes = 0
-        for t in file.tensors {
-            if isCancelled() { throw CancellationError() }
-            encoded.append(try encode(t, in: file, warnings: &warnings))
-            file.releasePages(of: t)
-            doneBytes += t.byteCount
-            // Compressing is most of the work; writing (and the gzip behind it) the rest.
-            progress(0.8 * Double(doneBytes) / totalBytes)
-        }
+        var (encoded, warnings) = try encodeAll(file, progress: progress, isCancelled: isCancelled)
 
         var metadata = file.metadata
         for e in encoded { if let m = e.metadata { metadata["quantd:" + e.report.name] = m } }
@@ -70,6 +60,59 @@ struct SafetensorsCompressor {
             progress(0.8 + 0.2 * Double(written) / artifactBytes)
         }
         return Outcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize)
+    }
+
+    /// Compresses every tensor, one per core at a time, taken in file order: each tensor's own
+    /// kernels are parallel too, but a model of many small tensors (ResNet's 54) leaves cores
+    /// idle between and inside them. Results keep file order; so do the warnings.
+    private func encodeAll(_ file: SafetensorsFile, progress: (Double) -> Void,
+                           isCancelled: () -> Bool) throws -> ([EncodedTensor], [String]) {
+        let tensors = file.tensors
+        let totalBytes = Double(max(1, tensors.reduce(0) { $0 + $1.byteCount }))
+        let results = UnsafeMutableBufferPointer<(Result<EncodedTensor, any Error>, [String])?>.allocate(capacity: tensors.count)
+        results.initialize(repeating: nil)
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
+        // Hands out tensor indices and serialises progress and cancellation callbacks, which
+        // are the caller's and not thread-safe.
+        let state = Mutex((next: 0, doneBytes: 0, failed: false))
+        nonisolated(unsafe) let (slots, report, cancelled) = (results, progress, isCancelled)
+        let lanes = min(ProcessInfo.processInfo.activeProcessorCount, max(1, tensors.count))
+        DispatchQueue.concurrentPerform(iterations: lanes) { _ in
+            while true {
+                let index: Int? = state.withLock { s in
+                    guard !s.failed, s.next < tensors.count, !cancelled() else { return nil }
+                    defer { s.next += 1 }
+                    return s.next
+                }
+                guard let index else { return }
+                let t = tensors[index]
+                var notes: [String] = []
+                let result = Result { try encode(t, in: file, warnings: &notes) }
+                file.releasePages(of: t)
+                slots[index] = (result, notes)
+                state.withLock { s in
+                    if case .failure = result { s.failed = true }
+                    s.doneBytes += t.byteCount
+                    // Compressing is most of the work; writing (and the gzip behind it) the rest.
+                    report(0.8 * Double(s.doneBytes) / totalBytes)
+                }
+            }
+        }
+        // A failure anywhere wins over the tensors it stopped; missing ones mean cancelled.
+        for slot in results {
+            if let (result, _) = slot, case .failure(let error) = result { throw error }
+        }
+        var encoded: [EncodedTensor] = []
+        var warnings: [String] = []
+        for slot in results {
+            guard let (result, notes) = slot else { throw CancellationError() }
+            encoded.append(try result.get())
+            warnings += notes
+        }
+        return (encoded, warnings)
     }
 
     private func encode(_ t: SafetensorsTensorInfo, in file: SafetensorsFile, warnings: inout [String]) throws -> EncodedTensor {

@@ -5,10 +5,13 @@
 /// The bit operations below reproduce that rounding (ties to even) without a type conversion.
 protocol QuotientRounding {
     static func round(_ quotient: Float) -> Float
+    /// The same rounding on eight lanes.
+    static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float>
 }
 
 enum Float32Quotient: QuotientRounding {
     @inline(__always) static func round(_ quotient: Float) -> Float { quotient }
+    @inline(__always) static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float> { quotients }
 }
 
 enum Float16Quotient: QuotientRounding {
@@ -18,6 +21,11 @@ enum Float16Quotient: QuotientRounding {
         let bits = quotient.bitPattern
         return Float(bitPattern: (bits &+ 0xFFF &+ ((bits >> 13) & 1)) & 0xFFFF_E000)
     }
+
+    @inline(__always) static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(quotients, to: SIMD8<UInt32>.self)
+        return unsafeBitCast((bits &+ 0xFFF &+ ((bits &>> 13) & 1)) & 0xFFFF_E000, to: SIMD8<Float>.self)
+    }
 }
 
 enum BFloat16Quotient: QuotientRounding {
@@ -26,5 +34,10 @@ enum BFloat16Quotient: QuotientRounding {
     @inline(__always) static func round(_ quotient: Float) -> Float {
         let bits = quotient.bitPattern
         return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+    }
+
+    @inline(__always) static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(quotients, to: SIMD8<UInt32>.self)
+        return unsafeBitCast((bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) & 0xFFFF_0000, to: SIMD8<Float>.self)
     }
 }

@@ -21,7 +21,8 @@ final class EventLoop: @unchecked Sendable {
     private let wakeFd: Int32
     private var sources: [Int32: EventLoopSource] = [:]
     private let inbox = Mutex<[@Sendable () -> Void]>([])
-    private var threadID: pthread_t?
+    /// The loop thread's id (0 until it runs), read from any thread by `inEventLoop`.
+    private let threadID = Atomic<UInt>(0)
     private let stopped = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private var lastTick = 0.0
@@ -39,13 +40,13 @@ final class EventLoop: @unchecked Sendable {
     }
 
     var inEventLoop: Bool {
-        guard let t = threadID else { return false }
-        return pthread_equal(t, pthread_self()) != 0
+        let t = threadID.load(ordering: .acquiring)
+        return t != 0 && pthread_equal(pthread_t(t), pthread_self()) != 0
     }
 
     func start(name: String) {
         let thread = Thread { [self] in
-            threadID = pthread_self()
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
             run()
         }
         thread.name = name

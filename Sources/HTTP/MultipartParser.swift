@@ -98,6 +98,11 @@ public struct MultipartParser: Sendable {
                 i = at + delimiter.count
                 state = .afterDelimiter
             case .afterDelimiter:
+                // RFC 2046 §5.1.1 allows transport padding (spaces, tabs) after a boundary.
+                if input[i] == 0x20 || input[i] == 0x09 {
+                    i += 1
+                    continue
+                }
                 if n - i < 2 { carry = Array(input[i...]); return }
                 if input[i] == 0x2D, input[i + 1] == 0x2D {
                     state = .epilogue

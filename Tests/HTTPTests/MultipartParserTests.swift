@@ -266,3 +266,24 @@ func bigBodyFeedings(_ body: [UInt8]) -> [[ArraySlice<UInt8>]] {
         try twoPartBody.withUnsafeBytes { b in try parser.feed(b) { _ in throw Stop() } }
     }
 }
+
+@Suite struct MultipartTransportPaddingTests {
+    @Test func spacesAndTabsAfterABoundaryAreAccepted() throws {
+        let body = "--XyZ \t\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nabc\r\n--XyZ-- \r\n"
+        var parser = MultipartParser(boundary: "XyZ")
+        var data: [UInt8] = []
+        var parts = 0
+        try Array(body.utf8).withUnsafeBytes { bytes in
+            try parser.feed(bytes) { event in
+                switch event {
+                case .partStart: parts += 1
+                case .data(let d): data += d
+                case .partEnd: break
+                }
+            }
+        }
+        try parser.finish()
+        #expect(parts == 1)
+        #expect(data == Array("abc".utf8))
+    }
+}

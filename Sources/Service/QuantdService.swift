@@ -22,7 +22,7 @@ public final class QuantdService: Sendable {
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
                                  openapiDocument: Self.loadOpenAPI(config.openapiPath))
         let runner = JobRunner(store: store, data: data,
-                               gzip: ParallelGzip(memberBytes: config.gzipMemberBytes, level: Int32(config.gzipLevel)),
+                               gzip: ParallelGzip(memberBytes: config.gzipMemberBytes, level: Int32(config.gzipLevel), strategy: config.gzipStrategy),
                                metrics: metrics, logger: logger)
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
             runner.run(id, flag: flag)

@@ -36,3 +36,28 @@ extension LinearQuantizer {
             scaleType: quantized.scaleType, zeroPoints: quantized.zeroPoints)
     }
 }
+
+extension SparseLinearQuantizedTensor {
+    /// The dense weight as floats: kept elements dequantized, pruned ones 0.
+    public func dequantized() -> [Float] {
+        // Pruned positions take their block's zero-point code, which dequantizes to exactly 0.
+        let layout = try? BlockLayout(shape: shape, blockSizes: config.blockSizes(for: shape))
+        var dense = [UInt8](repeating: 0, count: shape.reduce(1, *))
+        if let zeroPoints, let layout {
+            dense.withUnsafeMutableBufferPointer { dense in
+                layout.forEachRun(in: 0..<layout.partitionSize) { offset, firstBlock, length in
+                    for i in 0..<length {
+                        dense[offset + i] = zeroPoints[layout.run.kind == .across ? firstBlock + i : firstBlock]
+                    }
+                }
+            }
+        }
+        var ordinal = 0
+        for index in dense.indices where mask[index >> 3] & (1 << (index & 7)) != 0 {
+            dense[index] = codes[ordinal]
+            ordinal += 1
+        }
+        return LinearQuantizedTensor(config: config, shape: shape, codes: dense, scales: scales,
+                                     scaleShape: scaleShape, scaleType: scaleType, zeroPoints: zeroPoints).dequantized()
+    }
+}

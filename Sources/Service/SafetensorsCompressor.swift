@@ -175,7 +175,7 @@ struct SafetensorsCompressor {
                                                      metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, pruned: pruned))
                 }
                 let q = try LinearQuantizer(c).quantize(pruned)
-                let dense = try SparseEncoding.dequantized(q)
+                let dense = q.dequantized()
                 let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
                 return try SparseEncoding.prunedQuantized(t, q, pruning: p, metrics: metrics)
             case .pruning:

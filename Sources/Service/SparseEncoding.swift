@@ -89,35 +89,6 @@ enum SparseEncoding {
         return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
     }
 
-    /// The dense reconstruction of a pruned-then-quantized tensor, for its error metrics.
-    static func dequantized(_ q: SparseLinearQuantizedTensor) throws -> [Float] {
-        let count = q.shape.reduce(1, *)
-        let blocks = try q.config.blockSizes(for: q.shape)
-        // Row-major strides of the dense tensor and of the scale tensor.
-        var strides = [Int](repeating: 1, count: q.shape.count), scaleStrides = strides
-        for axis in stride(from: q.shape.count - 2, through: 0, by: -1) {
-            strides[axis] = strides[axis + 1] * q.shape[axis + 1]
-            scaleStrides[axis] = scaleStrides[axis + 1] * q.scaleShape[axis + 1]
-        }
-        let signed = q.config.dtype.isSigned
-        func integer(_ b: UInt8) -> Float { signed ? Float(Int8(bitPattern: b)) : Float(b) }
-        var dense = [Float](repeating: 0, count: count)
-        var ordinal = 0
-        for index in 0..<count where q.mask[index >> 3] & (1 << (index & 7)) != 0 {
-            var block = 0, rest = index
-            for axis in 0..<q.shape.count {
-                let coordinate = rest / strides[axis]
-                rest %= strides[axis]
-                let size = blocks[axis] == 0 ? q.shape[axis] : blocks[axis]
-                block += (coordinate / size) * scaleStrides[axis]
-            }
-            let zp = q.zeroPoints.map { integer($0[block]) } ?? 0
-            dense[index] = (integer(q.codes[ordinal]) - zp) * q.scales[block]
-            ordinal += 1
-        }
-        return dense
-    }
-
     static func describe(_ p: PruningConfig) -> String {
         switch p.mode {
         case .threshold(let threshold, _): "threshold \(threshold)"

@@ -37,3 +37,24 @@ import Testing
         #expect(throws: QuantCoreError.nonFiniteWeight) { try LinearQuantizer().quantize(pruned) }
     }
 }
+
+@Suite struct SparseLinearDequantizationTests {
+    /// Kept weights come back as their dense quantization's values, pruned ones as 0.
+    @Test(arguments: [LinearQuantizationConfig(), LinearQuantizationConfig(mode: .linear, dtype: .uint8),
+                      LinearQuantizationConfig(dtype: .int4, granularity: .perBlock, blockSize: .alongInputAxis(16))])
+    func matchesTheDenseQuantizationWhereKept(config: LinearQuantizationConfig) throws {
+        var state: UInt64 = 3
+        let values: [Float] = (0..<(48 * 64)).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) + 0.2
+        }
+        let pruned = try #require(try values.withUnsafeBytes { try Pruner(.magnitude(targetSparsity: 0.5)).prune($0, type: .float32, shape: [48, 64]) })
+        let sparse = try LinearQuantizer(config).quantize(pruned)
+        let dense = try pruned.denseBytes().withUnsafeBytes { try LinearQuantizer(config).quantize($0, type: .float32, shape: [48, 64]) }
+        let expected = dense.dequantized()
+        let rebuilt = sparse.dequantized()
+        for i in 0..<values.count {
+            #expect(rebuilt[i] == (pruned.isKept(i) ? expected[i] : 0))
+        }
+    }
+}

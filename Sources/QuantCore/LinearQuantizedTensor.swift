@@ -1,3 +1,5 @@
+import CQuantKernels
+
 /// A weight tensor after linear quantization: `w ≈ (q − zeroPoint) · scale` per block.
 ///
 /// Integers take one byte each whatever `dtype.bitWidth` is; packing 4-bit codes is the
@@ -35,27 +37,13 @@ extension LinearQuantizedTensor {
     /// How many different codes occur (for the report's `unique_values`), counted in parallel.
     public var distinctCodes: Int {
         let chunks = ParallelChunks.chunkCount(items: codes.count, unitsPerItem: 1)
-        // Four tables per chunk, used in turn: consecutive codes are often equal, and stores
-        // to one address back to back would serialise on it.
-        let tables = 4 * max(chunks, 1)
-        var seen = [UInt8](repeating: 0, count: 256 * tables)
+        var seen = [UInt8](repeating: 0, count: 256 * max(chunks, 1))
         codes.withUnsafeBufferPointer { codes in
             seen.withUnsafeMutableBufferPointer { seen in
                 nonisolated(unsafe) let seen = seen
+                let possible = config.quantizedRange.count
                 ParallelChunks.forEach(count: codes.count, chunks: chunks) { chunk, range in
-                    let t0 = seen.baseAddress! + chunk * 1024, t1 = t0 + 256, t2 = t0 + 512, t3 = t0 + 768
-                    var i = range.lowerBound
-                    while i + 4 <= range.upperBound {
-                        t0[Int(codes[i])] = 1
-                        t1[Int(codes[i &+ 1])] = 1
-                        t2[Int(codes[i &+ 2])] = 1
-                        t3[Int(codes[i &+ 3])] = 1
-                        i &+= 4
-                    }
-                    while i < range.upperBound {
-                        t0[Int(codes[i])] = 1
-                        i &+= 1
-                    }
+                    _ = qk_mark_codes(codes.baseAddress! + range.lowerBound, range.count, seen.baseAddress! + chunk * 256, possible)
                 }
             }
         }

@@ -1,3 +1,5 @@
+import CQuantKernels
+
 /// Linear weight quantization with coremltools' exact arithmetic
 /// (`coremltools.optimize._utils.quantize_weight_by_dtype`, reached from
 /// `linear_quantize_weights.blockwise_compress`).
@@ -63,7 +65,7 @@ public struct LinearQuantizer: Sendable {
 ///
 /// Clamping before rounding equals coremltools' clip after it because the bounds
 /// `qmin − zp` and `qmax − zp` are integers.
-struct BlockQuantization {
+struct BlockQuantization: Sendable {
     var scale: Float
     var lower: Float
     var upper: Float
@@ -227,12 +229,15 @@ extension LinearQuantizer {
                 highs.withUnsafeMutableBufferPointer { highs in
                     let layout = layout
                     let runKind = layout.run.kind
+                    let kernels = source.vectorKernels
                     ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, partition in
                         let base = copies == 1 ? 0 : chunk * blockCount
                         let lows = lows.baseAddress! + base
                         let highs = highs.baseAddress! + base
                         layout.forEachRun(in: partition) { offset, block, length in
-                            if runKind == .within {
+                            if runKind == .within, let kernels {
+                                kernels.orderKeyExtremes(offset: offset, count: length, low: &lows[block], high: &highs[block])
+                            } else if runKind == .within {
                                 var low = lows[block]
                                 var high = highs[block]
                                 for index in offset..<(offset + length) {
@@ -270,13 +275,20 @@ extension LinearQuantizer {
             let layout = layout
             return [UInt8](unsafeUninitializedCapacity: count) { codes, initialized in
                 let codes = codes.baseAddress!
+                qk_prefer_huge_pages(codes, count)
                 let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
                 let runKind = layout.run.kind
+                let kernels = Rounding.vectorKernelFloat16Quotient == nil ? nil : source.vectorKernels
+                let float16Quotient = Rounding.vectorKernelFloat16Quotient ?? false
                 ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { _, partition in
                     layout.forEachRun(in: partition) { offset, block, length in
                         if runKind == .within {
                             let parameters = blocks[block]
                             var index = offset
+                            if let kernels {
+                                index += kernels.codes(offset: offset, count: length, block: parameters,
+                                                       float16Quotient: float16Quotient, into: codes)
+                            }
                             let end = offset + length
                             while index + 8 <= end {
                                 let integers = parameters.codes8(source.vector8(at: index), rounding)

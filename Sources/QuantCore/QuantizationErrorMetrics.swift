@@ -1,3 +1,4 @@
+import CQuantKernels
 import Foundation
 
 /// How far a quantized tensor is from the original, measured in one parallel pass over the
@@ -31,6 +32,26 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             p.maxError = max(p.maxError, Double(largest).squareRoot())
             p.zeros += Int(zeros.sum().rounded())
             self = Lanes()
+        }
+    }
+
+    /// `Lanes` as the vector kernels keep them.
+    private struct KernelLanes {
+        var sums = qk_lanes()
+        var pending = 0
+
+        mutating func flush(into p: inout Partial) {
+            withUnsafeBytes(of: sums) { raw in
+                // qk_lanes is only Float-aligned: load, do not bind, as SIMD8.
+                let v = { (field: Int) in raw.loadUnaligned(fromByteOffset: field * 32, as: SIMD8<Float>.self) }
+                p.signal += Double(v(0).sum())
+                p.noise += Double(v(1).sum())
+                p.dot += Double(v(2).sum())
+                p.reconstructed += Double(v(3).sum())
+                p.maxError = max(p.maxError, Double(v(4).max()).squareRoot())
+                p.zeros += Int(v(5).sum().rounded())
+            }
+            self = KernelLanes()
         }
     }
 
@@ -86,8 +107,22 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
             while i < hi {
                 let q = integer(codes[i]) - zeroPoint
                 add(original: Double(source[i]), reconstructed: Double(q * scale))
-                zeros += q == 0 ? 1 : 0
                 i &+= 1
+            }
+            if lanes.pending >= 1024 { lanes.flush(into: &self) }
+        }
+
+        /// `addRun` through the vector kernels, the tail of fewer than eight in Double.
+        @inline(__always)
+        mutating func addRun<Source: WeightSource>(_ kernels: VectorKernels, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
+                                                   scale: Float, zeroPoint: Float, signed: Bool, lanes: inout KernelLanes,
+                                                   _ source: Source, _ integer: (UInt8) -> Float) {
+            let done = kernels.measure(offset: lo, count: hi - lo, codes: codes.baseAddress!, scale: scale,
+                                       zeroPoint: zeroPoint, signed: signed, lanes: &lanes.sums)
+            lanes.pending &+= done
+            for i in (lo + done)..<hi {
+                let q = integer(codes[i]) - zeroPoint
+                add(original: Double(source[i]), reconstructed: Double(q * scale))
             }
             if lanes.pending >= 1024 { lanes.flush(into: &self) }
         }
@@ -237,6 +272,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         private func measure<Source: WeightSource, Code: FixedWidthInteger>(_ source: Source, _: Code.Type) -> Partial {
             let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
             var partials = [Partial](repeating: Partial(), count: max(chunks, 1))
+            let kernels = source.vectorKernels
             @inline(__always) func integer(_ byte: UInt8) -> Float { Float(Code(truncatingIfNeeded: byte)) }
             tensor.codes.withUnsafeBufferPointer { codes in
                 tensor.scales.withUnsafeBufferPointer { scales in
@@ -246,6 +282,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                             ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, range in
                                 var p = Partial()
                                 var lanes = Lanes()
+                                var kernelLanes = KernelLanes()
                                 layout.forEachRun(in: range) { offset, firstBlock, length in
                                     guard layout.run.kind == .within else {
                                         for i in 0..<length {
@@ -253,7 +290,6 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                             let zp = zeroPoints.isEmpty ? 0 : integer(zeroPoints[block])
                                             let r = (integer(codes[offset + i]) - zp) * scales[block]
                                             p.add(original: Double(source[offset + i]), reconstructed: Double(r))
-                                            p.zeros += r == 0 ? 1 : 0
                                         }
                                         return
                                     }
@@ -264,12 +300,18 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                     var start = 0
                                     while start < length {
                                         let end = min(length, start + 1024)
-                                        p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp,
-                                                 signed: Code.isSigned, lanes: &lanes, integer)
+                                        if let kernels {
+                                            p.addRun(kernels, codes, from: offset + start, to: offset + end, scale: scale,
+                                                     zeroPoint: zp, signed: Code.isSigned, lanes: &kernelLanes, source, integer)
+                                        } else {
+                                            p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp,
+                                                     signed: Code.isSigned, lanes: &lanes, integer)
+                                        }
                                         start = end
                                     }
                                 }
                                 lanes.flush(into: &p)
+                                kernelLanes.flush(into: &p)
                                 out[chunk] = p
                             }
                         }

@@ -7,14 +7,19 @@ protocol QuotientRounding {
     static func round(_ quotient: Float) -> Float
     /// The same rounding on eight lanes.
     static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float>
+    /// Whether the vector kernels round the quotient to float16 precision; nil when they
+    /// have no such rounding.
+    static var vectorKernelFloat16Quotient: Bool? { get }
 }
 
 enum Float32Quotient: QuotientRounding {
+    static var vectorKernelFloat16Quotient: Bool? { false }
     @inline(__always) static func round(_ quotient: Float) -> Float { quotient }
     @inline(__always) static func round(_ quotients: SIMD8<Float>) -> SIMD8<Float> { quotients }
 }
 
 enum Float16Quotient: QuotientRounding {
+    static var vectorKernelFloat16Quotient: Bool? { true }
     /// Keeps 10 fraction bits. Exact in binary16's normal range; below it (|q| < 2^-14) the
     /// result still rounds to integer 0, and above it (|q| ≥ 65520) it still clips.
     @inline(__always) static func round(_ quotient: Float) -> Float {
@@ -29,6 +34,7 @@ enum Float16Quotient: QuotientRounding {
 }
 
 enum BFloat16Quotient: QuotientRounding {
+    static var vectorKernelFloat16Quotient: Bool? { nil }
     /// Keeps 7 fraction bits; bfloat16 shares binary32's exponent range, so this is exact
     /// for every finite quotient.
     @inline(__always) static func round(_ quotient: Float) -> Float {

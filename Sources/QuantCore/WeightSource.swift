@@ -1,3 +1,5 @@
+import CQuantKernels
+
 /// Reads element `index` of little-endian weight bytes as a `Float`.
 ///
 /// Kernels are generic over the source so that one loop serves every storage type and
@@ -18,6 +20,8 @@ protocol WeightSource {
     static var magnitudeKeyBits: Int { get }
     /// Elements `index..<index + 8`, decoded in vector registers where the type allows.
     func vector8(at index: Int) -> SIMD8<Float>
+    /// The vector kernels for this source, when the CPU and the element type allow them.
+    var vectorKernels: VectorKernels? { get }
 }
 
 extension WeightSource {
@@ -32,6 +36,7 @@ extension WeightSource {
     @inline(__always) func magnitudeKey(at index: Int) -> UInt32 { self[index].bitPattern & 0x7FFF_FFFF }
     @inline(__always) func magnitude(ofKey key: UInt32) -> Float { Float(bitPattern: key) }
     static var magnitudeKeyBits: Int { 31 }
+    var vectorKernels: VectorKernels? { nil }
 }
 
 /// Maps sign-magnitude float bits to two's-complement integers of the same order, by
@@ -97,6 +102,7 @@ struct Float32Source: WeightSource {
     @inline(__always) func vector8(at index: Int) -> SIMD8<Float> {
         base.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
     }
+    var vectorKernels: VectorKernels? { VectorKernels(element: QK_FLOAT32, base: base) }
 }
 
 struct Float16Source: WeightSource {
@@ -113,6 +119,7 @@ struct Float16Source: WeightSource {
     @inline(__always) func magnitudeKey(at index: Int) -> UInt32 { UInt32(bits(index) & 0x7FFF) }
     @inline(__always) func magnitude(ofKey key: UInt32) -> Float { FloatConversion.float(float16Bits: UInt16(truncatingIfNeeded: key)) }
     static var magnitudeKeyBits: Int { 15 }
+    var vectorKernels: VectorKernels? { VectorKernels(element: QK_FLOAT16, base: base) }
 }
 
 struct BFloat16Source: WeightSource {

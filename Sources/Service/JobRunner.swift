@@ -128,7 +128,7 @@ struct JobRunner: Sendable {
                 compressionRatioVsUpload: Double(uploadBytes) / Double(max(1, outcome.artifactBytes)),
                 meanSQNRDB: weight > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / weight : nil),
             warnings: outcome.warnings,
-            timings: .init(compressSeconds: Date().timeIntervalSince(started),
+            timings: .init(compressSeconds: Date().timeIntervalSince(started), encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
         let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom").safetensors"
         return (report, name)

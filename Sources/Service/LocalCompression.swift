@@ -35,7 +35,8 @@ public enum LocalCompression {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes,
-                                          compressSeconds: Date().timeIntervalSince(started)))
+                                          compressSeconds: Date().timeIntervalSince(started),
+                                          encodeSeconds: outcome.encodeSeconds))
     }
 
     struct Summary: Encodable {
@@ -44,10 +45,12 @@ public enum LocalCompression {
         var artifactBytes: Int
         /// Opening, compressing and writing, in this process (no start-up).
         var compressSeconds: Double
+        /// Of those, compressing the tensors in memory, before writing.
+        var encodeSeconds: Double
 
         enum CodingKeys: String, CodingKey {
             case tensors, warnings
-            case artifactBytes = "artifact_bytes", compressSeconds = "compress_seconds"
+            case artifactBytes = "artifact_bytes", compressSeconds = "compress_seconds", encodeSeconds = "encode_seconds"
         }
     }
 }

@@ -17,6 +17,8 @@ struct SafetensorsCompressor {
         var tensors: [CompressionReport.Tensor]
         var warnings: [String]
         var artifactBytes: Int
+        /// Compressing every tensor in memory, before the artifact is written.
+        var encodeSeconds: Double
     }
 
     /// The op type a safetensors weight stands for, for `op_type_configs`: safetensors has no
@@ -32,7 +34,9 @@ struct SafetensorsCompressor {
     /// Writes the artifact to `output` in order, in pieces of any size. `progress` runs 0…1.
     func compress(_ file: SafetensorsFile, to output: (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> Outcome {
+        let started = ContinuousClock.now
         var (encoded, warnings) = try encodeAll(file, progress: progress, isCancelled: isCancelled)
+        let encodeSeconds = Self.seconds(ContinuousClock.now - started)
 
         var metadata = file.metadata
         for e in encoded { if let m = e.metadata { metadata["quantd:" + e.report.name] = m } }
@@ -59,7 +63,12 @@ struct SafetensorsCompressor {
             written += encoded[i].parts[k].byteCount
             progress(0.8 + 0.2 * Double(written) / artifactBytes)
         }
-        return Outcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize)
+        return Outcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize,
+                       encodeSeconds: encodeSeconds)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Compresses every tensor, one per core at a time, taken in file order: each tensor's own
@@ -121,6 +130,7 @@ struct SafetensorsCompressor {
         guard t.dtype.isFloatingPoint else { return .unchanged(t, reason: "\(t.dtype.rawValue) is not a floating-point type") }
         var notes: [String] = []
         defer { warnings += notes }
+        file.populatePages(of: t)
         return try file.withTensorBytes(t) { bytes in
             do {
                 return try encode(t, bytes, ops[...], warnings: &notes)

@@ -18,4 +18,16 @@ import Testing
         #expect(!tensor(.int8, zeroPoints: [0]).hasNonZeroZeroPoints)
         #expect(tensor(.uint8, zeroPoints: [127]).hasNonZeroZeroPoints)
     }
+
+    @Test func countsDistinctCodesWhetherOrNotEveryLevelOccurs() {
+        // int4 symmetric has 15 levels; 12 of them occur, the last one only at the very end,
+        // long after a scan could stop if it had seen every level.
+        let sparse = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 % 11 - 5) } + [6]
+        let full = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 % 15 - 7) }
+        for (codes, expected) in [(sparse, 12), (full, 15)] {
+            let t = LinearQuantizedTensor(config: .init(dtype: .int4), shape: [1, codes.count], codes: codes, scales: [1],
+                                          scaleShape: [1, 1], scaleType: .float32, zeroPoints: nil)
+            #expect(t.distinctCodes == expected)
+        }
+    }
 }

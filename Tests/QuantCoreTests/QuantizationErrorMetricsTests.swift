@@ -64,6 +64,15 @@ import Testing
         #expect(abs(result.cosine - dot / (signal * restoredEnergy).squareRoot()) < 1e-7)
     }
 
+    @Test func countsEachZeroOnceInRunsThatAreNotMultiplesOfEight() {
+        // Rows of 11: eight through the lanes, three in the scalar tail. Row 0 has two zero
+        // codes in the tail and one in the lanes, row 1 none.
+        let codes = [1, 2, 0, 3, 4, 5, 6, 7, 0, 0, 9] + [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        let quantized = tensor(.init(), shape: [2, 11], codes: codes, scales: [1, 1])
+        let result = metrics(codes.map(Float.init), quantized)
+        #expect(result.sparsity == 3.0 / 22)
+    }
+
     @Test func allZeroWeightsAreAPerfectMatch() throws {
         let weights = [Float](repeating: 0, count: 64)
         let quantized = try weights.withUnsafeBufferPointer { try LinearQuantizer().quantize($0, shape: [8, 8]) }

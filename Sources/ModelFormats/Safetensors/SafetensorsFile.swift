@@ -43,6 +43,13 @@ public struct SafetensorsFile: Sendable {
         }
     }
 
+    /// Maps the tensor's pages in one call before a pass over all of it (see
+    /// `MemoryMappedFile.populatePages`).
+    public func populatePages(of tensor: SafetensorsTensorInfo) {
+        let start = header.dataStart + tensor.dataRange.lowerBound
+        mapping.populatePages(start..<(start + tensor.byteCount))
+    }
+
     /// Lets the kernel drop the tensor's pages from this process's memory once they are done
     /// with; reading the tensor again still works (it is paged back in).
     public func releasePages(of tensor: SafetensorsTensorInfo) {

@@ -76,6 +76,20 @@ public final class MemoryMappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
+    /// Maps the pages of `range` now, in one call, rather than a fault at a time as a kernel
+    /// first touches them: page faults were ~15% of an int8 job's time. Pages not in the page
+    /// cache are read. A kernel without MADV_POPULATE_READ (before Linux 5.14) ignores it.
+    public func populatePages(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min(range.upperBound, byteCount)
+        guard end > start else { return }
+        // MADV_POPULATE_READ, which Glibc's Swift module does not name.
+        let populateRead: Int32 = 22
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, populateRead)
+    }
+
     /// Calls `body` with the mapped bytes; the buffer must not escape `body`, because the
     /// mapping disappears with the last reference to this object.
     public func withBytes<Result, Failure: Error>(

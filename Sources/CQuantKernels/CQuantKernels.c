@@ -1,0 +1,265 @@
+#include "CQuantKernels.h"
+#include <stdint.h>
+#include <sys/mman.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define QK_TARGET __attribute__((target("avx2,f16c")))
+
+int qk_vector_kernels_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+}
+
+// Eight elements as floats; float16 converts exactly (F16C).
+QK_TARGET __attribute__((always_inline)) static inline __m256 load8(int element, const void *source, size_t index) {
+    if (element == QK_FLOAT16) {
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)source + index)));
+    }
+    return _mm256_loadu_ps((const float *)source + index);
+}
+
+QK_TARGET static int32_t hmin32(__m256i v) {
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, v);
+    int32_t m = lanes[0];
+    for (int k = 1; k < 8; k++) m = lanes[k] < m ? lanes[k] : m;
+    return m;
+}
+
+QK_TARGET static int32_t hmax32(__m256i v) {
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, v);
+    int32_t m = lanes[0];
+    for (int k = 1; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
+    return m;
+}
+
+QK_TARGET static void extremes16(const uint16_t *source, size_t count, int32_t *low, int32_t *high) {
+    // Keys of 16-bit floats fit in int16: sixteen lanes per instruction.
+    __m256i lo = _mm256_set1_epi16(INT16_MAX), hi = _mm256_set1_epi16(INT16_MIN);
+    const __m256i magnitude = _mm256_set1_epi16(0x7FFF);
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(source + i));
+        __m256i key = _mm256_xor_si256(bits, _mm256_and_si256(_mm256_srai_epi16(bits, 15), magnitude));
+        lo = _mm256_min_epi16(lo, key);
+        hi = _mm256_max_epi16(hi, key);
+    }
+    int16_t los[16], his[16];
+    _mm256_storeu_si256((__m256i *)los, lo);
+    _mm256_storeu_si256((__m256i *)his, hi);
+    int32_t l = *low, h = *high;
+    for (int k = 0; k < 16; k++) {
+        l = los[k] < l ? los[k] : l;
+        h = his[k] > h ? his[k] : h;
+    }
+    for (; i < count; i++) {
+        int16_t s = (int16_t)source[i];
+        int32_t key = s ^ ((s >> 15) & 0x7FFF);
+        l = key < l ? key : l;
+        h = key > h ? key : h;
+    }
+    *low = l;
+    *high = h;
+}
+
+QK_TARGET static void extremes32(const uint32_t *source, size_t count, int32_t *low, int32_t *high) {
+    __m256i lo = _mm256_set1_epi32(INT32_MAX), hi = _mm256_set1_epi32(INT32_MIN);
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(source + i));
+        __m256i key = _mm256_xor_si256(bits, _mm256_and_si256(_mm256_srai_epi32(bits, 31), magnitude));
+        lo = _mm256_min_epi32(lo, key);
+        hi = _mm256_max_epi32(hi, key);
+    }
+    int32_t l = hmin32(lo), h = hmax32(hi);
+    l = *low < l ? *low : l;
+    h = *high > h ? *high : h;
+    for (; i < count; i++) {
+        int32_t s = (int32_t)source[i];
+        int32_t key = s ^ ((s >> 31) & 0x7FFFFFFF);
+        l = key < l ? key : l;
+        h = key > h ? key : h;
+    }
+    *low = l;
+    *high = h;
+}
+
+void qk_order_key_extremes(int element, const void *source, size_t count, int32_t *low, int32_t *high) {
+    if (element == QK_FLOAT16) extremes16(source, count, low, high);
+    else extremes32(source, count, low, high);
+}
+
+// The block's parameters in registers; read once, since stores through the byte pointer of
+// the codes could otherwise alias them.
+typedef struct {
+    __m256 scale;
+    __m256i lower, upper, zero_point;
+    int float16_quotient;
+} block_vectors;
+
+// As the Swift kernel: divide, round the quotient to float16 precision if asked (bit
+// arithmetic, ties to even), round half to even by adding 1.5·2^23, clamp the integers.
+QK_TARGET __attribute__((always_inline)) static inline __m256i codes8(__m256 w, block_vectors b) {
+    __m256 q = _mm256_div_ps(w, b.scale);
+    if (b.float16_quotient) {
+        __m256i bits = _mm256_castps_si256(q);
+        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 13), _mm256_set1_epi32(1));
+        bits = _mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0xFFF)), odd);
+        q = _mm256_castsi256_ps(_mm256_and_si256(bits, _mm256_set1_epi32((int32_t)0xFFFFE000)));
+    }
+    __m256i integer = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(q, _mm256_set1_ps(12582912.0f))),
+                                       _mm256_set1_epi32(0x4B400000));
+    integer = _mm256_max_epi32(integer, b.lower);
+    integer = _mm256_min_epi32(integer, b.upper);
+    integer = _mm256_add_epi32(integer, b.zero_point);
+    return _mm256_and_si256(integer, _mm256_set1_epi32(0xFF));
+}
+
+// Inlined into wrappers with constant `element` and rounding, so each loop is compiled for one type.
+QK_TARGET __attribute__((always_inline)) static inline void codes_loop(
+    int element, int float16_quotient, const void *source, size_t count, const qk_block *block, uint8_t *codes) {
+    const block_vectors b = {
+        _mm256_set1_ps(block->scale), _mm256_set1_epi32(block->lower), _mm256_set1_epi32(block->upper),
+        _mm256_set1_epi32(block->zero_point), float16_quotient,
+    };
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m256i lo = codes8(load8(element, source, i), b);
+        __m256i hi = codes8(load8(element, source, i + 8), b);
+        // Bytes 0..255 in 32-bit lanes → 16 bytes in order.
+        __m256i words = _mm256_packus_epi32(lo, hi);             // per 128-bit half: lo0-3 hi0-3 | lo4-7 hi4-7
+        words = _mm256_permute4x64_epi64(words, 0xD8);           // lo0-7 | hi0-7
+        __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        _mm_storeu_si128((__m128i *)(codes + i), bytes);
+    }
+    for (; i + 8 <= count; i += 8) {
+        __m256i lo = codes8(load8(element, source, i), b);
+        __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+        _mm_storel_epi64((__m128i *)(codes + i), _mm_packus_epi16(words, words));
+    }
+}
+
+#define QK_CODES(name, element, rounding) \
+    QK_TARGET static void name(const void *source, size_t count, const qk_block *block, uint8_t *codes) { \
+        codes_loop(element, rounding, source, count, block, codes); \
+    }
+QK_CODES(codes16, QK_FLOAT16, 0)
+QK_CODES(codes16r, QK_FLOAT16, 1)
+QK_CODES(codes32, QK_FLOAT32, 0)
+QK_CODES(codes32r, QK_FLOAT32, 1)
+
+void qk_codes(int element, const void *source, size_t count, const qk_block *block, uint8_t *codes) {
+    if (element == QK_FLOAT16) {
+        if (block->float16_quotient) codes16r(source, count, block, codes);
+        else codes16(source, count, block, codes);
+    } else {
+        if (block->float16_quotient) codes32r(source, count, block, codes);
+        else codes32(source, count, block, codes);
+    }
+}
+
+QK_TARGET __attribute__((always_inline)) static inline void measure_loop(
+    int element, const void *source, const uint8_t *codes, size_t count,
+    float scale, float zero_point, int signed_codes, qk_lanes *lanes) {
+    __m256 signal = _mm256_loadu_ps(lanes->signal), noise = _mm256_loadu_ps(lanes->noise);
+    __m256 dot = _mm256_loadu_ps(lanes->dot), energy = _mm256_loadu_ps(lanes->energy);
+    __m256 max_square = _mm256_loadu_ps(lanes->max_square), zeros = _mm256_loadu_ps(lanes->zeros);
+    const __m256 vscale = _mm256_set1_ps(scale), vzp = _mm256_set1_ps(zero_point);
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    for (size_t i = 0; i + 8 <= count; i += 8) {
+        __m256 w = load8(element, source, i);
+        __m128i bytes = _mm_loadl_epi64((const __m128i *)(codes + i));
+        __m256i integers = signed_codes ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+        __m256 q = _mm256_sub_ps(_mm256_cvtepi32_ps(integers), vzp);
+        __m256 r = _mm256_mul_ps(q, vscale);
+        __m256 e = _mm256_sub_ps(w, r);
+        signal = _mm256_add_ps(signal, _mm256_mul_ps(w, w));
+        __m256 e2 = _mm256_mul_ps(e, e);
+        noise = _mm256_add_ps(noise, e2);
+        dot = _mm256_add_ps(dot, _mm256_mul_ps(w, r));
+        energy = _mm256_add_ps(energy, _mm256_mul_ps(r, r));
+        max_square = _mm256_max_ps(e2, max_square);
+        zeros = _mm256_add_ps(zeros, _mm256_and_ps(_mm256_cmp_ps(q, zero, _CMP_EQ_OQ), one));
+    }
+    _mm256_storeu_ps(lanes->signal, signal);
+    _mm256_storeu_ps(lanes->noise, noise);
+    _mm256_storeu_ps(lanes->dot, dot);
+    _mm256_storeu_ps(lanes->energy, energy);
+    _mm256_storeu_ps(lanes->max_square, max_square);
+    _mm256_storeu_ps(lanes->zeros, zeros);
+}
+
+#define QK_MEASURE(name, element, signed_codes) \
+    QK_TARGET static void name(const void *s, const uint8_t *c, size_t n, float scale, float zp, qk_lanes *l) { \
+        measure_loop(element, s, c, n, scale, zp, signed_codes, l); \
+    }
+QK_MEASURE(measure16s, QK_FLOAT16, 1)
+QK_MEASURE(measure16u, QK_FLOAT16, 0)
+QK_MEASURE(measure32s, QK_FLOAT32, 1)
+QK_MEASURE(measure32u, QK_FLOAT32, 0)
+
+void qk_measure(int element, const void *source, const uint8_t *codes, size_t count,
+                float scale, float zero_point, int signed_codes, qk_lanes *lanes) {
+    if (element == QK_FLOAT16) {
+        if (signed_codes) measure16s(source, codes, count, scale, zero_point, lanes);
+        else measure16u(source, codes, count, scale, zero_point, lanes);
+    } else {
+        if (signed_codes) measure32s(source, codes, count, scale, zero_point, lanes);
+        else measure32u(source, codes, count, scale, zero_point, lanes);
+    }
+}
+
+#else
+
+int qk_vector_kernels_available(void) { return 0; }
+void qk_order_key_extremes(int element, const void *source, size_t count, int32_t *low, int32_t *high) {
+    (void)element; (void)source; (void)count; (void)low; (void)high;
+}
+void qk_codes(int element, const void *source, size_t count, const qk_block *block, uint8_t *codes) {
+    (void)element; (void)source; (void)count; (void)block; (void)codes;
+}
+void qk_measure(int element, const void *source, const uint8_t *codes, size_t count,
+                float scale, float zero_point, int signed_codes, qk_lanes *lanes) {
+    (void)element; (void)source; (void)codes; (void)count; (void)scale; (void)zero_point;
+    (void)signed_codes; (void)lanes;
+}
+
+#endif
+
+// Four tables in turn: equal neighbouring codes would otherwise store to one address back
+// to back and serialise on it. Stops as soon as `possible` distinct codes are seen: real
+// weights use every level of their range within a few thousand elements, so the scan of a
+// large tensor is mostly skipped.
+size_t qk_mark_codes(const uint8_t *codes, size_t count, uint8_t seen[256], size_t possible) {
+    uint8_t tables[4][256] = {{0}};
+    size_t distinct = 0, i = 0;
+    while (i < count && distinct < possible) {
+        size_t end = count - i > 8192 ? i + 8192 : count;
+        for (; i + 4 <= end; i += 4) {
+            tables[0][codes[i]] = 1;
+            tables[1][codes[i + 1]] = 1;
+            tables[2][codes[i + 2]] = 1;
+            tables[3][codes[i + 3]] = 1;
+        }
+        for (; i < end; i++) tables[0][codes[i]] = 1;
+        distinct = 0;
+        for (int c = 0; c < 256; c++) distinct += tables[0][c] | tables[1][c] | tables[2][c] | tables[3][c];
+    }
+    for (int c = 0; c < 256; c++) seen[c] |= tables[0][c] | tables[1][c] | tables[2][c] | tables[3][c];
+    return distinct;
+}
+
+void qk_prefer_huge_pages(void *buffer, size_t count) {
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)buffer + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)buffer + count) & ~(huge - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)buffer; (void)count;
+#endif
+}

@@ -1,0 +1,54 @@
+// Vector kernels for the linear quantizer's hot loops, for x86-64 CPUs with AVX2 and F16C.
+//
+// Swift on Linux targets baseline x86-64 (SSE2) and has no per-function target attribute, so
+// these loops are compiled for AVX2 here and chosen at run time: callers check
+// `qk_vector_kernels_available()` once and keep their portable Swift loops otherwise. Every
+// kernel computes exactly what the Swift loop it replaces computes, lane for lane.
+#ifndef CQUANTKERNELS_H
+#define CQUANTKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// Element encodings of the source weights (little-endian).
+#define QK_FLOAT16 0
+#define QK_FLOAT32 1
+
+// Nonzero when this CPU runs the kernels below; they must not be called otherwise.
+int qk_vector_kernels_available(void);
+
+// Lowers *low and raises *high to the smallest and largest order keys of `count` elements:
+// integers that order like the values (negative floats' magnitude bits flipped).
+void qk_order_key_extremes(int element, const void *source, size_t count, int32_t *low, int32_t *high);
+
+// One block's quantization: code = clamp(round_half_even(R(w / scale)), lower, upper) + zero_point,
+// stored as its low byte. R rounds the quotient to float16 precision when `float16_quotient`.
+typedef struct {
+    float scale;
+    int32_t lower;
+    int32_t upper;
+    int32_t zero_point;
+    int32_t float16_quotient;
+} qk_block;
+
+// Codes of the first `count` elements (a multiple of 8).
+void qk_codes(int element, const void *source, size_t count, const qk_block *block, uint8_t *codes);
+
+// Eight-lane float sums of original and reconstructed weights, as the error metrics keep them.
+typedef struct {
+    float signal[8], noise[8], dot[8], energy[8], max_square[8], zeros[8];
+} qk_lanes;
+
+// Adds the first `count` elements (a multiple of 8) of one block into `lanes`: reconstructed
+// r = (code − zero_point)·scale, codes read as int8 when `signed_codes`, else uint8.
+void qk_measure(int element, const void *source, const uint8_t *codes, size_t count,
+                float scale, float zero_point, int signed_codes, qk_lanes *lanes);
+
+// Sets seen[c] = 1 for every byte c among `count` codes, stopping early once `possible`
+// distinct codes are seen (no more can be); returns how many distinct codes it saw.
+size_t qk_mark_codes(const uint8_t *codes, size_t count, uint8_t seen[256], size_t possible);
+
+// Asks for 2 MiB pages on the whole 2 MiB pages inside a fresh, untouched buffer: writing a
+// large output then takes a page fault per 2 MiB instead of per 4 KiB. Only a hint.
+void qk_prefer_huge_pages(void *buffer, size_t count);
+
+#endif

@@ -1,0 +1,47 @@
+import CQuantKernels
+
+/// The AVX2/F16C loops of `CQuantKernels` over one source tensor, for CPUs that have them and
+/// element types they read natively (float16, float32); `WeightSource.vectorKernels` is nil
+/// otherwise and the portable Swift loops run. Both compute the same codes and extremes.
+struct VectorKernels {
+    static let isAvailable = qk_vector_kernels_available() != 0
+
+    let element: Int32
+    let base: UnsafeRawPointer
+
+    init?(element: Int32, base: UnsafeRawPointer) {
+        guard Self.isAvailable else { return nil }
+        self.element = element
+        self.base = base
+    }
+
+    private var elementSize: Int { element == QK_FLOAT16 ? 2 : 4 }
+
+    /// Lowers `low` and raises `high` to the extreme order keys of elements `offset..<offset + count`.
+    @inline(__always)
+    func orderKeyExtremes(offset: Int, count: Int, low: inout Int32, high: inout Int32) {
+        qk_order_key_extremes(element, base + offset &* elementSize, count, &low, &high)
+    }
+
+    /// Writes the codes of the leading multiple of 8 of elements `offset..<offset + count`
+    /// to `codes + offset`; returns how many that is.
+    @inline(__always)
+    func codes(offset: Int, count: Int, block: BlockQuantization, float16Quotient: Bool,
+               into codes: UnsafeMutablePointer<UInt8>) -> Int {
+        let vectorCount = count & ~7
+        var parameters = qk_block(scale: block.scale, lower: Int32(block.lower), upper: Int32(block.upper),
+                                  zero_point: block.zeroPoint, float16_quotient: float16Quotient ? 1 : 0)
+        qk_codes(element, base + offset &* elementSize, vectorCount, &parameters, codes + offset)
+        return vectorCount
+    }
+
+    /// Adds the leading multiple of 8 of elements `offset..<offset + count` into `lanes`;
+    /// returns how many that is.
+    @inline(__always)
+    func measure(offset: Int, count: Int, codes: UnsafePointer<UInt8>, scale: Float, zeroPoint: Float,
+                 signed: Bool, lanes: inout qk_lanes) -> Int {
+        let vectorCount = count & ~7
+        qk_measure(element, base + offset &* elementSize, codes + offset, vectorCount, scale, zeroPoint, signed ? 1 : 0, &lanes)
+        return vectorCount
+    }
+}

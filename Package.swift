@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CLinuxIO"),
         // General HTTP/1.1 server on BSD sockets + Dispatch; knows nothing of models or jobs.
         .target(name: "HTTP", dependencies: ["CLinuxIO"]),
-        // AVX2/F16C loops for the linear quantizer, chosen at run time (Swift cannot target them per function).
+        // AVX2/F16C/FMA loops for the linear quantizer, chosen at run time (Swift cannot target them per function).
         .target(name: "CQuantKernels"),
         // Pure numerics: dtypes, quantizers, error metrics. No I/O; only its own C kernels.
         .target(name: "QuantCore", dependencies: ["CQuantKernels"],

@@ -169,6 +169,7 @@ extension LinearQuantizer {
         }
 
         /// Rounds `value` to `scaleType`, as numpy does after each operation on that dtype.
+        @inline(__always)
         private func rounded(_ value: Float) -> Float {
             switch scaleType {
             case .float16: FloatConversion.float(float16Bits: FloatConversion.float16Bits(value))
@@ -179,6 +180,7 @@ extension LinearQuantizer {
 
         /// coremltools' scale and zero point for a block with these extremes, or nil when the
         /// scale overflows.
+        @inline(__always)
         func blockQuantization(minimum: Float, maximum: Float) -> BlockQuantization? {
             let qmin = Float(range.lowerBound)
             let qmax = Float(range.upperBound)

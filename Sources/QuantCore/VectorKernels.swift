@@ -1,6 +1,6 @@
 import CQuantKernels
 
-/// The AVX2/F16C loops of `CQuantKernels` over one source tensor, for CPUs that have them and
+/// The AVX2/F16C/FMA loops of `CQuantKernels` over one source tensor, for CPUs that have them and
 /// element types they read natively (float16, float32); `WeightSource.vectorKernels` is nil
 /// otherwise and the portable Swift loops run. Both compute the same codes and extremes.
 struct VectorKernels {

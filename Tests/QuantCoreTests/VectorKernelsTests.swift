@@ -1,9 +1,10 @@
 import CQuantKernels
+import Foundation
 import Testing
 @testable import QuantCore
 
 /// The AVX2 kernels against the portable Swift loops they replace, element for element.
-@Suite(.enabled(if: VectorKernels.isAvailable, "this CPU has no AVX2/F16C; the Swift loops run instead"))
+@Suite(.enabled(if: VectorKernels.isAvailable, "this CPU has no AVX2/F16C/FMA; the Swift loops run instead"))
 struct VectorKernelsTests {
     /// Normal weights, exact ties of the scale (x.5 quotients) and a few outliers.
     private func weights(count: Int, seed: UInt64) -> [Float] {
@@ -103,4 +104,64 @@ struct VectorKernelsTests {
         #expect(abs(Double(lane(4).max()!) - worst) <= worst * 1e-6)
         #expect(Double(lane(5).reduce(0, +)) == zeros)
     }
+
+    /// The kernels divide by multiplying with the reciprocal and correcting with FMA; over
+    /// every finite float16 weight and scales as real blocks produce them (float16-rounded
+    /// max/127 and max/7 of random maxima), the codes equal those of true division.
+    @Test func reciprocalDivisionEqualsDivisionForEveryFloat16Weight() {
+        let bits = (0..<UInt16.max).filter { $0 & 0x7C00 != 0x7C00 }
+        let source = bits.withUnsafeBytes { Array($0) }
+        var generator = SplitMix64(seed: 5)
+        var scales: [(Float, Float)] = []
+        for _ in 0..<24 {
+            let maximum = Float(Double.random(in: -20...8, using: &generator)).exp2ed
+            for levels: Float in [127, 7] {
+                let span = FloatConversion.float(float16Bits: FloatConversion.float16Bits(2 * maximum))
+                scales.append((FloatConversion.float(float16Bits: FloatConversion.float16Bits(span / (2 * levels))), levels))
+            }
+        }
+        source.withUnsafeBytes { raw in
+            let kernels = VectorKernels(element: QK_FLOAT16, base: raw.baseAddress!)!
+            for (scale, levels) in scales {
+                let block = BlockQuantization(scale: scale, lower: -levels, upper: levels, zeroPoint: 0)
+                var codes = [UInt8](repeating: 0, count: bits.count)
+                let done = codes.withUnsafeMutableBufferPointer {
+                    kernels.codes(offset: 0, count: bits.count, block: block, float16Quotient: true, into: $0.baseAddress!)
+                }
+                // Only weights a block with this scale can hold: its extremes set the scale, and
+                // the kernels (like the Swift vector loop) round before clamping.
+                var compared = 0, mismatches = 0
+                for index in 0..<done {
+                    let weight = FloatConversion.float(float16Bits: bits[index])
+                    guard abs(weight) <= (levels + 1) * scale else { continue }
+                    compared += 1
+                    if codes[index] != block.code(weight, Float16Quotient.self) { mismatches += 1 }
+                }
+                #expect(compared > 100)
+                #expect(mismatches == 0, "scale \(scale): \(mismatches) of \(compared) codes differ")
+            }
+        }
+    }
+
+    @Test func reciprocalDivisionEqualsDivisionForFloat32Weights() {
+        var generator = SplitMix64(seed: 6)
+        let values = (0..<200_000).map { _ in Float(generator.normal()) * 0.05 }
+        values.withUnsafeBytes { raw in
+            let kernels = VectorKernels(element: QK_FLOAT32, base: raw.baseAddress!)!
+            for _ in 0..<8 {
+                let scale = Float(Double.random(in: 0.0001...0.01, using: &generator))
+                let block = BlockQuantization(scale: scale, lower: -127, upper: 127, zeroPoint: 0)
+                var codes = [UInt8](repeating: 0, count: values.count)
+                _ = codes.withUnsafeMutableBufferPointer {
+                    kernels.codes(offset: 0, count: values.count, block: block, float16Quotient: false, into: $0.baseAddress!)
+                }
+                #expect(codes == values.map { block.code($0, Float32Quotient.self) })
+            }
+        }
+    }
+}
+
+private extension Float {
+    /// 2 to the power of this value.
+    var exp2ed: Float { Float(Foundation.exp2(Double(self))) }
 }

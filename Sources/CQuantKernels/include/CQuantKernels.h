@@ -1,4 +1,4 @@
-// Vector kernels for the linear quantizer's hot loops, for x86-64 CPUs with AVX2 and F16C.
+// Vector kernels for the linear quantizer's hot loops, for x86-64 CPUs with AVX2, F16C and FMA.
 //
 // Swift on Linux targets baseline x86-64 (SSE2) and has no per-function target attribute, so
 // these loops are compiled for AVX2 here and chosen at run time: callers check

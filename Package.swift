@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Runtime for the committed Core ML proto code; no older than the protoc-gen-swift that generated it.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
@@ -29,7 +31,11 @@ let package = Package(
         .target(name: "QuantCore", dependencies: ["CQuantKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Model file readers/writers and format sniffing.
-        .target(name: "ModelFormats", dependencies: ["QuantCore"]),
+        // The .proto sources are inputs to scripts/generate-protos, not to the build.
+        .target(name: "ModelFormats", dependencies: [
+            "QuantCore",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
             "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO",

@@ -33,7 +33,7 @@ let package = Package(
         // Model file readers/writers and format sniffing.
         // The .proto sources are inputs to scripts/generate-protos, not to the build.
         .target(name: "ModelFormats", dependencies: [
-            "QuantCore",
+            "QuantCore", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
@@ -51,7 +51,7 @@ let package = Package(
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "QuantCore", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]

@@ -190,6 +190,29 @@ struct JSONScanner {
             exactInteger: magnitude.map { isNegative ? -$0 : $0 })
     }
 
+    /// Reads and discards one value of any kind, for members a reader does not use. Nesting is
+    /// capped so a hostile document cannot exhaust the stack.
+    mutating func skipValue(depth: Int = 0) throws(JSONSyntaxError) {
+        guard depth < 64 else { throw error("values nested more than 64 deep") }
+        switch peekValueKind() {
+        case .object:
+            try beginObject()
+            while try nextMemberKey() != nil { try skipValue(depth: depth + 1) }
+        case .array:
+            try beginArray()
+            while try hasNextElement() { try skipValue(depth: depth + 1) }
+        case .string:
+            _ = try readString()
+        case .number:
+            _ = try readNumber()
+        case .boolean, .null:
+            let literal = peek() == UInt8(ascii: "t") ? "true" : peek() == UInt8(ascii: "f") ? "false" : "null"
+            for byte in literal.utf8 { try consume(byte, expecting: "'\(literal)'") }
+        case nil:
+            throw error(isAtEnd ? "unexpected end of JSON, expected a value" : "expected a value")
+        }
+    }
+
     // MARK: Errors
 
     func error(_ reason: String) -> JSONSyntaxError {

@@ -152,4 +152,20 @@ import Testing
         #expect(try scan("}") { $0.peekValueKind() } == nil)
         #expect(try scan("") { $0.peekValueKind() } == nil)
     }
+
+    @Test func skipValueSkipsAnyValueWhole() throws {
+        let rest = try scan(#"[{"a": [1, -2.5e3, "x\"y"], "b": {"c": null}}, true, false, null, 7] "tail""#) { scanner in
+            try scanner.skipValue()
+            return try scanner.readString()
+        }
+        #expect(rest == "tail")
+    }
+
+    @Test func skipValueRejectsBadLiteralsAndDeepNesting() {
+        #expect(throws: JSONSyntaxError.self) { try scan("nul") { try $0.skipValue() } }
+        #expect(throws: JSONSyntaxError.self) { try scan("]") { try $0.skipValue() } }
+        #expect(throws: JSONSyntaxError(offset: 64, reason: "values nested more than 64 deep")) {
+            try scan(String(repeating: "[", count: 100)) { try $0.skipValue() }
+        }
+    }
 }

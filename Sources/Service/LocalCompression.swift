@@ -23,15 +23,28 @@ public enum LocalCompression {
         default:
             throw Problem.invalidRequest("give exactly one of --preset and --config")
         }
-        let file: SafetensorsFile
-        do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
-        try ConfigPreflight.check(config, against: file)
+        let size = Int((try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.intValue ?? 0)
+        let format = try APIResponder.sniff(input, size: size)
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let started = Date()
-        let outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
-                                                                        progress: { _ in }, isCancelled: { false })
+        let outcome: (tensors: [CompressionReport.Tensor], warnings: [String], artifactBytes: Int, encodeSeconds: Double)
+        if format == .zip || format == .tar {
+            let mapping: MemoryMappedFile
+            do { mapping = try MemoryMappedFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
+            let o = try mapping.withBytes { bytes in
+                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try writeAll($0, to: fd) }, isCancelled: { false })
+            }
+            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
+        } else {
+            let file: SafetensorsFile
+            do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
+            try ConfigPreflight.check(config, against: file)
+            let o = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
+                                                                       progress: { _ in }, isCancelled: { false })
+            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes,

@@ -7,8 +7,8 @@ import QuantCore
 /// `zip -r` and tarred by Python: `Tests/oracle/fixtures/make_mlpackages.py` builds them into a
 /// temporary directory with the oracle virtualenv (`scripts/test` creates `.venv`;
 /// `QUANTD_ORACLE_PYTHON` overrides), and records what coremltools' own blob reader sees.
-@Suite(.enabled(if: FixturePackages.python != nil, "needs the oracle virtualenv (.venv) with coremltools"))
-struct MLPackageFixtureTests {
+/// Without that virtualenv the test fails (it does not skip): `scripts/test` makes it.
+@Suite struct MLPackageFixtureTests {
     @Test func readsEveryPackageCoreMLToolsMakes() throws {
         let directory = try FixturePackages.shared.get()
         for variant in FixturePackages.variants {
@@ -95,15 +95,15 @@ enum FixturePackages {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    static let python: String? = {
-        let candidate = ProcessInfo.processInfo.environment["QUANTD_ORACLE_PYTHON"] ?? repository + "/.venv/bin/python"
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
+    static let python = ProcessInfo.processInfo.environment["QUANTD_ORACLE_PYTHON"] ?? repository + "/.venv/bin/python"
 
     static let shared = Result { () throws -> String in
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw TestFileError(call: "\(python) missing: run scripts/test, which creates the oracle virtualenv")
+        }
         let directory = NSTemporaryDirectory() + "quantd-mlpackage-" + UUID().uuidString
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: python!)
+        process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [repository + "/Tests/oracle/fixtures/make_mlpackages.py", directory]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,132 @@
+import QuantCore
+
+/// Compressed weights as the constexpr ops coremltools writes for an opset: the same op
+/// types, parameter names, element types and shapes, so Core ML (and coremltools'
+/// `decompress_weights`) read quantd's output as their own.
+///
+/// iOS16/iOS17 (`constexpr_affine_dequantize`, `constexpr_lut_to_dense`,
+/// `constexpr_sparse_to_dense`) take 8-bit per-tensor or per-channel quantization, per-tensor
+/// LUTs of 1, 2, 4, 6 or 8 bits, and byte-packed masks. iOS18 (`constexpr_blockwise_shift_scale`
+/// and the iOS18 forms of the other two) adds blocks, 4-bit types, grouped LUTs and sub-byte
+/// element types. What an opset cannot express is an error naming the opset that can.
+public enum ConstexprEncoding {
+    public static func linear(_ q: LinearQuantizedTensor, weightType: MILBlobDataType,
+                              opset: MILOpset) throws(ConstexprEncodingError) -> ConstexprOp {
+        let c = q.config
+        let scales = floatTensor(q.scales, type: weightType, shape: q.scaleShape)
+        if opset.constexprParametersAreInputs {
+            let dataType: MILBlobDataType = switch (c.dtype.bitWidth, c.dtype.isSigned) {
+            case (8, true): .int8
+            case (8, false): .uint8
+            case (_, true): .int4
+            case (_, false): .uint4
+            }
+            var parameters = [
+                "data": MILTensor(dataType, shape: q.shape, storage: .blob(packed(q.codes, dataType))),
+                "scale": scales,
+            ]
+            if let zeroPoints = q.zeroPoints {
+                parameters["offset"] = MILTensor(dataType, shape: q.scaleShape, storage: .blob(packed(zeroPoints, dataType)))
+            }
+            return ConstexprOp(type: "constexpr_blockwise_shift_scale", parameters: parameters)
+        }
+        guard c.dtype.bitWidth == 8 else { throw .needsIOS18("\(c.dtype.rawValue) weights", opset) }
+        guard c.granularity != .perBlock else { throw .needsIOS18("per_block quantization", opset) }
+        let dataType: MILBlobDataType = c.dtype.isSigned ? .int8 : .uint8
+        // A vector along the quantized axis, or scalars for per_tensor.
+        let parameterShape = c.granularity == .perTensor ? [] : [q.shape[c.outputAxis]]
+        let zeroPoints = q.zeroPoints ?? [UInt8](repeating: 0, count: q.scales.count)
+        return ConstexprOp(type: "constexpr_affine_dequantize", parameters: [
+            "quantized_data": MILTensor(dataType, shape: q.shape, storage: .blob(q.codes)),
+            "zero_point": MILTensor(dataType, shape: parameterShape, storage: .blob(zeroPoints)),
+            "scale": MILTensor(weightType, shape: parameterShape, storage: scales.storage),
+            "axis": MILTensor(.int32, shape: [], storage: .int32([Int32(c.granularity == .perTensor ? 0 : c.outputAxis)])),
+        ])
+    }
+
+    public static func palettized(_ p: PalettizedTensor, weightType: MILBlobDataType,
+                                  opset: MILOpset) throws(ConstexprEncodingError) -> ConstexprOp {
+        guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale for Core ML models") }
+        let lutValues = p.lut
+        if opset.constexprParametersAreInputs {
+            guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
+            // The LUT has the weight's rank plus two: groups on the channel axis, 1 elsewhere,
+            // then the palette and the vector length.
+            var lutShape = [Int](repeating: 1, count: p.shape.count)
+            lutShape[p.channelAxis] = p.lutShape[0]
+            lutShape += [p.lutShape[1], p.lutShape[2]]
+            return ConstexprOp(type: "constexpr_lut_to_dense", parameters: [
+                "indices": MILTensor(indexType, shape: p.indexShape, storage: .blob(packed(p.indices, indexType))),
+                "lut": floatTensor(lutValues, type: weightType, shape: lutShape),
+            ])
+        }
+        guard p.lutShape[0] == 1 else { throw .needsIOS18("per_grouped_channel palettization", opset) }
+        guard p.clusterDim == 1 else { throw .needsIOS18("vector palettization (cluster_dim > 1)", opset) }
+        guard [1, 2, 4, 6, 8].contains(p.nbits) else { throw .needsIOS18("\(p.nbits)-bit palettization", opset) }
+        let indices = BitPacking.pack(p.indices, bits: p.nbits)
+        return ConstexprOp(type: "constexpr_lut_to_dense", parameters: [
+            "indices": MILTensor(.uint8, shape: [indices.count], storage: .blob(indices)),
+            "lut": floatTensor(lutValues, type: weightType, shape: [1 << p.nbits]),
+            "shape": MILTensor(.uint32, shape: [p.shape.count], storage: .uint32(p.shape.map { UInt32($0) })),
+        ])
+    }
+
+    public static func pruned(_ s: PrunedTensor, weightType: MILBlobDataType, opset: MILOpset) -> ConstexprOp {
+        let values = MILTensor(weightType, shape: [s.nonZeroCount], storage: .blob(s.values))
+        if opset.constexprParametersAreInputs {
+            // uint1 elements packed LSB-first are exactly the mask's bytes.
+            return ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [
+                "nonzero_data": values,
+                "mask": MILTensor(.uint1, shape: s.shape, storage: .blob(s.mask)),
+            ])
+        }
+        return ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [
+            "nonzero_data": values,
+            "mask": MILTensor(.uint8, shape: [s.mask.count], storage: .blob(s.mask)),
+            "shape": MILTensor(.uint32, shape: [s.shape.count], storage: .uint32(s.shape.map { UInt32($0) })),
+        ])
+    }
+
+    private static func subByteType(bits: Int) -> MILBlobDataType? {
+        switch bits {
+        case 1: .uint1
+        case 2: .uint2
+        case 3: .uint3
+        case 4: .uint4
+        case 6: .uint6
+        case 8: .uint8
+        default: nil
+        }
+    }
+
+    /// Codes one per byte, packed LSB-first for sub-byte types.
+    private static func packed(_ codes: [UInt8], _ type: MILBlobDataType) -> [UInt8] {
+        type.isSubByte ? BitPacking.pack(codes, bits: type.bitWidth) : codes
+    }
+
+    private static func floatTensor(_ values: [Float], type: MILBlobDataType, shape: [Int]) -> MILTensor {
+        var bytes: [UInt8] = []
+        if type == .float16 {
+            bytes.reserveCapacity(values.count * 2)
+            for v in values { withUnsafeBytes(of: FloatConversion.float16Bits(v).littleEndian) { bytes += $0 } }
+        } else {
+            bytes.reserveCapacity(values.count * 4)
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        }
+        return MILTensor(type, shape: shape, storage: .blob(bytes))
+    }
+}
+
+public enum ConstexprEncodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case needsIOS18(String, MILOpset)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case .needsIOS18(let what, let opset):
+            "\(what) needs the iOS18 opset (CoreML8), but the model targets \(opset.target) (\(opset.name)); "
+                + "convert it with minimum_deployment_target=ct.target.iOS18, or choose an encoding \(opset.target) has"
+        case .unsupported(let what): "\(what) is not supported yet"
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import Synchronization
+import ModelFormats
+import QuantCore
+
+/// Compresses a zipped or tarred `.mlpackage` into a zipped `.mlpackage`: each eligible weight
+/// const becomes the constexpr op coremltools writes for the model's opset, the weight file is
+/// rebuilt with exactly the blobs still referenced, and every other file is copied as is.
+///
+/// Which weights are eligible follows coremltools: float16/float32 consts in a weight file,
+/// rank ≥ 2, more elements than `weight_threshold`, read by at least one op and not already
+/// feeding a constexpr op. `op_type_configs` match the consuming op's MIL type,
+/// `op_name_configs` the const's name.
+struct CoreMLCompressor {
+    let pipeline: CompressionPipeline
+
+    struct Outcome {
+        var tensors: [CompressionReport.Tensor]
+        var warnings: [String]
+        var artifactBytes: Int
+        var encodeSeconds: Double
+    }
+
+    /// The weight file every compressed package refers to, relative to the model.
+    static let weightFileName = "@model_path/weights/weight.bin"
+
+    func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
+                  isCancelled: () -> Bool) throws -> Outcome {
+        let archive: MLPackageArchive
+        do { archive = try MLPackageArchive(bytes: bytes) } catch { throw Problem.invalidModel(error.description) }
+        let package = archive.package
+        var model: MLProgramModel
+        do {
+            let specification = try archive.contents(of: package.rootModelPath, in: bytes)
+            model = try specification.withUnsafeBytes { spec throws(MLProgramError) in try MLProgramModel(serialized: spec) }
+        } catch let error as MLPackageArchiveError {
+            throw Problem.invalidModel(error.description)
+        } catch let error as MLProgramError {
+            throw Problem.invalidModel(error.description)
+        }
+        guard let opset = model.opset else {
+            throw Problem.invalidModel("the ML Program's opset is not one quantd knows (CoreML5 to CoreML8)")
+        }
+
+        // Every weight file the model refers to, read and validated once.
+        var weightFiles: [String: (path: String, bytes: [UInt8], storage: MILBlobStorage)] = [:]
+        let weights = model.weights
+        for fileName in Set(weights.map(\.fileName)).sorted() {
+            do {
+                let (path, _) = try package.resolve(fileName)
+                let contents = try archive.contents(of: path, in: bytes)
+                let storage = try contents.withUnsafeBytes { raw throws(MILBlobStorageError) in try MILBlobStorage(parsing: raw) }
+                weightFiles[fileName] = (path, contents, storage)
+            } catch let error as MLPackageError {
+                throw Problem.invalidModel("the archive is not a valid .mlpackage: \(error)")
+            } catch {
+                throw Problem.invalidModel("the weight file '\(fileName)' is invalid: \(error)")
+            }
+        }
+
+        let started = ContinuousClock.now
+        let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, isCancelled: isCancelled)
+        let encodeSeconds = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
+            + Double((ContinuousClock.now - started).components.seconds)
+        var replacements: [String: ConstexprOp] = [:]
+        for (weight, result) in zip(weights, results) { if let op = result.op { replacements[weight.outputName] = op } }
+
+        let newWeights: [UInt8]
+        do {
+            newWeights = try model.rewrite(replacing: replacements, weightFileName: Self.weightFileName) { fileName, offset throws(MLProgramError) in
+                guard let file = weightFiles[fileName] ?? Self.resolveExtra(fileName, package, archive, bytes),
+                      let blob = file.storage.blob(atMetadataOffset: offset) else {
+                    throw .missingBlob(fileName: fileName, offset: offset)
+                }
+                return (blob, file.bytes.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[blob.dataRange]) })
+            }
+        } catch {
+            throw Problem.invalidModel(error.description)
+        }
+        let specification = try model.serialized()
+
+        // The package again, zipped: the new model and weight file in place of the old ones.
+        let weightPath = package.modelDirectory + "weights/weight.bin"
+        let replacedWeightFiles = Set(weightFiles.values.map(\.path))
+        var written = 0
+        var writer = ZipWriter { piece in
+            written += piece.count
+            try output(piece)
+        }
+        var wroteWeights = false
+        for path in archive.filePaths {
+            if isCancelled() { throw CancellationError() }
+            if path == package.rootModelPath {
+                try specification.withUnsafeBytes { try writer.addFile(path, contents: $0) }
+            } else if path == weightPath || replacedWeightFiles.contains(path) {
+                guard !wroteWeights else { continue }
+                wroteWeights = true
+                try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
+            } else {
+                try archive.contents(of: path, in: bytes).withUnsafeBytes { try writer.addFile(path, contents: $0) }
+            }
+        }
+        if !wroteWeights, newWeights.count > 64 {
+            try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
+        }
+        try writer.finish()
+        return Outcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
+                       encodeSeconds: encodeSeconds)
+    }
+
+    /// A blob file that holds no weights but other consts (rare): read on demand.
+    private static func resolveExtra(_ fileName: String, _ package: MLPackage<String>, _ archive: MLPackageArchive,
+                                     _ bytes: UnsafeRawBufferPointer) -> (path: String, bytes: [UInt8], storage: MILBlobStorage)? {
+        guard let (path, _) = try? package.resolve(fileName), let contents = try? archive.contents(of: path, in: bytes),
+              let storage = try? contents.withUnsafeBytes({ raw throws(MILBlobStorageError) in try MILBlobStorage(parsing: raw) })
+        else { return nil }
+        return (path, contents, storage)
+    }
+
+    struct WeightResult {
+        var op: ConstexprOp?
+        var report: CompressionReport.Tensor
+        var warnings: [String] = []
+    }
+
+    /// Compresses the weights on all cores, one weight per core at a time.
+    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: (path: String, bytes: [UInt8], storage: MILBlobStorage)],
+                           opset: MILOpset, isCancelled: () -> Bool) throws -> [WeightResult] {
+        let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        let next = Mutex(0)
+        nonisolated(unsafe) let (output, cancelled) = (slots, isCancelled)
+        DispatchQueue.concurrentPerform(iterations: min(ProcessInfo.processInfo.activeProcessorCount, max(1, weights.count))) { _ in
+            while true {
+                let index: Int? = next.withLock { n in
+                    guard n < weights.count, !cancelled() else { return nil }
+                    defer { n += 1 }
+                    return n
+                }
+                guard let index else { return }
+                let weight = weights[index]
+                let file = weightFiles[weight.fileName]!
+                output[index] = Result {
+                    guard let blob = file.storage.blob(atMetadataOffset: weight.blobOffset), blob.dataType == weight.dataType,
+                          blob.elementCount == UInt64(weight.elementCount) else {
+                        throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
+                    }
+                    return try file.bytes.withUnsafeBytes { raw in
+                        try encode(weight, UnsafeRawBufferPointer(rebasing: raw[blob.dataRange]), opset: opset)
+                    }
+                }
+            }
+        }
+        return try slots.map { slot in
+            guard let slot else { throw CancellationError() }
+            return try slot.get()
+        }
+    }
+
+    private func encode(_ w: MLProgramWeight, _ bytes: UnsafeRawBufferPointer, opset: MILOpset) throws -> WeightResult {
+        let type: ScalarType = w.dataType == .float16 ? .float16 : .float32
+        func unchanged(_ reason: String) -> WeightResult {
+            WeightResult(op: nil, report: .init(
+                name: w.name, shape: w.shape, dtype: type.rawValue, action: "unchanged", reason: reason, mode: nil,
+                bytesBefore: bytes.count, bytesAfter: bytes.count, bitsPerWeight: Double(type.byteWidth * 8),
+                sqnrDB: nil, maxAbsError: nil, cosine: nil, sparsity: nil, uniqueValues: nil))
+        }
+        let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
+        guard let stage = ops.first else { return unchanged("excluded by the config") }
+        guard ops.count == 1 else {
+            throw Problem.invalidConfig("joint compression (\(ops.count) stages for weight '\(w.name)') is not supported for Core ML models yet; use one of linear quantization, palettization or pruning", field: "config")
+        }
+        guard w.shape.count >= 2 else { return unchanged("rank \(w.shape.count) < 2") }
+        guard !w.consumerTypes.isEmpty else { return unchanged("no op reads it") }
+        guard !w.feedsConstexpr else { return unchanged("already feeds a constexpr op") }
+        guard let outputAxis = w.outputAxis else { return unchanged("its consumers need different output axes") }
+
+        do {
+            switch stage {
+            case .linearQuantization(var c):
+                guard c.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(c.weightThreshold)") }
+                c.outputAxis = outputAxis
+                c.inputAxis = Self.inputAxis(output: outputAxis, rank: w.shape.count)
+                for (dim, block) in zip(w.shape, try c.blockSizes(for: w.shape)) where block > 0 && dim % block != 0 {
+                    var result = unchanged("block size \(block) does not divide dimension \(dim)")
+                    result.warnings.append("\(w.name): block size \(block) does not divide dimension \(dim); left unchanged")
+                    return result
+                }
+                let q = try LinearQuantizer(c).quantize(bytes, type: type, shape: w.shape)
+                let op = try ConstexprEncoding.linear(q, weightType: w.dataType, opset: opset)
+                return compressed(w, type, op, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                                  metrics: QuantizationErrorMetrics(original: bytes, type: type, quantized: q), unique: q.distinctCodes)
+            case .palettization(var pc):
+                guard pc.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(pc.weightThreshold)") }
+                if pc.channelAxis == nil { pc.channelAxis = outputAxis }
+                let palette = try Palettizer(pc).palettize(bytes, type: type, shape: w.shape)
+                let op = try ConstexprEncoding.palettized(palette, weightType: w.dataType, opset: opset)
+                let dense = palette.dequantized()
+                let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+                return compressed(w, type, op, mode: "palettize \(pc.mode.rawValue) \(palette.nbits)-bit \(pc.granularity.rawValue)",
+                                  metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
+            case .pruning(let p):
+                switch try Pruner(p).outcome(bytes, type: type, shape: w.shape) {
+                case .skipped(let reason):
+                    return unchanged(reason.description)
+                case .pruned(let pruned):
+                    let op = ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)
+                    return compressed(w, type, op, mode: "prune", metrics: QuantizationErrorMetrics(original: bytes, type: type, pruned: pruned),
+                                      unique: nil)
+                }
+            }
+        } catch let error as ConstexprEncodingError {
+            throw Problem.invalidConfig("weight '\(w.name)': \(error)", field: "config")
+        } catch let error as QuantCoreError {
+            throw Problem.invalidModel("weight '\(w.name)' cannot be compressed: \(error)")
+        }
+    }
+
+    private func compressed(_ w: MLProgramWeight, _ type: ScalarType, _ op: ConstexprOp, mode: String,
+                            metrics: QuantizationErrorMetrics, unique: Int?) -> WeightResult {
+        let after = op.parameters.values.reduce(0) { total, tensor in
+            if case .blob(let bytes) = tensor.storage { return total + bytes.count }
+            return total
+        }
+        return WeightResult(op: op, report: .init(
+            name: w.name, shape: w.shape, dtype: type.rawValue, action: "compressed", reason: nil, mode: "\(op.type): \(mode)",
+            bytesBefore: w.elementCount * type.byteWidth, bytesAfter: after,
+            bitsPerWeight: Double(after * 8) / Double(max(1, w.elementCount)),
+            sqnrDB: metrics.sqnrDB.isFinite ? metrics.sqnrDB : nil, maxAbsError: metrics.maxAbsError, cosine: metrics.cosine,
+            sparsity: metrics.sparsity, uniqueValues: unique))
+    }
+
+    /// coremltools' input axis for an output axis: the neighbouring one of the pair it picks.
+    static func inputAxis(output: Int, rank: Int) -> Int {
+        if output == 0 { return 1 }
+        if output == rank - 1 { return rank - 2 }
+        if output == rank - 2 { return rank - 1 }
+        return 0
+    }
+}

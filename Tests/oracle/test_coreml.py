@@ -1,0 +1,211 @@
+"""Core ML packages in and out (issue #4), with coremltools as the oracle.
+
+Every test builds a small ML Program with coremltools' MIL builder (conv, depthwise conv,
+linear, matmul with a constant operand, embedding), zips it as a user would, runs
+``quantd compress`` on the zip, and reads quantd's zipped .mlpackage back with coremltools.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import mlprograms
+from quantd_cli import QUANTD
+
+import coremltools as ct
+import coremltools.optimize.coreml as cto
+from coremltools.converters.mil.frontend.milproto.load import load as load_program
+
+
+def compress(tmp_path, package, config):
+    archive = mlprograms.zip_package(package)
+    out = tmp_path / "out.zip"
+    report = tmp_path / "report.json"
+    completed = subprocess.run([str(QUANTD), "compress", archive, "--output", str(out), "--config", json.dumps(config),
+                                "--report", str(report)], capture_output=True, text=True, timeout=600)
+    return completed, out, report
+
+
+def compressed_model(tmp_path, package, config):
+    completed, out, report = compress(tmp_path, package, config)
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    path = mlprograms.unzip_package(str(out), str(tmp_path / "unzipped"))
+    return ct.models.MLModel(path, skip_model_load=True), json.loads(report.read_text())
+
+
+def ops(model):
+    """Output name (with coremltools' suffixes removed) → op, for every op of main."""
+    program = load_program(model._spec, specification_version=model._spec.specificationVersion,
+                           file_weights_dir=model.weights_dir)
+    found = {}
+    for op in program.functions["main"].operations:
+        name = op.outputs[0].name
+        for suffix in ("_quantized", "_palettized", "_sparsified"):
+            name = name.removesuffix(suffix)
+        found[name] = op
+    return found
+
+
+def dense_weights(model):
+    """Every const of the model after coremltools decompresses it, by name."""
+    return {name: np.asarray(op.outputs[0].val) for name, op in ops(cto.decompress_weights(model)).items()
+            if op.op_type == "const" and op.outputs[0].val is not None and np.asarray(op.outputs[0].val).ndim >= 1}
+
+
+def weight_file_size(model):
+    return os.path.getsize(os.path.join(model.weights_dir, "weight.bin"))
+
+
+TARGETS = [("iOS16", "fp16"), ("iOS16", "fp32"), ("iOS18", "fp16"), ("iOS18", "fp32")]
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mlprograms")
+    return {(t, p): mlprograms.build(str(directory), f"net_{t}_{p}", p, t) for t, p in TARGETS}
+
+
+def linear_cases():
+    yield "int8 per-channel", {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}, None
+    yield "uint8 linear", {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "uint8", "mode": "linear"}}, None
+    yield "int8 per-tensor", {"config_type": "OpLinearQuantizerConfig",
+                              "global_config": {"dtype": "int8", "granularity": "per_tensor"}}, None
+    yield "int4 per-block-32", {"config_type": "OpLinearQuantizerConfig",
+                                "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 32}}, "iOS18"
+
+
+def reference(model, config):
+    return cto.linear_quantize_weights(model, cto.OptimizationConfig.from_dict(config))
+
+
+@pytest.mark.parametrize("target,precision", TARGETS)
+@pytest.mark.parametrize("label,config,needs", list(linear_cases()), ids=[c[0] for c in linear_cases()])
+def test_linear_matches_coremltools_exactly(tmp_path, packages, target, precision, label, config, needs):
+    package = packages[(target, precision)]
+    if needs == "iOS18" and target != "iOS18":
+        completed, _, _ = compress(tmp_path, package, config)
+        assert completed.returncode != 0
+        assert "iOS18" in completed.stderr + completed.stdout
+        return
+    ours, report = compressed_model(tmp_path, package, config)
+    theirs = reference(ct.models.MLModel(package, skip_model_load=True), config)
+    our_ops, their_ops = ops(ours), ops(theirs)
+    compressed = [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
+    assert compressed, report
+    for name, op in their_ops.items():
+        if not op.op_type.startswith("constexpr"):
+            continue
+        assert name in compressed, f"{name}: coremltools compressed it, quantd did not"
+        mine = our_ops[name]
+        assert mine.op_type == op.op_type
+        for parameter, var in op.inputs.items():
+            if var is None or var.val is None:
+                continue
+            expected = np.asarray(var.val)
+            actual = np.asarray(mine.inputs[parameter].val)
+            assert actual.dtype == expected.dtype, (name, parameter)
+            assert actual.shape == expected.shape, (name, parameter)
+            np.testing.assert_array_equal(actual, expected, err_msg=f"{name}.{parameter}")
+    assert len(compressed) == sum(op.op_type.startswith("constexpr") for op in their_ops.values())
+    # coremltools decompresses quantd's model to what it decompresses its own to.
+    mine, expected = dense_weights(ours), dense_weights(theirs)
+    for name in compressed:
+        np.testing.assert_array_equal(mine[name], expected[name])
+    assert abs(weight_file_size(ours) - weight_file_size(theirs)) <= 0.01 * weight_file_size(theirs)
+
+
+def unchanged_are_bit_identical(original, ours, report):
+    before, after = dense_weights(original), dense_weights(ours)
+    for t in report["tensors"]:
+        if t["action"] == "unchanged":
+            np.testing.assert_array_equal(after[t["name"]], before[t["name"]])
+            assert after[t["name"]].dtype == before[t["name"]].dtype
+
+
+@pytest.mark.parametrize("target,precision", TARGETS)
+@pytest.mark.parametrize("nbits,granularity", [(4, "per_tensor"), (6, "per_tensor"), (3, "per_grouped_channel")])
+def test_palettization_error_at_most_coremltools(tmp_path, packages, target, precision, nbits, granularity):
+    package = packages[(target, precision)]
+    config = {"config_type": "OpPalettizerConfig",
+              "global_config": {"mode": "kmeans", "nbits": nbits, "granularity": granularity, "group_size": 16}}
+    if target == "iOS16" and (nbits == 3 or granularity != "per_tensor"):
+        completed, _, _ = compress(tmp_path, package, config)
+        assert completed.returncode != 0 and "iOS18" in completed.stderr + completed.stdout
+        return
+    original = ct.models.MLModel(package, skip_model_load=True)
+    ours, report = compressed_model(tmp_path, package, config)
+    theirs = cto.palettize_weights(original, cto.OptimizationConfig.from_dict(config))
+    dense, mine, expected = dense_weights(original), dense_weights(ours), dense_weights(theirs)
+    compressed = [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
+    assert compressed
+    for name in compressed:
+        w = dense[name].astype(np.float64)
+        our_error = np.sum((mine[name].astype(np.float64) - w) ** 2)
+        their_error = np.sum((expected[name].astype(np.float64) - w) ** 2)
+        assert our_error <= their_error * (1 + 1e-6) + 1e-12, (name, our_error, their_error)
+        assert ops(ours)[name].op_type == ops(theirs)[name].op_type
+    unchanged_are_bit_identical(original, ours, report)
+    assert abs(weight_file_size(ours) - weight_file_size(theirs)) <= 0.01 * weight_file_size(theirs)
+
+
+@pytest.mark.parametrize("target,precision", TARGETS)
+def test_pruning_matches_coremltools(tmp_path, packages, target, precision):
+    package = packages[(target, precision)]
+    config = {"config_type": "OpMagnitudePrunerConfig", "global_config": {"target_sparsity": 0.5}}
+    original = ct.models.MLModel(package, skip_model_load=True)
+    ours, report = compressed_model(tmp_path, package, config)
+    theirs = cto.prune_weights(original, cto.OptimizationConfig.from_dict(config))
+    mine, expected, dense = dense_weights(ours), dense_weights(theirs), dense_weights(original)
+    compressed = [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
+    assert compressed
+    for name in compressed:
+        assert ops(ours)[name].op_type == "constexpr_sparse_to_dense"
+        if dense[name].dtype == np.float16 and dense[name].size > 65520 and np.array_equal(expected[name], dense[name]):
+            # The documented difference (see test_prune.py): coremltools' float16 percentile
+            # overflows above 65520 elements and it prunes nothing; quantd prunes as asked.
+            kept = mine[name] != 0
+            assert abs(1 - kept.mean() - 0.5) < 0.01
+            np.testing.assert_array_equal(mine[name][kept], dense[name][kept])
+            continue
+        np.testing.assert_array_equal(mine[name], expected[name], err_msg=name)
+        assert ops(theirs)[name].op_type == "constexpr_sparse_to_dense"
+    unchanged_are_bit_identical(original, ours, report)
+    if precision == "fp32":
+        assert abs(weight_file_size(ours) - weight_file_size(theirs)) <= 0.01 * weight_file_size(theirs)
+
+
+def spec_ops(model):
+    function = model._spec.mlProgram.functions["main"]
+    return [(op.type, [o.name for o in op.outputs], {k: [a.name for a in v.arguments] for k, v in op.inputs.items()})
+            for op in function.block_specializations[function.opset].operations]
+
+
+def test_op_graph_is_otherwise_unchanged(tmp_path, packages):
+    package = packages[("iOS18", "fp16")]
+    original = ct.models.MLModel(package, skip_model_load=True)
+    ours, _ = compressed_model(tmp_path, package, {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}})
+    after = [("const" if t.startswith("constexpr_") else t, outputs, {} if t.startswith("constexpr_") else inputs)
+             for t, outputs, inputs in spec_ops(ours)]
+    assert after == spec_ops(original)
+    assert ours._spec.specificationVersion == original._spec.specificationVersion
+
+
+def test_tar_upload_gives_the_same_package(tmp_path, packages):
+    package = packages[("iOS16", "fp16")]
+    config = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}
+    _, from_zip, _ = compress(tmp_path, package, config)
+    archive = shutil.make_archive(str(tmp_path / "net"), "tar", os.path.dirname(package), os.path.basename(package))
+    out = tmp_path / "from_tar.zip"
+    completed = subprocess.run([str(QUANTD), "compress", archive, "--output", str(out), "--config", json.dumps(config)],
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    a = mlprograms.unzip_package(str(from_zip), str(tmp_path / "a"))
+    b = mlprograms.unzip_package(str(out), str(tmp_path / "b"))
+    for root, _, files in os.walk(a):
+        for f in files:
+            relative = os.path.relpath(os.path.join(root, f), a)
+            with open(os.path.join(a, relative), "rb") as x, open(os.path.join(b, relative), "rb") as y:
+                assert x.read() == y.read(), relative

@@ -24,14 +24,14 @@ struct CoreMLCompressor {
     /// The weight file every compressed package refers to, relative to the model.
     static let weightFileName = "@model_path/weights/weight.bin"
 
-    func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
-                  isCancelled: () -> Bool) throws -> Outcome {
+    /// The package's layout and its model specification, validated; what an upload is
+    /// checked with and a job starts from.
+    static func open(_ bytes: UnsafeRawBufferPointer) throws -> (MLPackageArchive, MLProgramModel, MILOpset) {
         let archive: MLPackageArchive
         do { archive = try MLPackageArchive(bytes: bytes) } catch { throw Problem.invalidModel(error.description) }
-        let package = archive.package
-        var model: MLProgramModel
+        let model: MLProgramModel
         do {
-            let specification = try archive.contents(of: package.rootModelPath, in: bytes)
+            let specification = try archive.contents(of: archive.package.rootModelPath, in: bytes)
             model = try specification.withUnsafeBytes { spec throws(MLProgramError) in try MLProgramModel(serialized: spec) }
         } catch let error as MLPackageArchiveError {
             throw Problem.invalidModel(error.description)
@@ -41,6 +41,47 @@ struct CoreMLCompressor {
         guard let opset = model.opset else {
             throw Problem.invalidModel("the ML Program's opset is not one quantd knows (CoreML5 to CoreML8)")
         }
+        return (archive, model, opset)
+    }
+
+    /// Refuses, before a job is queued, a config the model's opset cannot express or that
+    /// coremltools rejects, naming the weight and the field.
+    func preflight(_ bytes: UnsafeRawBufferPointer) throws {
+        let (_, model, opset) = try Self.open(bytes)
+        for w in model.weights {
+            let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
+            guard let stage = ops.first else { continue }
+            guard ops.count == 1 else { throw Self.jointUnsupported(w) }
+            let needsIOS18: String? = switch stage {
+            case .linearQuantization(let c) where c.applies(toShape: w.shape):
+                c.dtype.bitWidth < 8 ? "\(c.dtype.rawValue) weights" : c.granularity == .perBlock ? "per_block quantization" : nil
+            case .palettization(let c) where c.applies(toShape: w.shape):
+                c.granularity == .perGroupedChannel ? "per_grouped_channel palettization"
+                    : c.clusterDim > 1 ? "vector palettization (cluster_dim > 1)" : c.nbits == 3 ? "3-bit palettization" : nil
+            default: nil
+            }
+            if let needsIOS18, opset < .iOS18 {
+                throw Problem.invalidConfig("weight '\(w.name)': \(ConstexprEncodingError.needsIOS18(needsIOS18, opset))", field: "config")
+            }
+            if case .palettization(var c) = stage, c.applies(toShape: w.shape), let axis = w.outputAxis {
+                if c.channelAxis == nil { c.channelAxis = axis }
+                do { _ = try c.resolvedGroupSize(shape: w.shape) } catch {
+                    throw Problem.invalidConfig("weight '\(w.name)' (shape \(w.shape)): \(error); choose a group_size and cluster_dim that divide its channels, or exclude it with op_name_configs",
+                                                field: c.clusterDim > 1 ? "cluster_dim" : "group_size")
+                }
+            }
+        }
+    }
+
+    private static func jointUnsupported(_ w: MLProgramWeight) -> Problem {
+        Problem.invalidConfig("joint compression (several stages for weight '\(w.name)') is not supported for Core ML models yet; use one of linear quantization, palettization or pruning", field: "config")
+    }
+
+    func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
+                  isCancelled: () -> Bool) throws -> Outcome {
+        let (archive, opened, opset) = try Self.open(bytes)
+        var model = opened
+        let package = archive.package
 
         // Every weight file the model refers to, read and validated once.
         var weightFiles: [String: (path: String, bytes: [UInt8], storage: MILBlobStorage)] = [:]
@@ -168,9 +209,7 @@ struct CoreMLCompressor {
         }
         let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
         guard let stage = ops.first else { return unchanged("excluded by the config") }
-        guard ops.count == 1 else {
-            throw Problem.invalidConfig("joint compression (\(ops.count) stages for weight '\(w.name)') is not supported for Core ML models yet; use one of linear quantization, palettization or pruning", field: "config")
-        }
+        guard ops.count == 1 else { throw Self.jointUnsupported(w) }
         guard w.shape.count >= 2 else { return unchanged("rank \(w.shape.count) < 2") }
         guard !w.consumerTypes.isEmpty else { return unchanged("no op reads it") }
         guard !w.feedsConstexpr else { return unchanged("already feeds a constexpr op") }

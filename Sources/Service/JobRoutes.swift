@@ -55,7 +55,12 @@ extension APIResponder {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
         do {
-            try ConfigPreflight.check(config, against: try SafetensorsFile(path: service.data.model(modelID)))
+            let path = service.data.model(modelID)
+            if try service.store.model(modelID)?.format == "mlpackage" {
+                try MemoryMappedFile(path: path).withBytes { try CoreMLCompressor(pipeline: config).preflight($0) }
+            } else {
+                try ConfigPreflight.check(config, against: try SafetensorsFile(path: path))
+            }
         } catch let problem as Problem {
             throw problem
         } catch {

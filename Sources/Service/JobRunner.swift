@@ -91,9 +91,8 @@ struct JobRunner: Sendable {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
         let config = try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
-        // The whole file is about to be read: start reading it in now, in large requests.
-        let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
+        let isPackage = [.zip, .tar].contains(try APIResponder.sniff(modelPath, size: uploadBytes))
 
         let started = Date()
         let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -102,23 +101,37 @@ struct JobRunner: Sendable {
         // The artifact is never written uncompressed: members are gzipped while later tensors
         // are still being quantized.
         let gzipStream = ParallelGzip.Stream(gzip, output: out)
-        var lastProgress = 0.0
-        let outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
-            // Persist at most every 5%, so progress costs no noticeable database traffic.
-            if p - lastProgress >= 0.05 {
-                lastProgress = p
-                _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
+        let outcome: (tensors: [CompressionReport.Tensor], warnings: [String], artifactBytes: Int, encodeSeconds: Double)
+        let parameters: Int
+        if isPackage {
+            // The whole file is about to be read: start reading it in now, in large requests.
+            let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
+            let o = try mapping.withBytes { bytes in
+                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try gzipStream.write($0) }, isCancelled: { flag.isStopped })
             }
-        }, isCancelled: { flag.isStopped })
+            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
+            parameters = o.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        } else {
+            let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
+            var lastProgress = 0.0
+            let o = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
+                // Persist at most every 5%, so progress costs no noticeable database traffic.
+                if p - lastProgress >= 0.05 {
+                    lastProgress = p
+                    _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
+                }
+            }, isCancelled: { flag.isStopped })
+            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
+            parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
+        }
         let gzipBytes = try gzipStream.finish()
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
 
-        let parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         let quantized = outcome.tensors.filter { $0.action == "compressed" }
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
         let weight = weighted.reduce(0) { $0 + $1.1 }
         let report = CompressionReport(
-            jobID: job.id, modelID: job.modelId, format: "safetensors", tensors: outcome.tensors,
+            jobID: job.id, modelID: job.modelId, format: isPackage ? "mlpackage" : "safetensors", tensors: outcome.tensors,
             totals: .init(
                 tensors: outcome.tensors.count, quantizedTensors: quantized.count, parameters: parameters,
                 quantizedParameters: quantized.reduce(0) { $0 + $1.shape.reduce(1, *) },
@@ -130,7 +143,7 @@ struct JobRunner: Sendable {
             warnings: outcome.warnings,
             timings: .init(compressSeconds: Date().timeIntervalSince(started), encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
-        let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom").safetensors"
+        let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + (isPackage ? ".mlpackage.zip" : ".safetensors")
         return (report, name)
     }
 

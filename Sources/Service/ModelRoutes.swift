@@ -31,13 +31,21 @@ extension APIResponder {
             throw Problem.invalidRequest("the uploaded model is empty")
         }
         let format = try Self.sniff(sink.path, size: Int(sink.bytesWritten))
-        guard format == .safetensors else {
-            sink.abort()
-            throw Problem.unsupportedFormat("the upload is not a supported model (detected: \(format.description)); this server reads safetensors files, which start with an 8-byte header length and a JSON header")
-        }
-        let file: SafetensorsFile
+        let summary: (format: String, tensors: Int, parameters: Int64)
         do {
-            file = try SafetensorsFile(path: sink.path)
+            switch format {
+            case .safetensors:
+                let file = try SafetensorsFile(path: sink.path)
+                summary = ("safetensors", file.tensors.count, Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
+            case .zip, .tar:
+                let weights = try MemoryMappedFile(path: sink.path).withBytes { try CoreMLCompressor.open($0).1.weights }
+                summary = ("mlpackage", weights.count, Int64(weights.reduce(0) { $0 + $1.elementCount }))
+            default:
+                throw Problem.unsupportedFormat("the upload is not a supported model (detected: \(format.description)); this server reads safetensors files and Core ML .mlpackage directories zipped (zip -r) or tarred")
+            }
+        } catch let problem as Problem {
+            sink.abort()
+            throw problem
         } catch let error as SafetensorsError {
             sink.abort()
             throw Problem.invalidModel("the safetensors file is invalid: \(error)")
@@ -48,9 +56,8 @@ extension APIResponder {
         }
         try sink.sync()
         let now = Date()
-        let model = StoredModel(id: sink.sha256, format: format.rawValue, bytes: sink.bytesWritten,
-                                tensorCount: file.tensors.count,
-                                parameterCount: Int64(file.tensors.reduce(0) { $0 + $1.elementCount }),
+        let model = StoredModel(id: sink.sha256, format: summary.format, bytes: sink.bytesWritten,
+                                tensorCount: summary.tensors, parameterCount: summary.parameters,
                                 createdAt: now, lastUsedAt: now)
         let destination = service.data.model(model.id)
         return try service.storage.withLock { _ in

@@ -209,3 +209,55 @@ def test_tar_upload_gives_the_same_package(tmp_path, packages):
             relative = os.path.relpath(os.path.join(root, f), a)
             with open(os.path.join(a, relative), "rb") as x, open(os.path.join(b, relative), "rb") as y:
                 assert x.read() == y.read(), relative
+
+
+def serve(data_dir):
+    proc = subprocess.Popen([str(QUANTD), "serve", "--port", "0", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    return proc, "http://127.0.0.1:" + line.rstrip().rsplit(":", 1)[1]
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-sS", *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_server_job_returns_a_gzipped_zipped_package(tmp_path, packages):
+    """The whole way through the service with curl: upload the zip, run a preset, fetch the
+    gzip artifact, and load what it holds with coremltools."""
+    import time
+    package = packages[("iOS18", "fp16")]
+    archive = mlprograms.zip_package(package)
+    proc, base = serve(tmp_path / "data")
+    try:
+        model = json.loads(curl("-T", archive, "-X", "POST", f"{base}/v1/models"))
+        assert model["format"] == "mlpackage" and model["tensor_count"] == 6, model
+        # An opset that cannot express the config is refused before a job exists.
+        refused = subprocess.run(["curl", "-sS", "-w", "%{http_code}", "-H", "Content-Type: application/json", "-d",
+                                  json.dumps({"model_id": model["id"], "config": {"config_type": "OpPalettizerConfig",
+                                              "global_config": {"nbits": 4, "granularity": "per_grouped_channel", "group_size": 7}}}),
+                                  f"{base}/v1/jobs"], capture_output=True, text=True).stdout
+        assert refused.endswith("422") and "group_size" in refused
+        job = json.loads(curl("-H", "Content-Type: application/json", "-d",
+                              json.dumps({"model_id": model["id"], "preset": "w4-block32"}), f"{base}/v1/jobs"))
+        deadline = time.time() + 120
+        while job["status"] not in ("succeeded", "failed") and time.time() < deadline:
+            time.sleep(0.05)
+            job = json.loads(curl(f"{base}/v1/jobs/{job['id']}"))
+        assert job["status"] == "succeeded", job
+        artifact = tmp_path / "artifact.zip.gz"
+        curl("-o", str(artifact), f"{base}/v1/jobs/{job['id']}/artifact")
+        subprocess.run(["gunzip", "-f", str(artifact)], check=True)
+        path = mlprograms.unzip_package(str(tmp_path / "artifact.zip"), str(tmp_path / "artifact"))
+        loaded = ct.models.MLModel(path, skip_model_load=True)
+        assert any(op.type == "constexpr_blockwise_shift_scale" for op in spec_ops_of(loaded))
+        report = json.loads(curl(f"{base}/v1/jobs/{job['id']}/report"))
+        assert report["format"] == "mlpackage"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def spec_ops_of(model):
+    function = model._spec.mlProgram.functions["main"]
+    return function.block_specializations[function.opset].operations

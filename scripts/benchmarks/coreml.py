@@ -1,0 +1,118 @@
+"""Core ML benchmark (issue #4): a ResNet50-sized ML Program (25.5 M float16 weights in
+ResNet50's conv/linear shapes), compressed by quantd as a whole job through the server
+(upload of the zipped package to artifact ready) and by coremltools' own call on the loaded
+model (saving not counted), side by side on this machine; output weight-file sizes compared.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Tests/oracle"))
+from foundation import curl, start_server, wait_job  # noqa: E402
+from shapes import resnet50_weight_shapes  # noqa: E402
+import mlprograms  # noqa: E402
+
+warnings.simplefilter("ignore")
+
+CASES = [
+    ("int8 per-channel", {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}, "linear", 10),
+    ("int4 per-block-32", {"config_type": "OpLinearQuantizerConfig",
+                           "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 32}}, "linear", 10),
+    ("6-bit k-means", {"config_type": "OpPalettizerConfig", "global_config": {"mode": "kmeans", "nbits": 6}}, "palettize", 50),
+    ("4-bit k-means", {"config_type": "OpPalettizerConfig", "global_config": {"mode": "kmeans", "nbits": 4}}, "palettize", 50),
+    ("50% magnitude pruning", {"config_type": "OpMagnitudePrunerConfig", "global_config": {"target_sparsity": 0.5}},
+     "prune", None),
+]
+
+
+def resnet50_program(directory):
+    """Every ResNet50 weight on its own conv (or linear) branch from one input: the graph is
+    not ResNet's, the weights (what compression sees) are."""
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    rng = np.random.default_rng(0)
+    shapes = resnet50_weight_shapes()
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 2048, 1, 1))], opset_version=ct.target.iOS18)
+    def program(x):
+        total = None
+        for i, shape in enumerate(shapes):
+            w = (rng.standard_normal(shape) * 0.05).astype(np.float32)
+            if len(shape) == 4:
+                part = mb.slice_by_size(x=x, begin=[0, 0, 0, 0], size=[1, shape[1], 1, 1])
+                y = mb.conv(x=part, weight=w, pad_type="same", name=f"conv{i}")
+            else:
+                part = mb.reshape(x=mb.slice_by_size(x=x, begin=[0, 0, 0, 0], size=[1, shape[1], 1, 1]), shape=[1, shape[1]])
+                y = mb.linear(x=part, weight=w, name=f"fc{i}")
+            y = mb.reduce_sum(x=y, keep_dims=False)
+            total = y if total is None else mb.add(x=total, y=y)
+        return total
+
+    model = ct.convert(program, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS18,
+                       compute_precision=ct.precision.FLOAT16)
+    path = os.path.join(directory, "resnet50.mlpackage")
+    model.save(path)
+    return path
+
+
+def coremltools_call(path, kind, config):
+    import coremltools as ct
+    import coremltools.optimize.coreml as cto
+    model = ct.models.MLModel(path, skip_model_load=True)
+    fn = {"linear": cto.linear_quantize_weights, "palettize": cto.palettize_weights, "prune": cto.prune_weights}[kind]
+    start = time.perf_counter()
+    out = fn(model, cto.OptimizationConfig.from_dict(config))
+    seconds = time.perf_counter() - start
+    saved = os.path.join(os.path.dirname(path), "reference.mlpackage")
+    shutil.rmtree(saved, ignore_errors=True)
+    out.save(saved)
+    return seconds, os.path.getsize(os.path.join(saved, "Data/com.apple.CoreML/weights/weight.bin"))
+
+
+def quantd_job(base, archive, config, work):
+    start = time.perf_counter()
+    model = json.loads(curl("-T", archive, "-X", "POST", f"{base}/v1/models"))
+    job = json.loads(curl("-H", "Content-Type: application/json", "-d", json.dumps({"model_id": model["id"], "config": config}),
+                          f"{base}/v1/jobs"))
+    job = wait_job(base, job["id"])
+    seconds = time.perf_counter() - start
+    assert job["status"] == "succeeded", job
+    gz = os.path.join(work, "artifact.zip.gz")
+    curl("-o", gz, f"{base}/v1/jobs/{job['id']}/artifact")
+    os.system(f"gunzip -f {gz}")
+    unzipped = mlprograms.unzip_package(gz[:-3], os.path.join(work, f"artifact-{job['id']}"))
+    return seconds, os.path.getsize(os.path.join(unzipped, "Data/com.apple.CoreML/weights/weight.bin"))
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="quantd-coreml-") as work:
+        path = resnet50_program(work)
+        archive = mlprograms.zip_package(path)
+        size = os.path.getsize(os.path.join(path, "Data/com.apple.CoreML/weights/weight.bin"))
+        print(f"-- ResNet50-sized ML Program (iOS18, float16): weight.bin {size / 1e6:.1f} MB, zip {os.path.getsize(archive) / 1e6:.1f} MB")
+        proc, base = start_server(os.path.join(work, "data"))
+        try:
+            for label, config, kind, target in CASES:
+                runs = 1 if "k-means" in label else 3
+                ours = min((quantd_job(base, archive, config, work) for _ in range(runs)), key=lambda r: r[0])
+                theirs = min((coremltools_call(path, kind, config) for _ in range(runs)), key=lambda r: r[0])
+                ratio = theirs[0] / ours[0]
+                verdict = "no target" if target is None else f"target >= {target}x: " + ("ok" if ratio >= target else "BELOW TARGET")
+                print(f"{label:22s} quantd job {ours[0] * 1000:7.0f} ms, coremltools call {theirs[0] * 1000:7.0f} ms, "
+                      f"{ratio:5.1f}x [{verdict}]; weight.bin quantd {ours[1] / 1e6:.2f} MB, coremltools {theirs[1] / 1e6:.2f} MB "
+                      f"({(ours[1] - theirs[1]) / theirs[1] * 100:+.2f}%)")
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()

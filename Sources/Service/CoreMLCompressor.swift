@@ -84,14 +84,13 @@ struct CoreMLCompressor {
         let package = archive.package
 
         // Every weight file the model refers to, read and validated once.
-        var weightFiles: [String: (path: String, bytes: [UInt8], storage: MILBlobStorage)] = [:]
+        var weightFiles: [String: WeightFile] = [:]
         let weights = model.weights
         for fileName in Set(weights.map(\.fileName)).sorted() {
             do {
                 let (path, _) = try package.resolve(fileName)
-                let contents = try archive.contents(of: path, in: bytes)
-                let storage = try contents.withUnsafeBytes { raw throws(MILBlobStorageError) in try MILBlobStorage(parsing: raw) }
-                weightFiles[fileName] = (path, contents, storage)
+                let contents = try archive.data(of: path, in: bytes)
+                weightFiles[fileName] = WeightFile(path: path, data: contents, storage: try MILBlobStorage(parsing: contents.bytes))
             } catch let error as MLPackageError {
                 throw Problem.invalidModel("the archive is not a valid .mlpackage: \(error)")
             } catch {
@@ -113,7 +112,7 @@ struct CoreMLCompressor {
                       let blob = file.storage.blob(atMetadataOffset: offset) else {
                     throw .missingBlob(fileName: fileName, offset: offset)
                 }
-                return (blob, file.bytes.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[blob.dataRange]) })
+                return (blob, UnsafeRawBufferPointer(rebasing: file.data.bytes[blob.dataRange]))
             }
         } catch {
             throw Problem.invalidModel(error.description)
@@ -149,13 +148,19 @@ struct CoreMLCompressor {
                        encodeSeconds: encodeSeconds)
     }
 
+    /// A weight file of the package, read (in place where the archive stores it) and validated.
+    struct WeightFile {
+        let path: String
+        let data: EntryData
+        let storage: MILBlobStorage
+    }
+
     /// A blob file that holds no weights but other consts (rare): read on demand.
     private static func resolveExtra(_ fileName: String, _ package: MLPackage<String>, _ archive: MLPackageArchive,
-                                     _ bytes: UnsafeRawBufferPointer) -> (path: String, bytes: [UInt8], storage: MILBlobStorage)? {
-        guard let (path, _) = try? package.resolve(fileName), let contents = try? archive.contents(of: path, in: bytes),
-              let storage = try? contents.withUnsafeBytes({ raw throws(MILBlobStorageError) in try MILBlobStorage(parsing: raw) })
-        else { return nil }
-        return (path, contents, storage)
+                                     _ bytes: UnsafeRawBufferPointer) -> WeightFile? {
+        guard let (path, _) = try? package.resolve(fileName), let contents = try? archive.data(of: path, in: bytes),
+              let storage = try? MILBlobStorage(parsing: contents.bytes) else { return nil }
+        return WeightFile(path: path, data: contents, storage: storage)
     }
 
     struct WeightResult {
@@ -165,7 +170,7 @@ struct CoreMLCompressor {
     }
 
     /// Compresses the weights on all cores, one weight per core at a time.
-    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: (path: String, bytes: [UInt8], storage: MILBlobStorage)],
+    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: WeightFile],
                            opset: MILOpset, isCancelled: () -> Bool) throws -> [WeightResult] {
         let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
         slots.initialize(repeating: nil)
@@ -187,9 +192,7 @@ struct CoreMLCompressor {
                           blob.elementCount == UInt64(weight.elementCount) else {
                         throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
                     }
-                    return try file.bytes.withUnsafeBytes { raw in
-                        try encode(weight, UnsafeRawBufferPointer(rebasing: raw[blob.dataRange]), opset: opset)
-                    }
+                    return try encode(weight, UnsafeRawBufferPointer(rebasing: file.data.bytes[blob.dataRange]), opset: opset)
                 }
             }
         }

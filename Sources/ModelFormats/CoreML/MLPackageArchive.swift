@@ -42,6 +42,40 @@ public struct MLPackageArchive: Sendable {
         }
     }
 
+    /// The file's bytes in place when the archive stores them (tar, stored zip entries, after
+    /// its CRC-32 is checked), else inflated into memory the result owns; valid while both the
+    /// result and `bytes` are. A weight file is the bulk of a package: this saves a copy of it.
+    public func data(of path: String, in bytes: UnsafeRawBufferPointer) throws(MLPackageArchiveError) -> EntryData {
+        switch container {
+        case .zip(let zip):
+            guard let entry = zip.entry(at: path) else { throw .archive(.truncated(what: "entry '\(path)'")) }
+            // The declared size was checked against the limits when the archive was opened,
+            // and the reader never produces more than it.
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(entry.uncompressedByteCount), alignment: 64)
+            var filled = 0
+            do {
+                try zip.extract(entry, from: bytes) { piece in
+                    if entry.method == .deflated {
+                        UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + piece.count)]).copyMemory(from: piece)
+                    }
+                    filled += piece.count
+                }
+            } catch {
+                buffer.deallocate()
+                if let error = error as? ArchiveError { throw .archive(error) }
+                preconditionFailure("extract's output closure does not throw: \(error)")
+            }
+            guard entry.method == .deflated else {
+                buffer.deallocate()
+                return EntryData(borrowing: UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange]))
+            }
+            return EntryData(owning: buffer, count: filled)
+        case .tar(let tar):
+            guard let entry = tar.entry(at: path) else { throw .archive(.truncated(what: "entry '\(path)'")) }
+            return EntryData(borrowing: UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange]))
+        }
+    }
+
     /// The file's bytes; `bytes` must be the archive this was opened from.
     public func contents(of path: String, in bytes: UnsafeRawBufferPointer) throws(MLPackageArchiveError) -> [UInt8] {
         do { return try Self.contents(container, path, bytes) } catch { throw .archive(error) }
@@ -58,6 +92,26 @@ public struct MLPackageArchive: Sendable {
             return Array(bytes[entry.dataRange])
         }
     }
+}
+
+/// One file of an archive: borrowed from the archive's bytes or owned.
+public final class EntryData: @unchecked Sendable {
+    // Immutable after init; an owned buffer is freed with the object.
+    public let bytes: UnsafeRawBufferPointer
+    private let owned: UnsafeMutableRawBufferPointer?
+
+    init(borrowing bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        owned = nil
+    }
+
+    /// Takes ownership of `buffer`, of which the first `count` bytes are the contents.
+    init(owning buffer: UnsafeMutableRawBufferPointer, count: Int) {
+        owned = buffer
+        bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+    }
+
+    deinit { owned?.deallocate() }
 }
 
 public enum MLPackageArchiveError: Error, Sendable, CustomStringConvertible {

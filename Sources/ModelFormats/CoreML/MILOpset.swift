@@ -5,9 +5,11 @@
 public enum MILOpset: Int, Sendable, Comparable, CaseIterable {
     case iOS15 = 5, iOS16 = 6, iOS17 = 7, iOS18 = 8
 
+    /// Only the exact spelling: `Int` alone would also read "CoreML+6" and "CoreML06" as
+    /// CoreML6, names Core ML itself does not accept.
     public init?(name: String) {
         guard name.hasPrefix("CoreML"), let number = Int(name.dropFirst("CoreML".count)),
-              let opset = MILOpset(rawValue: number) else { return nil }
+              let opset = MILOpset(rawValue: number), opset.name == name else { return nil }
         self = opset
     }
 

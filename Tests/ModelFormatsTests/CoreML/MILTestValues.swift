@@ -31,6 +31,13 @@ enum MIL {
         }
     }
 
+    static func bool(_ value: Bool) -> CoreML_Specification_MILSpec_Value {
+        .with {
+            $0.type = tensorType(.bool, [])
+            $0.immediateValue = .with { $0.tensor = .with { $0.bools = .with { $0.values = [value] } } }
+        }
+    }
+
     static func string(_ value: String) -> CoreML_Specification_MILSpec_Value {
         .with {
             $0.type = tensorType(.string, [])

@@ -1,30 +1,6 @@
 import Testing
 @testable import ModelFormats
 
-/// ustar headers built by hand, as Python's tarfile and GNU tar write them.
-private func header(_ name: String, type: UInt8 = UInt8(ascii: "0"), size: Int = 0, prefix: String = "") -> [UInt8] {
-    var block = [UInt8](repeating: 0, count: 512)
-    func put(_ text: String, at offset: Int) { for (i, byte) in text.utf8.enumerated() { block[offset + i] = byte } }
-    put(name, at: 0)
-    put("0000644", at: 100)
-    put(String(repeating: "0", count: 11 - String(size, radix: 8).count) + String(size, radix: 8), at: 124)
-    block[156] = type
-    put("ustar\u{0}00", at: 257)
-    put(prefix, at: 345)
-    put("        ", at: 148)
-    let sum = block.reduce(0) { $0 + Int($1) }
-    put(String(repeating: "0", count: 6 - String(sum, radix: 8).count) + String(sum, radix: 8) + "\u{0} ", at: 148)
-    return block
-}
-
-private func member(_ name: String, _ data: [UInt8], type: UInt8 = UInt8(ascii: "0"), prefix: String = "") -> [UInt8] {
-    header(name, type: type, size: data.count, prefix: prefix) + data + Array(repeating: 0, count: (512 - data.count % 512) % 512)
-}
-
-private func tar(_ members: [UInt8]...) -> [UInt8] {
-    members.flatMap { $0 } + Array(repeating: 0, count: 1024)
-}
-
 private func parseTar(_ bytes: [UInt8], limits: ArchiveLimits = ArchiveLimits()) throws -> TarArchive {
     try bytes.withUnsafeBytes { try TarArchive(parsing: $0, limits: limits) }
 }
@@ -77,7 +53,7 @@ private func pax(_ key: String, _ value: String) -> String {
         }
         #expect(throws: ArchiveError.tooManyEntries(limit: 1)) { try parseTar(tar(member("a", [1]), member("b", [1])), limits: limits) }
         // A size field that claims more than the file holds.
-        let lying = header("big", size: 1 << 30) + Array(repeating: 0, count: 1024)
+        let lying = tarHeader("big", size: 1 << 30) + Array(repeating: 0, count: 1024)
         #expect(throws: ArchiveError.dataOutsideArchive(entry: "big")) { try parseTar(lying) }
         #expect(throws: ArchiveError.truncated(what: "the header at byte 1024")) { try parseTar(member("a", [1])) }
     }

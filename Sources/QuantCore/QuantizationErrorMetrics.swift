@@ -17,7 +17,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
 
     /// Sums over one chunk of elements, combined across chunks.
     /// Eight-lane Float accumulators of `Partial`'s sums (`maxSquare` holds squared errors).
-    private struct Lanes {
+    fileprivate struct Lanes {
         var signal = SIMD8<Float>(), noise = SIMD8<Float>(), dot = SIMD8<Float>(), energy = SIMD8<Float>()
         var maxSquare = SIMD8<Float>(), zeros = SIMD8<Float>()
         var pending = 0
@@ -55,7 +55,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         }
     }
 
-    private struct Partial {
+    struct Partial {
         var signal = 0.0, noise = 0.0, dot = 0.0, reconstructed = 0.0, maxError = 0.0
         var zeros = 0
 
@@ -75,7 +75,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         /// reassociate float adds on its own). The lanes carry across short runs (per-block
         /// quantization has runs of 32) and are flushed into Double every ~1024 elements.
         @inline(__always)
-        mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
+        fileprivate mutating func addRun<Source: WeightSource>(_ source: Source, _ codes: UnsafeBufferPointer<UInt8>, from lo: Int, to hi: Int,
                                                    scale: Float, zeroPoint: Float, signed: Bool, lanes: inout Lanes,
                                                    _ integer: (UInt8) -> Float) {
             let vscale = SIMD8<Float>(repeating: scale), vzp = SIMD8<Float>(repeating: zeroPoint)
@@ -184,7 +184,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         self.init(partial, count: pruned.count)
     }
 
-    private init(_ partial: Partial, count: Int) {
+    init(_ partial: Partial, count: Int) {
         let sqnr = partial.noise == 0 ? Double.infinity : 10 * log10(partial.signal / partial.noise)
         let norms = (partial.signal * partial.reconstructed).squareRoot()
         self.init(sqnrDB: partial.signal == 0 && partial.noise == 0 ? .infinity : sqnr,

@@ -204,8 +204,8 @@ struct SafetensorsCompressor {
                     warnings.append("\(t.name): the LUT has \(palette.lut.count) entries, not more than weight_threshold \(c.weightThreshold) (or fewer than 10); left in float as coremltools does")
                 }
             }
-            let dense = final.dequantized()
-            let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
+            let metrics = QuantizationErrorMetrics(original: bytes, type: t.dtype, palettized: final)
+                ?? final.dequantized().withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
             return try PaletteEncoding.encode(t, palette, lut: quantizedLUT, metrics: metrics)
         }
     }

@@ -71,13 +71,16 @@ struct SafetensorsCompressor {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
-    /// Compresses every tensor, one per core at a time, taken in file order: each tensor's own
-    /// kernels are parallel too, but a model of many small tensors (ResNet's 54) leaves cores
-    /// idle between and inside them. Results keep file order; so do the warnings.
+    /// Compresses every tensor, one per core at a time: each tensor's own kernels are parallel
+    /// too, but a model of many small tensors (ResNet's 54) leaves cores idle between and
+    /// inside them. Tensors are taken largest first, so that the last ones to finish are small
+    /// and no core waits long on another (file order ends ResNet with its largest tensors).
+    /// Results keep file order; so do the warnings.
     private func encodeAll(_ file: SafetensorsFile, progress: (Double) -> Void,
                            isCancelled: () -> Bool) throws -> ([EncodedTensor], [String]) {
         let tensors = file.tensors
         let totalBytes = Double(max(1, tensors.reduce(0) { $0 + $1.byteCount }))
+        let order = tensors.indices.sorted { (tensors[$0].byteCount, $1) > (tensors[$1].byteCount, $0) }
         let results = UnsafeMutableBufferPointer<(Result<EncodedTensor, any Error>, [String])?>.allocate(capacity: tensors.count)
         results.initialize(repeating: nil)
         defer {
@@ -94,7 +97,7 @@ struct SafetensorsCompressor {
                 let index: Int? = state.withLock { s in
                     guard !s.failed, s.next < tensors.count, !cancelled() else { return nil }
                     defer { s.next += 1 }
-                    return s.next
+                    return order[s.next]
                 }
                 guard let index else { return }
                 let t = tensors[index]

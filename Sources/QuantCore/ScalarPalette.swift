@@ -26,14 +26,29 @@ enum ScalarPalette {
     /// The index of every 16-bit pattern of `type` (F16 or BF16), so that assigning a large
     /// group is one table load per weight; non-finite patterns map to 0 and never occur.
     func table(for type: ScalarType) -> [UInt8] {
-        let values = (0..<(1 << 16)).map { bits in
-            let value = FloatConversion.float(bits: UInt16(bits), of: type)
-            return value.isFinite ? value : 0
-        }
         var table = [UInt8](repeating: 0, count: 1 << 16)
-        values.withUnsafeBufferPointer { values in
-            table.withUnsafeMutableBufferPointer { table in
-                assign(values.baseAddress!, count: values.count, into: table.baseAddress!)
+        switch self {
+        case .nearest(_, let thresholds):
+            // In value order (order keys ascending) the count of thresholds below the value
+            // only grows: one sweep gives every pattern the index `assign` would, without a
+            // search per pattern.
+            var position = 0
+            for key in Int32(-32768)...Int32(32767) {
+                let bits = OrderKey.bits16(key)
+                let value = FloatConversion.float(bits: bits, of: type)
+                guard value.isFinite else { continue }
+                while position < thresholds.count && thresholds[position] < Double(value) { position += 1 }
+                table[Int(bits)] = UInt8(truncatingIfNeeded: position)
+            }
+        case .uniform:
+            let values = (0..<(1 << 16)).map { bits in
+                let value = FloatConversion.float(bits: UInt16(bits), of: type)
+                return value.isFinite ? value : 0
+            }
+            values.withUnsafeBufferPointer { values in
+                table.withUnsafeMutableBufferPointer { table in
+                    assign(values.baseAddress!, count: values.count, into: table.baseAddress!)
+                }
             }
         }
         return table

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How much each element's squared error counts when errors are measured on the stored
 /// weight: 1, or with per-channel scales the square of the element's scale, which multiplies
 /// its error once the scale is applied back.
@@ -98,7 +100,9 @@ struct DistinctValues: Sendable, Equatable {
         // A single range (the whole tensor) is cut into chunks with private histograms.
         var pieces = ranges
         if parallel, ranges.count == 1, let range = ranges.first {
-            let chunks = ParallelChunks.chunkCount(items: range.count, unitsPerItem: 1)
+            // One chunk per core, not more: zeroing and merging the histograms is the cost.
+            let chunks = min(ParallelChunks.chunkCount(items: range.count, unitsPerItem: 1),
+                             ProcessInfo.processInfo.activeProcessorCount)
             pieces = (0..<chunks).map { chunk in
                 let part = ParallelChunks.range(chunk, of: chunks, count: range.count)
                 return (range.lowerBound + part.lowerBound)..<(range.lowerBound + part.upperBound)

@@ -1,3 +1,5 @@
+import Foundation
+
 extension QuantizationErrorMetrics {
     /// Compares F16 or BF16 weights with a one-LUT scalar palettization of them (no
     /// per-channel scale); nil for any other form, which callers measure densely.
@@ -10,7 +12,8 @@ extension QuantizationErrorMetrics {
               p.perChannelScale == nil, !p.indices.isEmpty, bytes.count == 2 * p.indices.count else { return nil }
         let count = p.indices.count
         let bins = 1 << 16
-        let chunks = ParallelChunks.chunkCount(items: count, unitsPerItem: 1)
+        // One private histogram per core, not per chunk: zeroing and merging them is the cost.
+        let chunks = min(ParallelChunks.chunkCount(items: count, unitsPerItem: 1), ProcessInfo.processInfo.activeProcessorCount)
         let copies = max(chunks, 1)
         // Per chunk: how often each pattern occurs, and the entry its elements take.
         var counts = [UInt32](repeating: 0, count: bins * copies)
@@ -29,20 +32,20 @@ extension QuantizationErrorMetrics {
                         }
                     }
                 }
+                for copy in 1..<copies {
+                    for bin in 0..<bins where counts[copy * bins + bin] != 0 {
+                        counts[bin] &+= counts[copy * bins + bin]
+                        entries[bin] = entries[copy * bins + bin]
+                    }
+                }
             }
         }
         var partial = Partial()
-        for pattern in 0..<bins {
-            var occurrences = 0
-            var entry: UInt8 = 0
-            for copy in 0..<copies where counts[copy * bins + pattern] != 0 {
-                occurrences += Int(counts[copy * bins + pattern])
-                entry = entries[copy * bins + pattern]
-            }
-            guard occurrences > 0 else { continue }
+        for pattern in 0..<bins where counts[pattern] != 0 {
+            let occurrences = Int(counts[pattern])
             let c = Double(occurrences)
             let w = Double(FloatConversion.float(bits: UInt16(pattern), of: type))
-            let r = Double(p.lut[Int(entry)])
+            let r = Double(p.lut[Int(entries[pattern])])
             let e = w - r
             partial.signal += c * w * w
             partial.noise += c * e * e

@@ -4,8 +4,9 @@
 /// dynamic programme over run boundaries: `D[c][t]` = least squared error of the first `t`
 /// points in `c` clusters = min over `s` of `D[c−1][s] + cost(s, t)`. The squared-error cost
 /// is Monge, so the best `s` never moves left as `t` grows, nor as `c` grows: each layer is
-/// solved by divide and conquer, every row searching only between its neighbours' splits and
-/// above its split in the layer before: O(k·n log n), vectorised two candidates at a time.
+/// solved as divide and conquer would (in passes of rows halfway between solved ones, see
+/// `Layer.solve`), every row searching only between its neighbours' splits and above its
+/// split in the layer before: O(k·n log n), vectorised two candidates at a time.
 /// (SMAWK's O(k·n) measured no faster on real weights: ~11 cost evaluations per row either
 /// way, and its bookkeeping branches unpredictably.) Costs come from prefix sums of w, w·x
 /// and w·x² (x centred on the mean, which keeps the subtraction in `cost` from cancelling).
@@ -82,7 +83,6 @@ enum OptimalScalarClustering {
             let base = q + (m + 1), current = base + (m + 1)
             for t in 1...m { current[t] = costs.cost(0, t) }
             splits.withUnsafeMutableBufferPointer { splits in
-                let parallelLevels = parallel && m >= 8192 ? 2 : 0
                 for clusters in 2..<clusterCount {
                     for t in (clusters - 1)...m { base[t] = current[t] - q[t] }
                     let layer = Layer(weights: w, sums: s, squares: q, base: base, current: current,
@@ -91,7 +91,7 @@ enum OptimalScalarClustering {
                     // A prefix of t points in `clusters` clusters needs t ≥ clusters; the rest of
                     // the points must still fill the remaining clusters.
                     layer.solve(clusters, m - (clusterCount - clusters), splitsFrom: clusters - 1, to: m - 1,
-                                parallelLevels: parallelLevels)
+                                parallel: parallel)
                 }
                 // The last layer is needed at t = m only.
                 for t in (clusterCount - 1)..<m { base[t] = current[t] - q[t] }
@@ -126,57 +126,90 @@ enum OptimalScalarClustering {
         let lower: UnsafePointer<Int32>?
 
         /// Least `D′[s] + cost(s, t) − q[t]` over `s` in `from...to`, the leftmost on ties.
-        /// Two candidates per step so that their divisions overlap.
+        /// Two candidates per step so that their divisions overlap. Rows search only a few
+        /// candidates each, so the odd one out and the final pick are branch-free: a
+        /// mispredicted branch costs more than the division it would skip.
         @inline(__always)
         func bestSplit(for t: Int, from: Int, to: Int) -> (value: Double, split: Int) {
             let sumT = sums[t], weightT = weights[t]
+            let sumsT = SIMD2<Double>(repeating: sumT), weightsT = SIMD2<Double>(repeating: weightT)
             var best = SIMD2<Double>(repeating: .infinity)
             var bestIndex = SIMD2<Int64>(repeating: Int64(from))
+            var candidate = SIMD2<Int64>(Int64(from), Int64(from) + 1)
             var index = from
             while index < to {
                 let b = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD2<Double>.self)
                 let sum = UnsafeRawPointer(sums + index).loadUnaligned(as: SIMD2<Double>.self)
                 let weight = UnsafeRawPointer(weights + index).loadUnaligned(as: SIMD2<Double>.self)
-                let difference = sumT - sum
-                let value = b - difference * difference / (weightT - weight)
+                let difference = sumsT - sum
+                let value = b - difference * difference / (weightsT - weight)
                 let better = value .< best
                 best.replace(with: value, where: better)
-                bestIndex.replace(with: SIMD2(Int64(index), Int64(index + 1)), where: better)
+                bestIndex.replace(with: candidate, where: better)
+                candidate &+= 2
                 index += 2
             }
-            var value = best[0], split = Int(bestIndex[0])
-            if best[1] < value || (best[1] == value && Int(bestIndex[1]) < split) {
-                value = best[1]
-                split = Int(bestIndex[1])
-            }
-            if index == to {
-                let difference = sumT - sums[index]
-                let last = base[index] - difference * difference / (weightT - weights[index])
-                if last < value { value = last; split = index }
-            }
+            // `index` is `to` (one candidate left) or `to + 1 ≤ t`, whose value is discarded.
+            let difference = sumT - sums[index]
+            let tail = base[index] - difference * difference / (weightT - weights[index])
+            let tailValue = index == to ? tail : .infinity
+            // Leftmost least of lane 0, lane 1 and the tail (which lies right of both).
+            let second = best[1] < best[0] || (best[1] == best[0] && bestIndex[1] < bestIndex[0])
+            var value = second ? best[1] : best[0]
+            var split = Int(second ? bestIndex[1] : bestIndex[0])
+            let last = tailValue < value
+            value = last ? tailValue : value
+            split = last ? index : split
             return (value + squares[t], split)
         }
 
         /// Fills rows `low...high`, whose best splits lie in `splitsFrom...to`.
-        func solve(_ low: Int, _ high: Int, splitsFrom: Int, to: Int, parallelLevels: Int) {
+        ///
+        /// Row `low` first, then passes over the rows halfway between solved ones, each row
+        /// searching between its two nearest solved neighbours' splits, as divide and conquer
+        /// would; but the rows of a pass do not wait on each other, so the processor overlaps
+        /// their divisions and mispredictions. With `parallel`, the first two passes are made
+        /// alone and the four blocks between their rows then filled on all cores: every row
+        /// still gets the same neighbours, so the result does not depend on it.
+        func solve(_ low: Int, _ high: Int, splitsFrom: Int, to: Int, parallel: Bool) {
             guard low <= high else { return }
-            let middle = (low + high) / 2
-            let from = max(splitsFrom, lower.map { Int($0[middle]) } ?? splitsFrom)
-            let (value, split) = bestSplit(for: middle, from: from, to: min(middle - 1, to))
-            current[middle] = value
-            splits[middle] = Int32(split)
-            if parallelLevels > 0 {
-                ParallelChunks.forEach(count: 2, chunks: 2) { half, _ in
-                    if half == 0 {
-                        solve(low, middle - 1, splitsFrom: splitsFrom, to: split, parallelLevels: parallelLevels - 1)
-                    } else {
-                        solve(middle + 1, high, splitsFrom: split, to: to, parallelLevels: parallelLevels - 1)
-                    }
-                }
-            } else {
-                solve(low, middle - 1, splitsFrom: splitsFrom, to: split, parallelLevels: 0)
-                solve(middle + 1, high, splitsFrom: split, to: to, parallelLevels: 0)
+            row(low, left: splitsFrom, right: to)
+            let count = high - low + 1
+            var span = 1
+            while span < count { span <<= 1 }
+            guard parallel && count >= 8192 else {
+                passes(from: low, span: span, downTo: 1, high: high, to: to)
+                return
             }
+            let block = span / 4
+            passes(from: low, span: span, downTo: block, high: high, to: to)
+            ParallelChunks.forEach(count: 4, chunks: 4) { _, blocks in
+                for start in blocks.map({ low + $0 * block }) where start < high {
+                    passes(from: start, span: block, downTo: 1, high: high, to: to)
+                }
+            }
+        }
+
+        /// Rows `start + half`, `start + half + stride`, … below `start + span` and up to `high`,
+        /// for strides from `span` down to `finest`, halving; rows `start` and `start + span`
+        /// (if not past `high`) are solved.
+        private func passes(from start: Int, span: Int, downTo finest: Int, high: Int, to: Int) {
+            var stride = span
+            while stride > finest {
+                let half = stride / 2
+                for t in Swift.stride(from: start + half, to: min(start + span, high + 1), by: stride) {
+                    row(t, left: Int(splits[t - half]), right: t + half <= high ? Int(splits[t + half]) : to)
+                }
+                stride = half
+            }
+        }
+
+        /// Solves row `t` given bounds on its split from its solved neighbours.
+        @inline(__always) private func row(_ t: Int, left: Int, right: Int) {
+            let from = max(left, lower.map { Int($0[t]) } ?? left)
+            let (value, split) = bestSplit(for: t, from: from, to: min(t - 1, right))
+            current[t] = value
+            splits[t] = Int32(split)
         }
     }
 

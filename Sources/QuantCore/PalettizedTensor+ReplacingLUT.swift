@@ -4,6 +4,6 @@ extension PalettizedTensor {
     public func replacingLUT(_ lut: [Float]) -> PalettizedTensor {
         precondition(lut.count == self.lut.count, "a replacement LUT must have the same shape")
         return PalettizedTensor(config: config, layout: layout, nbits: nbits, indices: indices, lut: lut,
-                                lutType: lutType, perChannelScale: perChannelScale)
+                                lutType: lutType, perChannelScale: perChannelScale, valueCounts: valueCounts)
     }
 }

@@ -28,8 +28,19 @@ public struct PalettizedTensor: Sendable, Equatable {
 
     let layout: PaletteLayout
 
+    /// Each distinct weight, how often it occurs and the entry it takes (one group, scalars).
+    struct ValueCounts: Sendable, Equatable {
+        let values: [Float]
+        let counts: [Double]
+        let entries: [UInt8]
+    }
+
+    /// For one-LUT scalar palettizations of F16/BF16 weights without scales: lets error
+    /// metrics sum over distinct values instead of elements (see `QuantizationErrorMetrics`).
+    let valueCounts: ValueCounts?
+
     init(config: PalettizationConfig, layout: PaletteLayout, nbits: Int, indices: [UInt8], lut: [Float],
-         lutType: ScalarType, perChannelScale: [Float]?) {
+         lutType: ScalarType, perChannelScale: [Float]?, valueCounts: ValueCounts? = nil) {
         self.config = config
         self.shape = layout.shape
         self.layout = layout
@@ -38,6 +49,7 @@ public struct PalettizedTensor: Sendable, Equatable {
         self.lut = lut
         self.lutType = lutType
         self.perChannelScale = perChannelScale
+        self.valueCounts = valueCounts
     }
 
     /// The resolved (non-negative) axis that groups, vectors and scales run along.

@@ -42,9 +42,9 @@ public struct Palettizer: Sendable {
             return try squares.withUnsafeBufferPointer { (squares) throws(QuantCoreError) in
                 let weights = scales == nil ? nil : ElementWeights(squares: squares, channels: layout.channels, inner: layout.inner)
                 let plan = Plan(config: config, layout: layout, lutType: lutType, working: working, elementWeights: weights)
-                let (nbits, lut, indices) = try layout.clusterDim == 1 ? plan.palettizeScalars() : plan.palettizeVectors()
+                let (nbits, lut, indices, valueCounts) = try layout.clusterDim == 1 ? plan.palettizeScalars() : plan.palettizeVectors()
                 return PalettizedTensor(config: config, layout: layout, nbits: nbits, indices: indices, lut: lut,
-                                        lutType: lutType, perChannelScale: scales)
+                                        lutType: lutType, perChannelScale: scales, valueCounts: valueCounts)
             }
         }
         if asHalves && !config.enablePerChannelScale {
@@ -194,7 +194,8 @@ extension Palettizer {
 
         // MARK: Scalar LUTs
 
-        func palettizeScalars() throws(QuantCoreError) -> (nbits: Int, lut: [Float], indices: [UInt8]) {
+        func palettizeScalars() throws(QuantCoreError)
+            -> (nbits: Int, lut: [Float], indices: [UInt8], valueCounts: PalettizedTensor.ValueCounts?) {
             let inner = layout.inner
             let single = layout.isSingleGroup
             let lutType = lutType
@@ -251,12 +252,25 @@ extension Palettizer {
                 }
                 initialized = layout.indexCount
             }
-            return (nbits, palettes.flatMap(\.lut), indices)
+            // One group of F16/BF16 weights, each counted once: its distinct values are the
+            // tensor's histogram, which error metrics can sum over instead of the elements.
+            var valueCounts: PalettizedTensor.ValueCounts?
+            if case .halves = working, elementWeights == nil, let points = distinct.first, distinct.count == 1 {
+                let entries = [UInt8](unsafeUninitializedCapacity: points.count) { entries, initialized in
+                    points.values.withUnsafeBufferPointer { values in
+                        palettes[0].assign(values.baseAddress!, count: values.count, into: entries.baseAddress!)
+                    }
+                    initialized = points.count
+                }
+                valueCounts = .init(values: points.values, counts: points.weights, entries: entries)
+            }
+            return (nbits, palettes.flatMap(\.lut), indices, valueCounts)
         }
 
         // MARK: Vector LUTs
 
-        func palettizeVectors() throws(QuantCoreError) -> (nbits: Int, lut: [Float], indices: [UInt8]) {
+        func palettizeVectors() throws(QuantCoreError)
+            -> (nbits: Int, lut: [Float], indices: [UInt8], valueCounts: PalettizedTensor.ValueCounts?) {
             guard case .floats(let values) = working else { preconditionFailure("vectors are palettized from floats") }
             let d = layout.clusterDim, inner = layout.inner
             let single = layout.isSingleGroup
@@ -314,7 +328,7 @@ extension Palettizer {
                 }
                 initialized = layout.indexCount
             }
-            return (nbits, lut, indices)
+            return (nbits, lut, indices, nil)
         }
     }
 }

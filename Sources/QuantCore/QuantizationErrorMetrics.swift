@@ -36,7 +36,7 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
     }
 
     /// `Lanes` as the vector kernels keep them.
-    private struct KernelLanes {
+    struct KernelLanes {
         var sums = qk_lanes()
         var pending = 0
 

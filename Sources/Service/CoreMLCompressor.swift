@@ -14,12 +14,6 @@ import QuantCore
 struct CoreMLCompressor {
     let pipeline: CompressionPipeline
 
-    struct Outcome {
-        var tensors: [CompressionReport.Tensor]
-        var warnings: [String]
-        var artifactBytes: Int
-        var encodeSeconds: Double
-    }
 
     /// The weight file every compressed package refers to, relative to the model.
     static let weightFileName = "@model_path/weights/weight.bin"
@@ -78,7 +72,7 @@ struct CoreMLCompressor {
     }
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
-                  isCancelled: () -> Bool) throws -> Outcome {
+                  isCancelled: () -> Bool) throws -> CompressionOutcome {
         let (archive, opened, opset) = try Self.open(bytes)
         var model = opened
         let package = archive.package
@@ -144,7 +138,7 @@ struct CoreMLCompressor {
             try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
         }
         try writer.finish()
-        return Outcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
+        return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
                        encodeSeconds: encodeSeconds)
     }
 

@@ -101,27 +101,25 @@ struct JobRunner: Sendable {
         // The artifact is never written uncompressed: members are gzipped while later tensors
         // are still being quantized.
         let gzipStream = ParallelGzip.Stream(gzip, output: out)
-        let outcome: (tensors: [CompressionReport.Tensor], warnings: [String], artifactBytes: Int, encodeSeconds: Double)
+        let outcome: CompressionOutcome
         let parameters: Int
         if isPackage {
             // The whole file is about to be read: start reading it in now, in large requests.
             let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
-            let o = try mapping.withBytes { bytes in
+            outcome = try mapping.withBytes { bytes in
                 try CoreMLCompressor(pipeline: config).compress(bytes, to: { try gzipStream.write($0) }, isCancelled: { flag.isStopped })
             }
-            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
-            parameters = o.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+            parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         } else {
             let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
             var lastProgress = 0.0
-            let o = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
+            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
                 // Persist at most every 5%, so progress costs no noticeable database traffic.
                 if p - lastProgress >= 0.05 {
                     lastProgress = p
                     _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
                 }
             }, isCancelled: { flag.isStopped })
-            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
             parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         }
         let gzipBytes = try gzipStream.finish()

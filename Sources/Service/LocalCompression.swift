@@ -29,21 +29,19 @@ public enum LocalCompression {
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let started = Date()
-        let outcome: (tensors: [CompressionReport.Tensor], warnings: [String], artifactBytes: Int, encodeSeconds: Double)
+        let outcome: CompressionOutcome
         if format == .zip || format == .tar {
             let mapping: MemoryMappedFile
             do { mapping = try MemoryMappedFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
-            let o = try mapping.withBytes { bytes in
+            outcome = try mapping.withBytes { bytes in
                 try CoreMLCompressor(pipeline: config).compress(bytes, to: { try writeAll($0, to: fd) }, isCancelled: { false })
             }
-            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
         } else {
             let file: SafetensorsFile
             do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
             try ConfigPreflight.check(config, against: file)
-            let o = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
+            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
                                                                        progress: { _ in }, isCancelled: { false })
-            outcome = (o.tensors, o.warnings, o.artifactBytes, o.encodeSeconds)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

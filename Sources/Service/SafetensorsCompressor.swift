@@ -13,13 +13,6 @@ import Synchronization
 struct SafetensorsCompressor {
     let pipeline: CompressionPipeline
 
-    struct Outcome {
-        var tensors: [CompressionReport.Tensor]
-        var warnings: [String]
-        var artifactBytes: Int
-        /// Compressing every tensor in memory, before the artifact is written.
-        var encodeSeconds: Double
-    }
 
     /// The op type a safetensors weight stands for, for `op_type_configs`: safetensors has no
     /// graph, so rank decides (2 → linear, 3–5 → conv).
@@ -33,7 +26,7 @@ struct SafetensorsCompressor {
 
     /// Writes the artifact to `output` in order, in pieces of any size. `progress` runs 0…1.
     func compress(_ file: SafetensorsFile, to output: (UnsafeRawBufferPointer) throws -> Void,
-                  progress: (Double) -> Void, isCancelled: () -> Bool) throws -> Outcome {
+                  progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         let started = ContinuousClock.now
         var (encoded, warnings) = try encodeAll(file, progress: progress, isCancelled: isCancelled)
         let encodeSeconds = Self.seconds(ContinuousClock.now - started)
@@ -63,7 +56,7 @@ struct SafetensorsCompressor {
             written += encoded[i].parts[k].byteCount
             progress(0.8 + 0.2 * Double(written) / artifactBytes)
         }
-        return Outcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize,
+        return CompressionOutcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize,
                        encodeSeconds: encodeSeconds)
     }
 

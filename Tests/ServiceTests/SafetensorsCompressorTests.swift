@@ -30,7 +30,7 @@ import Testing
     }
 
     /// Writes the tensors as safetensors, compresses them, and opens the artifact.
-    static func compress(_ tensors: [Tensor], config: OptimizationConfig, rest: [OptimizationConfig] = []) throws -> (SafetensorsFile, SafetensorsCompressor.Outcome, URL) {
+    static func compress(_ tensors: [Tensor], config: OptimizationConfig, rest: [OptimizationConfig] = []) throws -> (SafetensorsFile, CompressionOutcome, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("compressor-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let input = dir.appendingPathComponent("in.safetensors"), output = dir.appendingPathComponent("out.safetensors")
@@ -205,7 +205,7 @@ extension SafetensorsCompressorTests {
 }
 
 extension SafetensorsCompressorTests {
-    static func compress(_ tensors: [Tensor], pipeline: CompressionPipeline) throws -> (SafetensorsFile, SafetensorsCompressor.Outcome, URL) {
+    static func compress(_ tensors: [Tensor], pipeline: CompressionPipeline) throws -> (SafetensorsFile, CompressionOutcome, URL) {
         try compress(tensors, config: pipeline.stages[0], rest: Array(pipeline.stages.dropFirst()))
     }
 

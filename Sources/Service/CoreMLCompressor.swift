@@ -45,19 +45,20 @@ struct CoreMLCompressor {
         for w in model.weights {
             let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
             guard let stage = ops.first else { continue }
-            guard ops.count == 1 else { throw Self.jointUnsupported(w) }
-            let needsIOS18: String? = switch stage {
-            case .linearQuantization(let c) where c.applies(toShape: w.shape):
-                c.dtype.bitWidth < 8 ? "\(c.dtype.rawValue) weights" : c.granularity == .perBlock ? "per_block quantization" : nil
-            case .palettization(let c) where c.applies(toShape: w.shape):
-                c.granularity == .perGroupedChannel ? "per_grouped_channel palettization"
-                    : c.clusterDim > 1 ? "vector palettization (cluster_dim > 1)" : c.nbits == 3 ? "3-bit palettization" : nil
-            default: nil
+            if ops.count > 1 {
+                if case .palettization = stage, case .linearQuantization(let c) = ops[1], c.granularity != .perTensor {
+                    throw Problem.invalidConfig("weight '\(w.name)': quantize the LUT per_tensor: its axes are not the weight's (coremltools refuses the same)",
+                                                field: "config[1].global_config.granularity")
+                }
+                if opset < .iOS18 {
+                    throw Problem.invalidConfig("weight '\(w.name)': \(ConstexprEncodingError.needsIOS18("joint compression", opset))", field: "config")
+                }
             }
-            if let needsIOS18, opset < .iOS18 {
-                throw Problem.invalidConfig("weight '\(w.name)': \(ConstexprEncodingError.needsIOS18(needsIOS18, opset))", field: "config")
-            }
-            if case .palettization(var c) = stage, c.applies(toShape: w.shape), let axis = w.outputAxis {
+            for op in ops {
+                if let feature = Self.iOS18Feature(op, shape: w.shape), opset < .iOS18 {
+                    throw Problem.invalidConfig("weight '\(w.name)': \(ConstexprEncodingError.needsIOS18(feature, opset))", field: "config")
+                }
+                guard case .palettization(var c) = op, c.applies(toShape: w.shape), let axis = w.outputAxis else { continue }
                 if c.channelAxis == nil { c.channelAxis = axis }
                 do { _ = try c.resolvedGroupSize(shape: w.shape) } catch {
                     throw Problem.invalidConfig("weight '\(w.name)' (shape \(w.shape)): \(error); choose a group_size and cluster_dim that divide its channels, or exclude it with op_name_configs",
@@ -67,8 +68,16 @@ struct CoreMLCompressor {
         }
     }
 
-    private static func jointUnsupported(_ w: MLProgramWeight) -> Problem {
-        Problem.invalidConfig("joint compression (several stages for weight '\(w.name)') is not supported for Core ML models yet; use one of linear quantization, palettization or pruning", field: "config")
+    /// What in a stage only the iOS18 opset can write, or nil.
+    private static func iOS18Feature(_ op: OptimizationConfig.OpConfig, shape: [Int]) -> String? {
+        switch op {
+        case .linearQuantization(let c) where c.applies(toShape: shape):
+            c.dtype.bitWidth < 8 ? "\(c.dtype.rawValue) weights" : c.granularity == .perBlock ? "per_block quantization" : nil
+        case .palettization(let c) where c.applies(toShape: shape):
+            c.granularity == .perGroupedChannel ? "per_grouped_channel palettization"
+                : c.clusterDim > 1 ? "vector palettization (cluster_dim > 1)" : c.nbits == 3 ? "3-bit palettization" : nil
+        default: nil
+        }
     }
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
@@ -96,8 +105,8 @@ struct CoreMLCompressor {
         let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, isCancelled: isCancelled)
         let encodeSeconds = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
             + Double((ContinuousClock.now - started).components.seconds)
-        var replacements: [String: ConstexprOp] = [:]
-        for (weight, result) in zip(weights, results) { if let op = result.op { replacements[weight.outputName] = op } }
+        var replacements: [String: [ConstexprOp]] = [:]
+        for (weight, result) in zip(weights, results) where !result.chain.isEmpty { replacements[weight.outputName] = result.chain }
 
         let newWeights: [UInt8]
         do {
@@ -158,7 +167,8 @@ struct CoreMLCompressor {
     }
 
     struct WeightResult {
-        var op: ConstexprOp?
+        /// The ops that rebuild the weight; empty when it stays as it is.
+        var chain: [ConstexprOp]
         var report: CompressionReport.Tensor
         var warnings: [String] = []
     }
@@ -199,14 +209,13 @@ struct CoreMLCompressor {
     private func encode(_ w: MLProgramWeight, _ bytes: UnsafeRawBufferPointer, opset: MILOpset) throws -> WeightResult {
         let type: ScalarType = w.dataType == .float16 ? .float16 : .float32
         func unchanged(_ reason: String) -> WeightResult {
-            WeightResult(op: nil, report: .init(
+            WeightResult(chain: [], report: .init(
                 name: w.name, shape: w.shape, dtype: type.rawValue, action: "unchanged", reason: reason, mode: nil,
                 bytesBefore: bytes.count, bytesAfter: bytes.count, bitsPerWeight: Double(type.byteWidth * 8),
                 sqnrDB: nil, maxAbsError: nil, cosine: nil, sparsity: nil, uniqueValues: nil))
         }
         let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
         guard let stage = ops.first else { return unchanged("excluded by the config") }
-        guard ops.count == 1 else { throw Self.jointUnsupported(w) }
         guard w.shape.count >= 2 else { return unchanged("rank \(w.shape.count) < 2") }
         guard !w.consumerTypes.isEmpty else { return unchanged("no op reads it") }
         guard !w.feedsConstexpr else { return unchanged("already feeds a constexpr op") }
@@ -218,32 +227,73 @@ struct CoreMLCompressor {
                 guard c.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(c.weightThreshold)") }
                 c.outputAxis = outputAxis
                 c.inputAxis = Self.inputAxis(output: outputAxis, rank: w.shape.count)
-                for (dim, block) in zip(w.shape, try c.blockSizes(for: w.shape)) where block > 0 && dim % block != 0 {
-                    var result = unchanged("block size \(block) does not divide dimension \(dim)")
-                    result.warnings.append("\(w.name): block size \(block) does not divide dimension \(dim); left unchanged")
+                if let reason = Self.blockMismatch(w, c) {
+                    var result = unchanged(reason)
+                    result.warnings.append("\(w.name): \(reason); left unchanged")
                     return result
                 }
                 let q = try LinearQuantizer(c).quantize(bytes, type: type, shape: w.shape)
                 let op = try ConstexprEncoding.linear(q, weightType: w.dataType, opset: opset)
-                return compressed(w, type, op, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                return compressed(w, type, [op], mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
                                   metrics: QuantizationErrorMetrics(original: bytes, type: type, quantized: q), unique: q.distinctCodes)
             case .palettization(var pc):
                 guard pc.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(pc.weightThreshold)") }
                 if pc.channelAxis == nil { pc.channelAxis = outputAxis }
                 let palette = try Palettizer(pc).palettize(bytes, type: type, shape: w.shape)
-                let op = try ConstexprEncoding.palettized(palette, weightType: w.dataType, opset: opset)
-                let dense = palette.dequantized()
-                let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
-                return compressed(w, type, op, mode: "palettize \(pc.mode.rawValue) \(palette.nbits)-bit \(pc.granularity.rawValue)",
-                                  metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
+                let mode = "palettize \(pc.mode.rawValue) \(palette.nbits)-bit \(pc.granularity.rawValue)"
+                if case .linearQuantization(let c)? = ops.dropFirst().first {
+                    if let lut = try palette.quantizingLUT(with: c) {
+                        let chain = try ConstexprEncoding.palettizedWithQuantizedLUT(palette, lut: lut, weightType: w.dataType, opset: opset)
+                        let dense = palette.replacingLUT(lut.dequantized()).dequantized()
+                        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+                        return compressed(w, type, chain, mode: mode + " + LUT linear \(c.mode.rawValue) \(c.dtype.rawValue)",
+                                          metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
+                    }
+                    var result = try palettizedAlone(w, type, palette, bytes, opset: opset, mode: mode)
+                    result.warnings.append("\(w.name): the LUT has \(palette.lut.count) entries, not more than weight_threshold \(c.weightThreshold) (or fewer than 10); left in float as coremltools does")
+                    return result
+                }
+                return try palettizedAlone(w, type, palette, bytes, opset: opset, mode: mode)
             case .pruning(let p):
                 switch try Pruner(p).outcome(bytes, type: type, shape: w.shape) {
                 case .skipped(let reason):
                     return unchanged(reason.description)
                 case .pruned(let pruned):
-                    let op = ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)
-                    return compressed(w, type, op, mode: "prune", metrics: QuantizationErrorMetrics(original: bytes, type: type, pruned: pruned),
-                                      unique: nil)
+                    let prunedMetrics = { QuantizationErrorMetrics(original: bytes, type: type, pruned: pruned) }
+                    switch ops.dropFirst().first {
+                    case nil, .pruning?:
+                        return compressed(w, type, [ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)],
+                                          mode: "prune", metrics: prunedMetrics(), unique: nil)
+                    case .linearQuantization(var c)?:
+                        c.outputAxis = outputAxis
+                        c.inputAxis = Self.inputAxis(output: outputAxis, rank: w.shape.count)
+                        if let reason = Self.blockMismatch(w, c) {
+                            var result = compressed(w, type, [ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)],
+                                                    mode: "prune", metrics: prunedMetrics(), unique: nil)
+                            result.warnings.append("\(w.name): pruned but not quantized (\(reason))")
+                            return result
+                        }
+                        // As coremltools: quantize the dense pruned weight, keep the kept codes.
+                        let q = try LinearQuantizer(c).quantize(pruned)
+                        let chain = try ConstexprEncoding.prunedLinear(q, weightType: w.dataType, opset: opset)
+                        let dense = q.dequantized()
+                        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+                        return compressed(w, type, chain, mode: "prune + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
+                                          metrics: metrics, unique: nil)
+                    case .palettization(var pc)?:
+                        if pc.channelAxis == nil { pc.channelAxis = outputAxis }
+                        // As coremltools: cluster the dense pruned weight (zeros included),
+                        // store the indices of kept elements only.
+                        let palette = try pruned.denseBytes().withUnsafeBytes { dense in
+                            try Palettizer(pc).palettize(dense, type: type, shape: w.shape)
+                        }
+                        let chain = try ConstexprEncoding.prunedPalettized(pruned, palette, weightType: w.dataType, opset: opset)
+                        var reconstructed = palette.dequantized()
+                        for i in reconstructed.indices where !pruned.isKept(i) { reconstructed[i] = 0 }
+                        let metrics = reconstructed.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+                        return compressed(w, type, chain, mode: "prune + palettize \(pc.mode.rawValue) \(palette.nbits)-bit",
+                                          metrics: metrics, unique: nil)
+                    }
                 }
             }
         } catch let error as ConstexprEncodingError {
@@ -253,18 +303,37 @@ struct CoreMLCompressor {
         }
     }
 
-    private func compressed(_ w: MLProgramWeight, _ type: ScalarType, _ op: ConstexprOp, mode: String,
+    private func palettizedAlone(_ w: MLProgramWeight, _ type: ScalarType, _ palette: PalettizedTensor,
+                                 _ bytes: UnsafeRawBufferPointer, opset: MILOpset, mode: String) throws -> WeightResult {
+        let op = try ConstexprEncoding.palettized(palette, weightType: w.dataType, opset: opset)
+        let dense = palette.dequantized()
+        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+        return compressed(w, type, [op], mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
+    }
+
+    private func compressed(_ w: MLProgramWeight, _ type: ScalarType, _ chain: [ConstexprOp], mode: String,
                             metrics: QuantizationErrorMetrics, unique: Int?) -> WeightResult {
-        let after = op.parameters.values.reduce(0) { total, tensor in
+        let after = chain.flatMap(\.parameters.values).reduce(0) { total, tensor in
             if case .blob(let bytes) = tensor.storage { return total + bytes.count }
             return total
         }
-        return WeightResult(op: op, report: .init(
-            name: w.name, shape: w.shape, dtype: type.rawValue, action: "compressed", reason: nil, mode: "\(op.type): \(mode)",
+        return WeightResult(chain: chain, report: .init(
+            name: w.name, shape: w.shape, dtype: type.rawValue, action: "compressed", reason: nil,
+            mode: "\(chain.map(\.type).joined(separator: " → ")): \(mode)",
             bytesBefore: w.elementCount * type.byteWidth, bytesAfter: after,
             bitsPerWeight: Double(after * 8) / Double(max(1, w.elementCount)),
             sqnrDB: metrics.sqnrDB.isFinite ? metrics.sqnrDB : nil, maxAbsError: metrics.maxAbsError, cosine: metrics.cosine,
             sparsity: metrics.sparsity, uniqueValues: unique))
+    }
+
+    /// Why per-block quantization cannot apply (a block size that does not divide its axis:
+    /// coremltools skips the weight with a warning), or nil.
+    static func blockMismatch(_ w: MLProgramWeight, _ c: LinearQuantizationConfig) -> String? {
+        guard let sizes = try? c.blockSizes(for: w.shape) else { return "block sizes do not match rank \(w.shape.count)" }
+        for (dim, block) in zip(w.shape, sizes) where block > 0 && dim % block != 0 {
+            return "block size \(block) does not divide dimension \(dim)"
+        }
+        return nil
     }
 
     /// coremltools' input axis for an output axis: the neighbouring one of the pair it picks.

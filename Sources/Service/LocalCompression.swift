@@ -34,7 +34,9 @@ public enum LocalCompression {
             let mapping: MemoryMappedFile
             do { mapping = try MemoryMappedFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
             outcome = try mapping.withBytes { bytes in
-                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try writeAll($0, to: fd) }, isCancelled: { false })
+                let compressor = CoreMLCompressor(pipeline: config)
+                try compressor.preflight(bytes)
+                return try compressor.compress(bytes, to: { try writeAll($0, to: fd) }, isCancelled: { false })
             }
         } else {
             let file: SafetensorsFile

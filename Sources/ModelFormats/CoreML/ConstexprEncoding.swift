@@ -50,14 +50,9 @@ public enum ConstexprEncoding {
         let lutValues = p.lut
         if opset.constexprParametersAreInputs {
             guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
-            // The LUT has the weight's rank plus two: groups on the channel axis, 1 elsewhere,
-            // then the palette and the vector length.
-            var lutShape = [Int](repeating: 1, count: p.shape.count)
-            lutShape[p.channelAxis] = p.lutShape[0]
-            lutShape += [p.lutShape[1], p.lutShape[2]]
             return ConstexprOp(type: "constexpr_lut_to_dense", parameters: [
                 "indices": MILTensor(indexType, shape: p.indexShape, storage: .blob(packed(p.indices, indexType))),
-                "lut": floatTensor(lutValues, type: weightType, shape: lutShape),
+                "lut": floatTensor(lutValues, type: weightType, shape: lutShape(p)),
             ])
         }
         guard p.lutShape[0] == 1 else { throw .needsIOS18("per_grouped_channel palettization", opset) }
@@ -85,6 +80,99 @@ public enum ConstexprEncoding {
             "mask": MILTensor(.uint8, shape: [s.mask.count], storage: .blob(s.mask)),
             "shape": MILTensor(.uint32, shape: [s.shape.count], storage: .uint32(s.shape.map { UInt32($0) })),
         ])
+    }
+
+    /// Joint prune → quantize (iOS18): `constexpr_sparse_blockwise_shift_scale` gives the mask
+    /// and the dequantized kept values, `constexpr_sparse_to_dense` scatters them.
+    public static func prunedLinear(_ s: SparseLinearQuantizedTensor, weightType: MILBlobDataType,
+                                    opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
+        guard opset.constexprParametersAreInputs else { throw .needsIOS18("joint pruning and quantization", opset) }
+        let c = s.config
+        let dataType: MILBlobDataType = switch (c.dtype.bitWidth, c.dtype.isSigned) {
+        case (8, true): .int8
+        case (8, false): .uint8
+        case (_, true): .int4
+        case (_, false): .uint4
+        }
+        var parameters = [
+            "data_mask": MILTensor(.uint1, shape: s.shape, storage: .blob(s.mask)),
+            "nonzero_data": MILTensor(dataType, shape: [s.nonZeroCount], storage: .blob(packed(s.codes, dataType))),
+            "scale": floatTensor(s.scales, type: weightType, shape: s.scaleShape),
+        ]
+        if let zeroPoints = s.zeroPoints {
+            parameters["offset"] = MILTensor(dataType, shape: s.scaleShape, storage: .blob(packed(zeroPoints, dataType)))
+        }
+        return sparseChain(ConstexprOp(type: "constexpr_sparse_blockwise_shift_scale", parameters: parameters,
+                                       outputs: [.init(.uint1, shape: s.shape), .init(weightType, shape: [s.nonZeroCount])]))
+    }
+
+    /// Joint prune → palettize (iOS18): `constexpr_lut_to_sparse` looks up the kept elements'
+    /// indices, `constexpr_sparse_to_dense` scatters them. `p` palettizes the pruned dense
+    /// weight; only the kept elements' indices are stored.
+    public static func prunedPalettized(_ pruned: PrunedTensor, _ p: PalettizedTensor, weightType: MILBlobDataType,
+                                        opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
+        guard opset.constexprParametersAreInputs else { throw .needsIOS18("joint pruning and palettization", opset) }
+        guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale for Core ML models") }
+        guard p.clusterDim == 1 else { throw .unsupported("vector palettization (cluster_dim > 1) after pruning") }
+        guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
+        var kept: [UInt8] = []
+        kept.reserveCapacity(pruned.nonZeroCount)
+        for i in p.indices.indices where pruned.isKept(i) { kept.append(p.indices[i]) }
+        return sparseChain(ConstexprOp(
+            type: "constexpr_lut_to_sparse",
+            parameters: [
+                "indices_mask": MILTensor(.uint1, shape: pruned.shape, storage: .blob(pruned.mask)),
+                "indices_nonzero_data": MILTensor(indexType, shape: [kept.count], storage: .blob(packed(kept, indexType))),
+                "lut": floatTensor(p.lut, type: weightType, shape: lutShape(p)),
+            ],
+            outputs: [.init(.uint1, shape: pruned.shape), .init(weightType, shape: [pruned.nonZeroCount])]))
+    }
+
+    /// Joint palettize → quantize the LUT (iOS18): `constexpr_blockwise_shift_scale` rebuilds
+    /// the LUT, `constexpr_lut_to_dense` looks the indices up in it. `lut` is the LUT quantized
+    /// per tensor, as coremltools requires (the LUT's axes are not the weight's).
+    public static func palettizedWithQuantizedLUT(_ p: PalettizedTensor, lut: LinearQuantizedTensor, weightType: MILBlobDataType,
+                                                  opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
+        guard opset.constexprParametersAreInputs else { throw .needsIOS18("a quantized LUT", opset) }
+        guard lut.config.granularity == .perTensor else {
+            throw .unsupported("LUT quantization other than per_tensor (the LUT's axes are not the weight's, as coremltools also says)")
+        }
+        guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale for Core ML models") }
+        guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
+        let shape = lutShape(p), scalarShape = [Int](repeating: 1, count: shape.count)
+        let dataType: MILBlobDataType = switch (lut.config.dtype.bitWidth, lut.config.dtype.isSigned) {
+        case (8, true): .int8
+        case (8, false): .uint8
+        case (_, true): .int4
+        case (_, false): .uint4
+        }
+        var parameters = [
+            "data": MILTensor(dataType, shape: shape, storage: .blob(packed(lut.codes, dataType))),
+            "scale": floatTensor(lut.scales, type: weightType, shape: scalarShape),
+        ]
+        if let zeroPoints = lut.zeroPoints {
+            parameters["offset"] = MILTensor(dataType, shape: scalarShape, storage: .blob(packed(zeroPoints, dataType)))
+        }
+        return [
+            ConstexprOp(type: "constexpr_blockwise_shift_scale", parameters: parameters, outputs: [.init(weightType, shape: shape)]),
+            ConstexprOp(type: "constexpr_lut_to_dense",
+                        parameters: ["indices": MILTensor(indexType, shape: p.indexShape, storage: .blob(packed(p.indices, indexType)))],
+                        references: ["lut": .init(op: 0, output: 0)]),
+        ]
+    }
+
+    /// `first` (mask, kept values) followed by the op that makes them dense.
+    private static func sparseChain(_ first: ConstexprOp) -> [ConstexprOp] {
+        [first, ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [:],
+                            references: ["mask": .init(op: 0, output: 0), "nonzero_data": .init(op: 0, output: 1)])]
+    }
+
+    /// The iOS18 LUT shape: the weight's rank plus two, groups on the channel axis and 1
+    /// elsewhere, then the palette and the vector length.
+    private static func lutShape(_ p: PalettizedTensor) -> [Int] {
+        var shape = [Int](repeating: 1, count: p.shape.count)
+        shape[p.channelAxis] = p.lutShape[0]
+        return shape + [p.lutShape[1], p.lutShape[2]]
     }
 
     private static func subByteType(bits: Int) -> MILBlobDataType? {

@@ -74,7 +74,7 @@ public struct MLProgramModel: Sendable {
     ///
     /// `blob` returns the stored blob behind a reference, to copy it across.
     public mutating func rewrite(
-        replacing replacements: [String: ConstexprOp], weightFileName: String,
+        replacing replacements: [String: [ConstexprOp]], weightFileName: String,
         blob: (_ fileName: String, _ offset: UInt64) throws(MLProgramError) -> (MILBlob, UnsafeRawBufferPointer)
     ) throws(MLProgramError) -> [UInt8] {
         var writer = MILBlobStorageWriter()
@@ -100,10 +100,9 @@ public struct MLProgramModel: Sendable {
                 var block = function.blockSpecializations[key]!
                 let parametersAreInputs = MILOpset(name: key)?.constexprParametersAreInputs ?? false
                 try Self.rewrite(&block) { (op: inout CoreML_Specification_MILSpec_Operation) throws(MLProgramError) in
-                    if op.type == "const", let output = op.outputs.first, let replacement = replacements[output.name] {
-                        op = Self.operation(replacement, replacing: op, parametersAreInputs: parametersAreInputs,
-                                            weightFileName: weightFileName, writer: &writer)
-                        return
+                    if op.type == "const", let output = op.outputs.first, let chain = replacements[output.name] {
+                        return Self.operations(chain, replacing: op, parametersAreInputs: parametersAreInputs,
+                                               weightFileName: weightFileName, writer: &writer)
                     }
                     for attribute in op.attributes.keys { try relocate(&op.attributes[attribute]!) }
                     for input in op.inputs.keys {
@@ -113,6 +112,7 @@ public struct MLProgramModel: Sendable {
                             op.inputs[input]!.arguments[index].value = value
                         }
                     }
+                    return [op]
                 }
                 function.blockSpecializations[key] = block
             }
@@ -132,16 +132,18 @@ public struct MLProgramModel: Sendable {
         }
     }
 
+    /// Replaces each op by what `body` returns for it (usually itself), nested blocks first.
     private static func rewrite(
         _ block: inout CoreML_Specification_MILSpec_Block,
-        _ body: (inout CoreML_Specification_MILSpec_Operation) throws(MLProgramError) -> Void
+        _ body: (inout CoreML_Specification_MILSpec_Operation) throws(MLProgramError) -> [CoreML_Specification_MILSpec_Operation]
     ) throws(MLProgramError) {
-        for index in block.operations.indices {
-            try body(&block.operations[index])
-            for nested in block.operations[index].blocks.indices {
-                try rewrite(&block.operations[index].blocks[nested], body)
-            }
+        var operations: [CoreML_Specification_MILSpec_Operation] = []
+        operations.reserveCapacity(block.operations.count)
+        for var op in block.operations {
+            for nested in op.blocks.indices { try rewrite(&op.blocks[nested], body) }
+            operations += try body(&op)
         }
+        block.operations = operations
     }
 
     static func opName(_ op: CoreML_Specification_MILSpec_Operation) -> String? {
@@ -161,6 +163,66 @@ public struct MLProgramModel: Sendable {
     }
 
     // MARK: - Building constexpr ops
+
+    /// The chain's ops: intermediate outputs are named after the const's output with the op's
+    /// and output's index; the last op takes over the const's output, name and type.
+    private static func operations(
+        _ chain: [ConstexprOp], replacing const: CoreML_Specification_MILSpec_Operation, parametersAreInputs: Bool,
+        weightFileName: String, writer: inout MILBlobStorageWriter
+    ) -> [CoreML_Specification_MILSpec_Operation] {
+        let base = const.outputs.first?.name ?? "weight"
+        func outputName(_ reference: ConstexprOp.Reference) -> String { "\(base)_\(reference.op)_\(reference.output)" }
+        return chain.enumerated().map { index, replacement in
+            var op = operation(replacement, replacing: const, parametersAreInputs: parametersAreInputs,
+                               weightFileName: weightFileName, writer: &writer)
+            for (name, reference) in replacement.references.sorted(by: { $0.key < $1.key }) {
+                var binding = CoreML_Specification_MILSpec_Argument.Binding()
+                binding.name = outputName(reference)
+                var argument = CoreML_Specification_MILSpec_Argument()
+                argument.arguments = [binding]
+                op.inputs[name] = argument
+            }
+            if index < chain.count - 1 {
+                op.outputs = replacement.outputs.enumerated().map { k, output in
+                    var named = CoreML_Specification_MILSpec_NamedValueType()
+                    named.name = outputName(.init(op: index, output: k))
+                    named.type.tensorType = tensorType(output.dataType, shape: output.shape)
+                    return named
+                }
+                op.attributes["name"] = stringValue("\(base)_\(index)")
+            }
+            return op
+        }
+    }
+
+    private static func stringValue(_ string: String) -> CoreML_Specification_MILSpec_Value {
+        var strings = CoreML_Specification_MILSpec_TensorValue.RepeatedStrings()
+        strings.values = [string]
+        var tensor = CoreML_Specification_MILSpec_TensorValue()
+        tensor.strings = strings
+        var value = CoreML_Specification_MILSpec_Value()
+        value.type.tensorType = tensorType(.string, shape: [])
+        value.immediateValue.tensor = tensor
+        return value
+    }
+
+    private static func tensorType(_ dataType: CoreML_Specification_MILSpec_DataType, shape: [Int]) -> CoreML_Specification_MILSpec_TensorType {
+        var type = CoreML_Specification_MILSpec_TensorType()
+        type.dataType = dataType
+        type.rank = Int64(shape.count)
+        type.dimensions = shape.map { size in
+            var dimension = CoreML_Specification_MILSpec_Dimension()
+            var constant = CoreML_Specification_MILSpec_Dimension.ConstantDimension()
+            constant.size = UInt64(size)
+            dimension.constant = constant
+            return dimension
+        }
+        return type
+    }
+
+    private static func tensorType(_ dataType: MILBlobDataType, shape: [Int]) -> CoreML_Specification_MILSpec_TensorType {
+        tensorType(dataType.milDataType, shape: shape)
+    }
 
     private static func operation(
         _ replacement: ConstexprOp, replacing const: CoreML_Specification_MILSpec_Operation, parametersAreInputs: Bool,
@@ -188,18 +250,8 @@ public struct MLProgramModel: Sendable {
 
     private static func value(_ tensor: MILTensor, weightFileName: String,
                               writer: inout MILBlobStorageWriter) -> CoreML_Specification_MILSpec_Value {
-        var type = CoreML_Specification_MILSpec_TensorType()
-        type.dataType = tensor.dataType.milDataType
-        type.rank = Int64(tensor.shape.count)
-        type.dimensions = tensor.shape.map { size in
-            var dimension = CoreML_Specification_MILSpec_Dimension()
-            var constant = CoreML_Specification_MILSpec_Dimension.ConstantDimension()
-            constant.size = UInt64(size)
-            dimension.constant = constant
-            return dimension
-        }
         var value = CoreML_Specification_MILSpec_Value()
-        value.type.tensorType = type
+        value.type.tensorType = tensorType(tensor.dataType, shape: tensor.shape)
         switch tensor.storage {
         case .blob(let bytes):
             let bits = tensor.shape.reduce(1, *) * tensor.dataType.bitWidth

@@ -99,6 +99,12 @@ private func parse(_ bytes: [UInt8]) throws -> MLProgramModel {
 /// Rewrites `model` with blobs served from `weightFile`, as the service serves them from a package.
 private func rewrite(_ model: inout MLProgramModel, _ replacements: [String: ConstexprOp],
                      weightFile: [UInt8]) throws -> [UInt8] {
+    try rewrite(&model, chains: replacements.mapValues { [$0] }, weightFile: weightFile)
+}
+
+/// `rewrite` with a chain of ops per weight.
+private func rewrite(_ model: inout MLProgramModel, chains replacements: [String: [ConstexprOp]],
+                     weightFile: [UInt8]) throws -> [UInt8] {
     let storage = try weightFile.withUnsafeBytes { try MILBlobStorage(parsing: $0) }
     return try weightFile.withUnsafeBytes { raw in
         try model.rewrite(replacing: replacements, weightFileName: rewrittenFile) { fileName, offset throws(MLProgramError) in
@@ -247,6 +253,37 @@ private func blobBytes(_ value: CoreML_Specification_MILSpec_Value?, in file: [U
         #expect(try blobBytes(input("scale"), in: file).1 == scales)
         #expect(try blobBytes(after[1].attributes["val"], in: file).1 == program.biasBytes)
         #expect(try file.withUnsafeBytes { try MILBlobStorage(parsing: $0) }.blobs.count == 4)
+    }
+
+    @Test func aChainReplacesTheConstWithOpsBoundByName() throws {
+        let program = LinearProgram(opset: "CoreML8", specificationVersion: 9, weightShape: [2, 8])
+        var model = try program.parsed()
+        let mask: [UInt8] = [0xFF, 0x0F]
+        let chain = [
+            ConstexprOp(type: "constexpr_lut_to_sparse", parameters: [
+                "indices_mask": MILTensor(.uint1, shape: [2, 8], storage: .blob(mask)),
+                "indices_nonzero_data": MILTensor(.uint4, shape: [12], storage: .blob([0x10, 0x32, 0x54, 0x76, 0x98, 0xBA])),
+                "lut": MILTensor(.float16, shape: [1, 1, 16, 1], storage: .blob([UInt8](repeating: 0x3C, count: 32))),
+            ], outputs: [.init(.uint1, shape: [2, 8]), .init(.float16, shape: [12])]),
+            ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [:],
+                        references: ["mask": .init(op: 0, output: 0), "nonzero_data": .init(op: 0, output: 1)]),
+        ]
+        let file = try rewrite(&model, chains: ["w": chain], weightFile: program.weightFile.bytes)
+
+        let before = program.operations
+        let after = try mainBlock(model, opset: "CoreML8").operations
+        #expect(after.count == before.count + 1)
+        #expect(after[0].type == "constexpr_lut_to_sparse")
+        #expect(after[0].outputs.map(\.name) == ["w_0_0", "w_0_1"])
+        #expect(after[0].outputs[0].type == MIL.tensorType(.uint1, [2, 8]))
+        #expect(after[0].outputs[1].type == MIL.tensorType(.float16, [12]))
+        #expect(after[1].type == "constexpr_sparse_to_dense")
+        #expect(after[1].outputs == before[0].outputs)
+        #expect(after[1].inputs["mask"]?.arguments.map(\.name) == ["w_0_0"])
+        #expect(after[1].inputs["nonzero_data"]?.arguments.map(\.name) == ["w_0_1"])
+        #expect(after[2] == before[1] || after[2].type == before[1].type)
+        let (maskBlob, maskBytes) = try blobBytes(after[0].inputs["indices_mask"]!.arguments[0].value, in: file)
+        #expect(maskBlob.dataType == .uint1 && maskBytes == mask)
     }
 
     @Test func sharedBlobsAreCopiedOnce() throws {

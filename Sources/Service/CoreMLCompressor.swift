@@ -74,7 +74,8 @@ struct CoreMLCompressor {
         case .linearQuantization(let c) where c.applies(toShape: shape):
             c.dtype.bitWidth < 8 ? "\(c.dtype.rawValue) weights" : c.granularity == .perBlock ? "per_block quantization" : nil
         case .palettization(let c) where c.applies(toShape: shape):
-            c.granularity == .perGroupedChannel ? "per_grouped_channel palettization"
+            c.enablePerChannelScale ? "enable_per_channel_scale"
+                : c.granularity == .perGroupedChannel ? "per_grouped_channel palettization"
                 : c.clusterDim > 1 ? "vector palettization (cluster_dim > 1)" : c.nbits == 3 ? "3-bit palettization" : nil
         default: nil
         }
@@ -305,10 +306,10 @@ struct CoreMLCompressor {
 
     private func palettizedAlone(_ w: MLProgramWeight, _ type: ScalarType, _ palette: PalettizedTensor,
                                  _ bytes: UnsafeRawBufferPointer, opset: MILOpset, mode: String) throws -> WeightResult {
-        let op = try ConstexprEncoding.palettized(palette, weightType: w.dataType, opset: opset)
+        let chain = try ConstexprEncoding.palettizedWithChannelScale(palette, weightType: w.dataType, opset: opset)
         let dense = palette.dequantized()
         let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
-        return compressed(w, type, [op], mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
+        return compressed(w, type, chain, mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
     }
 
     private func compressed(_ w: MLProgramWeight, _ type: ScalarType, _ chain: [ConstexprOp], mode: String,

@@ -43,7 +43,7 @@ def ops(model):
     found = {}
     for op in program.functions["main"].operations:
         name = op.outputs[0].name
-        for suffix in ("_quantized", "_palettized", "_sparsified"):
+        for suffix in ("_pcs", "_quantized", "_palettized", "_sparsified"):
             name = name.removesuffix(suffix)
         found[name] = op
     return found
@@ -326,4 +326,25 @@ def test_palettization_with_quantized_lut_matches_coremltools(tmp_path, packages
         # Both palettes are k-means optima before their LUTs are rounded to int8; the rounding
         # then moves each a little, so the totals agree closely but neither is always lower.
         assert np.sum((mine[name] - w) ** 2) <= np.sum((expected[name] - w) ** 2) * 1.001, name
+    assert abs(weight_file_size(ours) - weight_file_size(theirs)) <= 0.01 * weight_file_size(theirs)
+
+
+@pytest.mark.parametrize("target", ["iOS16", "iOS18"])
+def test_per_channel_scale_palettization_loads_and_is_at_least_as_good(tmp_path, packages, target):
+    package = packages[(target, "fp32")]
+    config = {"config_type": "OpPalettizerConfig", "global_config": {"mode": "kmeans", "nbits": 4, "enable_per_channel_scale": True}}
+    if target == "iOS16":
+        completed, _, _ = compress(tmp_path, package, config)
+        assert completed.returncode != 0 and "iOS18" in completed.stderr + completed.stdout
+        return
+    original = ct.models.MLModel(package, skip_model_load=True)
+    ours, report = compressed_model(tmp_path, package, config)
+    theirs = cto.palettize_weights(original, cto.OptimizationConfig.from_dict(config))
+    dense, mine, expected = dense_weights(original), dense_weights(ours), dense_weights(theirs)
+    compressed = [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
+    assert compressed
+    assert {t for t, _, _ in spec_ops(ours) if t.startswith("constexpr_")} == {t for t, _, _ in spec_ops(theirs) if t.startswith("constexpr_")}
+    for name in compressed:
+        w = dense[name].astype(np.float64)
+        assert np.sum((mine[name] - w) ** 2) <= np.sum((expected[name] - w) ** 2) * (1 + 1e-6) + 1e-12, name
     assert abs(weight_file_size(ours) - weight_file_size(theirs)) <= 0.01 * weight_file_size(theirs)

@@ -44,9 +44,42 @@ public enum ConstexprEncoding {
         ])
     }
 
+    /// Palettization with coremltools' per-channel scale (iOS18): the LUT is repeated for every
+    /// position of the scale and `constexpr_blockwise_shift_scale` scales each copy, then
+    /// `constexpr_lut_to_dense` looks the indices up in the scaled copies.
+    public static func palettizedWithChannelScale(_ p: PalettizedTensor, weightType: MILBlobDataType,
+                                                  opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
+        guard let scales = p.perChannelScale, let scaleShape = p.perChannelScaleShape else {
+            return [try palettized(p, weightType: weightType, opset: opset)]
+        }
+        guard opset.constexprParametersAreInputs else { throw .needsIOS18("enable_per_channel_scale", opset) }
+        guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
+        // LUT prefix: the scale's positions, with the LUT groups on the channel axis.
+        var prefix = scaleShape
+        prefix[p.channelAxis] = p.lutShape[0]
+        let paletteSize = p.lutShape[1] * p.lutShape[2]
+        var tiled: [Float] = []
+        tiled.reserveCapacity(prefix.reduce(1, *) * paletteSize)
+        let strides = prefix.indices.map { prefix[($0 + 1)...].reduce(1, *) }
+        for position in 0..<prefix.reduce(1, *) {
+            let group = position / strides[p.channelAxis] % prefix[p.channelAxis]
+            tiled += p.lut[(group * paletteSize)..<((group + 1) * paletteSize)]
+        }
+        let lutShape = prefix + [p.lutShape[1], p.lutShape[2]]
+        return [
+            ConstexprOp(type: "constexpr_blockwise_shift_scale", parameters: [
+                "data": floatTensor(tiled, type: weightType, shape: lutShape),
+                "scale": floatTensor(scales, type: weightType, shape: scaleShape + [1, 1]),
+            ], outputs: [.init(weightType, shape: lutShape)]),
+            ConstexprOp(type: "constexpr_lut_to_dense",
+                        parameters: ["indices": MILTensor(indexType, shape: p.indexShape, storage: .blob(packed(p.indices, indexType)))],
+                        references: ["lut": .init(op: 0, output: 0)]),
+        ]
+    }
+
     public static func palettized(_ p: PalettizedTensor, weightType: MILBlobDataType,
                                   opset: MILOpset) throws(ConstexprEncodingError) -> ConstexprOp {
-        guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale for Core ML models") }
+        guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale outside palettizedWithChannelScale") }
         let lutValues = p.lut
         if opset.constexprParametersAreInputs {
             guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }

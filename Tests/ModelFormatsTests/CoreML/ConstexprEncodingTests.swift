@@ -207,13 +207,27 @@ private func nibbles(_ codes: [UInt8]) -> [UInt8] {
         #expect(op.parameters["lut"]?.shape == [1, 1, 8, 1])
     }
 
-    @Test func perChannelScalesAreRefused() throws {
+    @Test func perChannelScalesScaleACopyOfTheLUTPerPosition() throws {
+        // Shape [4, 8], channel axis 0: one scale per column (coremltools reduces over the
+        // channel axis), so the LUT is repeated 8 times along axis 1.
         let p = try palettized(PalettizationConfig(mode: .uniform, nbits: 4, enablePerChannelScale: true))
-        for opset in [MILOpset.iOS16, .iOS18] {
-            #expect(throws: ConstexprEncodingError.unsupported("enable_per_channel_scale for Core ML models")) {
-                try ConstexprEncoding.palettized(p, weightType: .float16, opset: opset)
-            }
+        let scales = try #require(p.perChannelScale)
+        #expect(throws: ConstexprEncodingError.needsIOS18("enable_per_channel_scale", .iOS16)) {
+            try ConstexprEncoding.palettizedWithChannelScale(p, weightType: .float16, opset: .iOS16)
         }
+        let chain = try ConstexprEncoding.palettizedWithChannelScale(p, weightType: .float16, opset: .iOS18)
+        #expect(chain.map(\.type) == ["constexpr_blockwise_shift_scale", "constexpr_lut_to_dense"])
+        let data = try #require(chain[0].parameters["data"])
+        #expect(data.shape == [1, 8, 16, 1])
+        let halves = p.lut.map { FloatConversion.float16Bits($0).littleEndian }
+        let lutBytes = halves.withUnsafeBytes { Array($0) }
+        #expect(blob(data) == Array((0..<8).map { _ in lutBytes }.joined()))
+        let scale = try #require(chain[0].parameters["scale"])
+        #expect(scale.shape == [1, 8, 1, 1])
+        #expect(blob(scale) == scales.map { FloatConversion.float16Bits($0).littleEndian }.withUnsafeBytes { Array($0) })
+        #expect(chain[0].outputs == [.init(.float16, shape: [1, 8, 16, 1])])
+        #expect(chain[1].references == ["lut": .init(op: 0, output: 0)])
+        #expect(chain[1].parameters["indices"]?.dataType == .uint4)
     }
 
     // MARK: - Pruning

@@ -48,6 +48,15 @@ public struct Palettizer: Sendable {
             }
         }
         if asHalves && !config.enablePerChannelScale {
+            // Little-endian bytes at an even address (what safetensors writers produce) are the
+            // patterns already: read them in place, as a copy would add the model's size to the
+            // job's memory.
+            if UInt16(littleEndian: 1) == 1, Int(bitPattern: bytes.baseAddress) % 2 == 0 {
+                return try bytes.withMemoryRebound(to: UInt16.self) { (bits) throws(QuantCoreError) in
+                    guard Self.allFinite(bits, lutType) else { throw .nonFiniteWeight }
+                    return try finish(.halves(bits), scales: nil)
+                }
+            }
             let bits = [UInt16](unsafeUninitializedCapacity: count) { bits, initialized in
                 for index in 0..<count {
                     bits[index] = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))

@@ -15,6 +15,24 @@ private func squaredError(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 @Suite struct PalettizerTests {
+    /// Float16 weights are read in place when they sit at an even address and copied when not;
+    /// both give the same palette.
+    @Test func float16AtAnOddAddressGivesTheSamePalette() throws {
+        var generator = SplitMix64(seed: 12)
+        let values = (0..<(64 * 48)).map { _ in Float(generator.normal()) * 0.1 }
+        let bytes = values.map(FloatConversion.float16Bits).withUnsafeBytes { Array($0) }
+        let config = PalettizationConfig(mode: .kmeans, nbits: 4)
+        let aligned = try bytes.withUnsafeBytes { try Palettizer(config).palettize($0, type: .float16, shape: [64, 48]) }
+        let shifted = [0] + bytes
+        let odd = try shifted.withUnsafeBytes { raw in
+            let slice = UnsafeRawBufferPointer(rebasing: raw[1...])
+            #expect(Int(bitPattern: slice.baseAddress) % 2 == 1)
+            return try Palettizer(config).palettize(slice, type: .float16, shape: [64, 48])
+        }
+        #expect(odd.lut == aligned.lut)
+        #expect(odd.indices == aligned.indices)
+    }
+
     @Test func uniqueModeIsExactAndPicksTheFewestBits() throws {
         let values: [Float] = [0.5, -1, 0.5, 2, 2, -1, 0.5, 7, 0.5, 2, -1, -1]
         let tensor = try palettize(values, shape: [3, 4], .init(mode: .unique))

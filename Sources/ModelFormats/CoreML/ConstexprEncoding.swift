@@ -15,12 +15,7 @@ public enum ConstexprEncoding {
         let c = q.config
         let scales = floatTensor(q.scales, type: weightType, shape: q.scaleShape)
         if opset.constexprParametersAreInputs {
-            let dataType: MILBlobDataType = switch (c.dtype.bitWidth, c.dtype.isSigned) {
-            case (8, true): .int8
-            case (8, false): .uint8
-            case (_, true): .int4
-            case (_, false): .uint4
-            }
+            let dataType = codeType(c.dtype)
             var parameters = [
                 "data": MILTensor(dataType, shape: q.shape, storage: .blob(packed(q.codes, dataType))),
                 "scale": scales,
@@ -121,12 +116,7 @@ public enum ConstexprEncoding {
                                     opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
         guard opset.constexprParametersAreInputs else { throw .needsIOS18("joint pruning and quantization", opset) }
         let c = s.config
-        let dataType: MILBlobDataType = switch (c.dtype.bitWidth, c.dtype.isSigned) {
-        case (8, true): .int8
-        case (8, false): .uint8
-        case (_, true): .int4
-        case (_, false): .uint4
-        }
+        let dataType = codeType(c.dtype)
         var parameters = [
             "data_mask": MILTensor(.uint1, shape: s.shape, storage: .blob(s.mask)),
             "nonzero_data": MILTensor(dataType, shape: [s.nonZeroCount], storage: .blob(packed(s.codes, dataType))),
@@ -173,12 +163,7 @@ public enum ConstexprEncoding {
         guard p.perChannelScale == nil else { throw .unsupported("enable_per_channel_scale for Core ML models") }
         guard let indexType = subByteType(bits: p.nbits) else { throw .unsupported("\(p.nbits)-bit palettization") }
         let shape = lutShape(p), scalarShape = [Int](repeating: 1, count: shape.count)
-        let dataType: MILBlobDataType = switch (lut.config.dtype.bitWidth, lut.config.dtype.isSigned) {
-        case (8, true): .int8
-        case (8, false): .uint8
-        case (_, true): .int4
-        case (_, false): .uint4
-        }
+        let dataType = codeType(lut.config.dtype)
         var parameters = [
             "data": MILTensor(dataType, shape: shape, storage: .blob(packed(lut.codes, dataType))),
             "scale": floatTensor(lut.scales, type: weightType, shape: scalarShape),
@@ -206,6 +191,16 @@ public enum ConstexprEncoding {
         var shape = [Int](repeating: 1, count: p.shape.count)
         shape[p.channelAxis] = p.lutShape[0]
         return shape + [p.lutShape[1], p.lutShape[2]]
+    }
+
+    /// The element type integer codes of `dtype` are stored as.
+    private static func codeType(_ dtype: LinearQuantizationConfig.DType) -> MILBlobDataType {
+        switch (dtype.bitWidth, dtype.isSigned) {
+        case (8, true): .int8
+        case (8, false): .uint8
+        case (_, true): .int4
+        case (_, false): .uint4
+        }
     }
 
     private static func subByteType(bits: Int) -> MILBlobDataType? {

@@ -82,7 +82,7 @@ struct CoreMLCompressor {
     }
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
-                  isCancelled: () -> Bool) throws -> CompressionOutcome {
+                  progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         let (archive, opened, opset) = try Self.open(bytes)
         var model = opened
         let package = archive.package
@@ -103,7 +103,7 @@ struct CoreMLCompressor {
         }
 
         let started = ContinuousClock.now
-        let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, isCancelled: isCancelled)
+        let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, progress: progress, isCancelled: isCancelled)
         let encodeSeconds = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
             + Double((ContinuousClock.now - started).components.seconds)
         var replacements: [String: [ConstexprOp]] = [:]
@@ -174,14 +174,17 @@ struct CoreMLCompressor {
         var warnings: [String] = []
     }
 
-    /// Compresses the weights on all cores, one weight per core at a time.
-    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: WeightFile],
-                           opset: MILOpset, isCancelled: () -> Bool) throws -> [WeightResult] {
+    /// Compresses the weights on all cores, one weight per core at a time, reporting the
+    /// share of weight elements done (compressing is most of a job; writing the rest).
+    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: WeightFile], opset: MILOpset,
+                           progress: (Double) -> Void, isCancelled: () -> Bool) throws -> [WeightResult] {
         let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
         let next = Mutex(0)
-        nonisolated(unsafe) let (output, cancelled) = (slots, isCancelled)
+        let doneElements = Mutex(0)
+        let totalElements = Double(max(1, weights.reduce(0) { $0 + $1.elementCount }))
+        nonisolated(unsafe) let (output, cancelled, report) = (slots, isCancelled, progress)
         DispatchQueue.concurrentPerform(iterations: min(ProcessInfo.processInfo.activeProcessorCount, max(1, weights.count))) { _ in
             while true {
                 let index: Int? = next.withLock { n in
@@ -198,6 +201,11 @@ struct CoreMLCompressor {
                         throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
                     }
                     return try encode(weight, UnsafeRawBufferPointer(rebasing: file.data.bytes[blob.dataRange]), opset: opset)
+                }
+                // Reported under the lock: the callback need not be thread-safe.
+                doneElements.withLock { done in
+                    done += weight.elementCount
+                    report(0.9 * Double(done) / totalElements)
                 }
             }
         }

@@ -103,23 +103,26 @@ struct JobRunner: Sendable {
         let gzipStream = ParallelGzip.Stream(gzip, output: out)
         let outcome: CompressionOutcome
         let parameters: Int
+        var lastProgress = 0.0
+        let progress = { (p: Double) in
+            // Persist at most every 5%, so progress costs no noticeable database traffic.
+            if p - lastProgress >= 0.05 {
+                lastProgress = p
+                _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
+            }
+        }
         if isPackage {
             // The whole file is about to be read: start reading it in now, in large requests.
             let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
             outcome = try mapping.withBytes { bytes in
-                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try gzipStream.write($0) }, isCancelled: { flag.isStopped })
+                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try gzipStream.write($0) }, progress: progress,
+                                                                isCancelled: { flag.isStopped })
             }
             parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         } else {
             let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
-            var lastProgress = 0.0
-            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: { p in
-                // Persist at most every 5%, so progress costs no noticeable database traffic.
-                if p - lastProgress >= 0.05 {
-                    lastProgress = p
-                    _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
-                }
-            }, isCancelled: { flag.isStopped })
+            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: progress,
+                                                                           isCancelled: { flag.isStopped })
             parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         }
         let gzipBytes = try gzipStream.finish()

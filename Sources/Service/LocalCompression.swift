@@ -36,7 +36,7 @@ public enum LocalCompression {
             outcome = try mapping.withBytes { bytes in
                 let compressor = CoreMLCompressor(pipeline: config)
                 try compressor.preflight(bytes)
-                return try compressor.compress(bytes, to: { try writeAll($0, to: fd) }, isCancelled: { false })
+                return try compressor.compress(bytes, to: { try writeAll($0, to: fd) }, progress: { _ in }, isCancelled: { false })
             }
         } else {
             let file: SafetensorsFile

@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "CLinuxIO"),
         // General HTTP/1.1 server on BSD sockets + Dispatch; knows nothing of models or jobs.
         .target(name: "HTTP", dependencies: ["CLinuxIO"]),
+        // Huffman-only gzip members written without zlib's per-byte machinery (zlib for CRC-32).
+        .target(name: "CHuffmanGzip", linkerSettings: [.linkedLibrary("z")]),
         // AVX2/F16C/FMA loops for the linear quantizer, chosen at run time (Swift cannot target them per function).
         .target(name: "CQuantKernels"),
         // Pure numerics: dtypes, quantizers, error metrics. No I/O; only its own C kernels.
@@ -38,7 +40,7 @@ let package = Package(
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO",
+            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),

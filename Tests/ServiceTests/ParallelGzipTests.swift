@@ -60,6 +60,20 @@ import Testing
         #expect(Self.gunzip(gz) == input)
     }
 
+    /// The Huffman-only encoder's own edge cases: one symbol (its code must still be complete),
+    /// every byte value, and several 256 KiB deflate blocks in one member.
+    @Test func huffmanMembersRoundTripAndCompressSkewedData() throws {
+        let constant = [UInt8](repeating: 7, count: 600_000)
+        let everyValue = (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        let skewed = Self.sample(600_000, seed: 11)
+        for input in [constant, everyValue, skewed] {
+            let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 1 << 20, strategy: .huffmanOnly, concurrency: 2))
+            #expect(Self.gunzip(gz) == input)
+            // Uniform bytes cannot shrink; anything skewed must.
+            if input != everyValue { #expect(gz.count < input.count / 2 + input.count / 4) }
+        }
+    }
+
     @Test func writesOneMemberPerPiece() throws {
         let input = Self.sample(200_001, seed: 9)
         let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))

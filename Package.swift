@@ -38,9 +38,11 @@ let package = Package(
             "QuantCore", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
+        // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
+        .target(name: "Estimation", dependencies: ["ModelFormats"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
+            "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -54,7 +56,8 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "QuantCore", "CZlib"]),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

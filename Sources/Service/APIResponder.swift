@@ -91,6 +91,8 @@ final class APIResponder: HTTPResponder {
             case .metrics: return HTTPResponse.text(200, service.renderMetrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             case .openapi: return try openapi()
             case .presets: return presets()
+            case .devices: return try devices()
+            case .estimate: return try estimate(request)
             case .uploadModel: return try uploadModel(request)
             case .getModel(let id): return try getModel(id)
             case .createJob: return try createJob(request)

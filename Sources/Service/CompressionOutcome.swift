@@ -1,3 +1,6 @@
+import Estimation
+import ModelFormats
+
 /// What a compressor returns for a whole model, whatever its format.
 struct CompressionOutcome {
     var tensors: [CompressionReport.Tensor]
@@ -5,4 +8,23 @@ struct CompressionOutcome {
     var artifactBytes: Int
     /// Compressing every tensor in memory, before the artifact is written.
     var encodeSeconds: Double
+    /// The compressed model's op graph with weights in their new forms, where the format has one.
+    var graph: OpGraph? = nil
+
+    /// Each compressed weight's SQNR, by weight name, for the accuracy estimate.
+    var sqnrByWeight: [String: Double] {
+        tensors.reduce(into: [:]) { map, tensor in
+            if tensor.action == "compressed", let sqnr = tensor.sqnrDB { map[tensor.name] = sqnr }
+        }
+    }
+
+    /// Per-device estimates: from the graph where the format has one, else per decoded token.
+    func estimates(catalog: DeviceCatalog, devices: [DeviceProfile]? = nil, units: [ComputeUnits] = ComputeUnits.allCases,
+                   int8Activations: Bool = false) -> ModelEstimate {
+        let estimator = Estimator(catalog: catalog)
+        if let graph {
+            return estimator.estimate(graph: graph, sqnrByWeight: sqnrByWeight, devices: devices, units: units, int8Activations: int8Activations)
+        }
+        return estimator.estimateDecode(ReportedWeightForm.weights(tensors), devices: devices, units: units)
+    }
 }

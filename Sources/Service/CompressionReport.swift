@@ -1,3 +1,4 @@
+import Estimation
 /// What a finished job tells its user: per tensor what was done and what it cost in error,
 /// and totals to compare against float16 and the upload. Served at /v1/jobs/{id}/report.
 public struct CompressionReport: Codable, Sendable, Equatable {
@@ -79,9 +80,11 @@ public struct CompressionReport: Codable, Sendable, Equatable {
     public var totals: Totals
     public var warnings: [String]
     public var timings: Timings
+    /// Latency, memory and accuracy per device and compute units (Core ML models).
+    public var estimates: ModelEstimate?
 
     enum CodingKeys: String, CodingKey {
-        case format, tensors, totals, warnings, timings
+        case format, tensors, totals, warnings, timings, estimates
         case jobID = "job_id", modelID = "model_id"
     }
 }

@@ -36,6 +36,8 @@ public struct Configuration: Sendable, Equatable {
     public var gzipStrategy = ParallelGzip.Strategy.huffmanOnly
     public var logLevel = "info"
     public var openapiPath = ""
+    /// devices.json for the estimators; empty = search config/, beside the binary, /etc/quantd.
+    public var devicesPath = ""
 
     public init() {}
 
@@ -80,6 +82,7 @@ public struct Configuration: Sendable, Equatable {
         ("gzip.strategy", "huffman (quantd's encoder, fastest at the same ratio), rle or standard (zlib, LZ77)"),
         ("log.level", "trace, debug, info, notice, warning, error, critical"),
         ("openapi.path", "path of openapi.yaml served at /openapi.yaml; empty = search"),
+        ("estimation.devices_path", "device catalog for latency/accuracy estimates; empty = search config/devices.json"),
     ]
 
     public static func environmentName(_ key: String) -> String {
@@ -134,6 +137,7 @@ public struct Configuration: Sendable, Equatable {
             gzipStrategy = strategy
         case "log.level": logLevel = text
         case "openapi.path": openapiPath = text
+        case "estimation.devices_path": devicesPath = text
         default: throw LoadError.unknownKey(key, source: source)
         }
     }

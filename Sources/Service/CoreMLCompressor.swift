@@ -149,7 +149,7 @@ struct CoreMLCompressor {
         }
         try writer.finish()
         return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
-                       encodeSeconds: encodeSeconds)
+                                  encodeSeconds: encodeSeconds, graph: model.opGraph)
     }
 
     /// A weight file of the package, read (in place where the archive stores it) and validated.

@@ -1,3 +1,4 @@
+import Estimation
 import Foundation
 import Glibc
 import Logging
@@ -10,6 +11,7 @@ import QuantCore
 struct JobRunner: Sendable {
     let store: JobStore
     let data: DataDirectory
+    let catalog: DeviceCatalog
     let gzip: ParallelGzip
     let metrics: Metrics
     let logger: Logger
@@ -131,7 +133,7 @@ struct JobRunner: Sendable {
         let quantized = outcome.tensors.filter { $0.action == "compressed" }
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
         let weight = weighted.reduce(0) { $0 + $1.1 }
-        let report = CompressionReport(
+        var report = CompressionReport(
             jobID: job.id, modelID: job.modelId, format: isPackage ? "mlpackage" : "safetensors", tensors: outcome.tensors,
             totals: .init(
                 tensors: outcome.tensors.count, quantizedTensors: quantized.count, parameters: parameters,
@@ -144,6 +146,7 @@ struct JobRunner: Sendable {
             warnings: outcome.warnings,
             timings: .init(compressSeconds: Date().timeIntervalSince(started), encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
+        report.estimates = outcome.estimates(catalog: catalog)
         let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + (isPackage ? ".mlpackage.zip" : ".safetensors")
         return (report, name)
     }

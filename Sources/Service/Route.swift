@@ -1,7 +1,7 @@
 /// The API, one case per operation; `match` is the routing table in one place.
 enum Route: Equatable {
     case health, ready, metrics, openapi
-    case presets
+    case presets, devices, estimate
     case uploadModel, getModel(String)
     case createJob, listJobs
     case getJob(String), cancelJob(String)
@@ -18,6 +18,8 @@ enum Route: Equatable {
         case .metrics: "/metrics"
         case .openapi: "/openapi.yaml"
         case .presets: "/v1/presets"
+        case .devices: "/v1/devices"
+        case .estimate: "/v1/estimate"
         case .uploadModel: "/v1/models"
         case .getModel: "/v1/models/{id}"
         case .createJob, .listJobs: "/v1/jobs"
@@ -54,6 +56,8 @@ enum Route: Equatable {
         case 2 where segments[0] == "v1":
             switch segments[1] {
             case "presets": return only(readMethods, .presets)
+            case "devices": return only(readMethods, .devices)
+            case "estimate": return only(["POST"], .estimate)
             case "models": return only(["POST"], .uploadModel)
             case "jobs":
                 if method == "POST" { return .createJob }

@@ -1,3 +1,4 @@
+import Estimation
 import Foundation
 import HTTP
 import Logging
@@ -12,6 +13,7 @@ final class ServiceContext: Sendable {
     let metrics: Metrics
     let logger: Logger
     let openapiDocument: [UInt8]?
+    let catalog: DeviceCatalog
     private let poolBox = Mutex<WorkerPool?>(nil)
     private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
     private let draining = Atomic(false)
@@ -20,13 +22,15 @@ final class ServiceContext: Sendable {
     /// retention), so a sweep can never delete a model an answered request relies on.
     let storage = Mutex(())
 
-    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?) {
+    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?,
+         catalog: DeviceCatalog) {
         self.config = config
         self.data = data
         self.store = store
         self.metrics = metrics
         self.logger = logger
         self.openapiDocument = openapiDocument
+        self.catalog = catalog
     }
 
     var pool: WorkerPool {

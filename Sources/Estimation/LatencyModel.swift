@@ -1,0 +1,83 @@
+/// Op-level roofline latency: each op is bounded by its compute, its activation traffic or
+/// its weight traffic, whichever is slowest, plus a dispatch overhead; batch norm and
+/// activations fused into their producer cost nothing.
+///
+/// Weight-only compression therefore helps only where weight bytes bound an op, and only on
+/// units that keep weights compressed (the Neural Engine expands them just in time, paying a
+/// small cost per weight; CPU and GPU expand them to float16 at load). Int8 activations halve
+/// activation traffic everywhere and speed up products where the unit multiplies int8 faster;
+/// on units without int8 kernels they add a dequantize pass instead. Ops whose weights are
+/// per-block quantized leave a unit that cannot run them, paying a transition each way.
+public struct LatencyModel: Sendable {
+    public let parameters: LatencyParameters
+
+    public init(parameters: LatencyParameters) {
+        self.parameters = parameters
+    }
+
+    /// How weights and activations are stored for one estimate.
+    public struct Precision: Sendable, Equatable {
+        /// Weights as the graph stores them; false = every weight dense float16 (the baseline).
+        public var weightsAsStored: Bool
+        public var int8Activations: Bool
+
+        public init(weightsAsStored: Bool, int8Activations: Bool = false) {
+            self.weightsAsStored = weightsAsStored
+            self.int8Activations = int8Activations
+        }
+
+        public static let float16 = Precision(weightsAsStored: false)
+        public static let compressed = Precision(weightsAsStored: true)
+    }
+
+    public struct Result: Sendable, Equatable {
+        public let milliseconds: Double
+        /// Ops that ran on the fallback unit because the primary one cannot run their weights.
+        public let fallbackOps: Int
+        /// Processors that ran at least one op.
+        public let processors: Set<ProcessorKind>
+    }
+
+    public func estimate(_ cost: GraphCost, on device: DeviceProfile, units: ComputeUnits, precision: Precision) -> Result {
+        let (primary, fallback) = units.placement
+        var seconds = parameters.unit(primary).fixedOverheadMilliseconds.value * 1e-3
+        var fallbackOps = 0
+        var previous: ProcessorKind?
+        var used: Set<ProcessorKind> = []
+        for op in cost.operations where op.category != .fusedElementwise {
+            var processor = primary
+            if precision.weightsAsStored, let form = op.weightForm, form.perBlock, !device.unit(primary).runsPerBlockWeights {
+                processor = fallback
+                fallbackOps += 1
+            }
+            if let previous, previous != processor { seconds += parameters.transitionMicroseconds.value * 1e-6 }
+            previous = processor
+            used.insert(processor)
+            seconds += opSeconds(op, on: device, processor: processor, precision: precision)
+        }
+        return Result(milliseconds: seconds * 1e3, fallbackOps: fallbackOps, processors: used)
+    }
+
+    func opSeconds(_ op: GraphCost.Operation, on device: DeviceProfile, processor: ProcessorKind, precision: Precision) -> Double {
+        let unit = device.unit(processor)
+        let p = parameters.unit(processor)
+        let bandwidth = device.memoryGBps.value * 1e9
+        let int8 = precision.int8Activations
+        var throughput = unit.fp16TFLOPS.value * 1e12 * p.efficiency.value
+        if op.category == .depthwise { throughput *= p.depthwiseEfficiency.value }
+        if int8 { throughput *= unit.int8Speedup.value }
+        let compute = 2 * Double(op.macs) / throughput
+
+        // Without int8 kernels the activations are dequantized and requantized around each op.
+        let activationScale = int8 ? (unit.int8Speedup.value > 1 || unit.decompressesJustInTime ? 0.5 : 1.5) : 1
+        let activations = Double(op.activationBytes) * activationScale / (bandwidth * p.activationBandwidthFactor.value)
+
+        let compressed = precision.weightsAsStored && (op.weightForm?.isCompressed ?? false)
+        let keptCompressed = compressed && (unit.decompressesJustInTime || (op.weightForm!.perBlock && unit.runsPerBlockWeights))
+        let weightBytes = keptCompressed ? Double(op.weightBytes) : Double(op.weightElements * 2)
+        let weights = weightBytes / (bandwidth * p.weightBandwidthFactor.value)
+        let expand = keptCompressed && unit.decompressesJustInTime
+            ? Double(op.weightElements) * p.decompressionNanosecondsPerWeight.value * 1e-9 : 0
+        return max(compute, activations, weights) + expand + p.opOverheadMicroseconds.value * 1e-6
+    }
+}

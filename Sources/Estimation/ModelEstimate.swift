@@ -1,0 +1,130 @@
+import ModelFormats
+
+/// The `estimates` section of a report: what a compressed model costs and how it runs on
+/// each device and compute-unit choice, against its float16 self, with bands.
+public struct ModelEstimate: Codable, Sendable, Equatable {
+    public struct Totals: Codable, Sendable, Equatable {
+        public var parameters: Int
+        public var macs: Int
+        public var weightBytes: Int
+        public var float16WeightBytes: Int
+        public var peakActivationBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case parameters, macs
+            case weightBytes = "weight_bytes", float16WeightBytes = "float16_weight_bytes", peakActivationBytes = "peak_activation_bytes"
+        }
+    }
+
+    public struct Accuracy: Codable, Sendable, Equatable {
+        /// Predicted change in top-1 accuracy, points.
+        public var topOneChange: Double
+        public var band: Double
+        public var largestContributors: [String]
+        public var basis: String
+
+        enum CodingKeys: String, CodingKey {
+            case band, basis
+            case topOneChange = "top1_change", largestContributors = "largest_contributors"
+        }
+    }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var device: String
+        public var chip: String
+        public var computeUnits: ComputeUnits
+        public var float16Milliseconds: Double
+        public var compressedMilliseconds: Double
+        public var speedup: Double
+        /// ± percent on both latencies.
+        public var bandPercent: Double
+        /// `calibrated`, `scaled` or `uncalibrated`: how the latency figures were obtained.
+        public var basis: String
+        /// Weights resident while the model runs, plus the largest op's activations.
+        public var float16MemoryBytes: Int
+        public var compressedMemoryBytes: Int
+        public var fallbackOps: Int
+
+        enum CodingKeys: String, CodingKey {
+            case device, chip, speedup, basis
+            case computeUnits = "compute_units", float16Milliseconds = "float16_ms", compressedMilliseconds = "compressed_ms"
+            case bandPercent = "band_percent", float16MemoryBytes = "float16_memory_bytes"
+            case compressedMemoryBytes = "compressed_memory_bytes", fallbackOps = "fallback_ops"
+        }
+    }
+
+    public var totals: Totals
+    public var accuracy: Accuracy?
+    public var entries: [Entry]
+    public var warnings: [String]
+    /// What in this section is measured and what is estimated.
+    public var basis: String
+}
+
+/// Turns a graph (with its weights in their stored forms) and per-weight errors into a
+/// `ModelEstimate` for a set of devices.
+public struct Estimator: Sendable {
+    public let catalog: DeviceCatalog
+
+    public init(catalog: DeviceCatalog) {
+        self.catalog = catalog
+    }
+
+    public static let basisNote = "Sizes, parameters and MACs are measured from the model. Latency, memory and accuracy are estimates from config/devices.json: 'calibrated' latencies come from parameters fitted to Apple's published measurements on that chip, 'scaled' ones carry those parameters to another chip by its hardware figures, 'uncalibrated' ones (CPU, GPU) rest on hardware figures and assumptions alone."
+
+    public func estimate(graph: OpGraph, sqnrByWeight: [String: Double], devices: [DeviceProfile]? = nil,
+                         units: [ComputeUnits] = ComputeUnits.allCases, int8Activations: Bool = false) -> ModelEstimate {
+        let cost = GraphCost(graph: graph)
+        let latency = LatencyModel(parameters: catalog.latency)
+        var entries: [ModelEstimate.Entry] = []
+        for device in devices ?? catalog.devices {
+            for choice in units {
+                let base = latency.estimate(cost, on: device, units: choice, precision: .float16)
+                let compressed = latency.estimate(cost, on: device, units: choice,
+                                                  precision: .init(weightsAsStored: true, int8Activations: int8Activations))
+                let (band, basis) = self.band(device, processors: base.processors.union(compressed.processors))
+                entries.append(ModelEstimate.Entry(
+                    device: device.name, chip: device.chip, computeUnits: choice,
+                    float16Milliseconds: base.milliseconds, compressedMilliseconds: compressed.milliseconds,
+                    speedup: base.milliseconds / compressed.milliseconds, bandPercent: band, basis: basis,
+                    float16MemoryBytes: cost.float16WeightBytes + cost.peakActivationBytes,
+                    compressedMemoryBytes: residentWeightBytes(cost, device: device, units: choice) + cost.peakActivationBytes / (int8Activations ? 2 : 1),
+                    fallbackOps: compressed.fallbackOps))
+            }
+        }
+        let layers = AccuracyModel.layers(of: cost, sqnrByWeight: sqnrByWeight)
+        var accuracy: ModelEstimate.Accuracy?
+        var warnings = EstimateWarnings.warnings(cost: cost, entries: entries, devices: devices ?? catalog.devices, int8Activations: int8Activations)
+        if layers.contains(where: { $0.sqnrDB != nil }) {
+            let result = AccuracyModel(parameters: catalog.accuracy).estimate(layers)
+            warnings += EstimateWarnings.accuracy(result, layers: layers)
+            accuracy = .init(topOneChange: result.points, band: result.band, largestContributors: result.largestContributors.map(\.name),
+                             basis: "data-free: per-layer SQNR weighted by layer sensitivity, fitted to Apple's published post-training rows" +
+                                (int8Activations ? "; activation quantization needs calibration data and is not included" : ""))
+        }
+        return ModelEstimate(
+            totals: .init(parameters: cost.parameters, macs: cost.macs, weightBytes: cost.weightBytes,
+                          float16WeightBytes: cost.float16WeightBytes, peakActivationBytes: cost.peakActivationBytes),
+            accuracy: accuracy, entries: entries,
+            warnings: warnings,
+            basis: Self.basisNote)
+    }
+
+    /// The band and basis of an estimate that ran on these processors: the widest applies.
+    func band(_ device: DeviceProfile, processors: Set<ProcessorKind>) -> (Double, String) {
+        if processors.contains(.cpu) || processors.contains(.gpu) { return (catalog.bands.uncalibratedPercent, "uncalibrated") }
+        return catalog.isCalibrated(device) ? (catalog.bands.calibratedPercent, "calibrated") : (catalog.bands.scaledPercent, "scaled")
+    }
+
+    /// Weight bytes in memory while the model runs: stored forms where the unit keeps them
+    /// compressed, float16 where it expands them at load.
+    func residentWeightBytes(_ cost: GraphCost, device: DeviceProfile, units: ComputeUnits) -> Int {
+        let (primary, fallback) = units.placement
+        return cost.operations.reduce(0) { sum, op in
+            guard let form = op.weightForm, form.isCompressed else { return sum + op.weightBytes }
+            let unit = form.perBlock && !device.unit(primary).runsPerBlockWeights ? device.unit(fallback) : device.unit(primary)
+            let kept = unit.decompressesJustInTime || (form.perBlock && unit.runsPerBlockWeights)
+            return sum + (kept ? op.weightBytes : op.weightElements * 2)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Estimation
+import Foundation
+import ModelFormats
+
+/// `quantd calibrate`: fits the device catalog to Apple's published measurements, or (without
+/// `write`) checks the catalog against them, printing every published row beside its estimate.
+///
+/// The published models are rebuilt as fixture packages (Tests/oracle/fixtures/
+/// make_reference_nets.py); each row's config is applied with quantd's own compressor, so the
+/// graph carries the real stored forms and the accuracy model the real per-layer SQNR.
+public enum EstimateCalibration {
+    public struct Published: Decodable {
+        struct Row: Decodable {
+            let model: String
+            let config: String
+            let workflow: String
+            let top1: Double?
+            let latency_ms: [String: Double]?
+        }
+        let rows: [Row]
+    }
+
+    /// What a published config string means to quantd: a preset, and whether activations are int8.
+    static func plan(_ config: String) -> (preset: String?, int8Activations: Bool)? {
+        let c = config.lowercased()
+        if c == "float16" { return (nil, false) }
+        if c.hasPrefix("w8a8") { return ("w8", true) }
+        if c.hasPrefix("w8") { return ("w8", false) }
+        if c.hasPrefix("palettize "), let bits = c.dropFirst(10).split(separator: "-").first, Int(bits) != nil {
+            return ("palettize-\(bits)", false)
+        }
+        return nil
+    }
+
+    struct Variant {
+        let cost: GraphCost
+        let sqnrByWeight: [String: Double]
+    }
+
+    /// The model compressed by `preset` in memory (nothing written), or as uploaded when nil.
+    static func variant(_ bytes: UnsafeRawBufferPointer, preset: String?) throws -> Variant {
+        guard let preset else {
+            return Variant(cost: GraphCost(graph: try CoreMLCompressor.open(bytes).1.opGraph), sqnrByWeight: [:])
+        }
+        let outcome = try CoreMLCompressor(pipeline: try APIResponder.preset(preset).config)
+            .compress(bytes, to: { _ in }, progress: { _ in }, isCancelled: { false })
+        return Variant(cost: GraphCost(graph: outcome.graph!), sqnrByWeight: outcome.sqnrByWeight)
+    }
+
+    public static func run(fixtures: String, published publishedPath: String, devices devicesPath: String, write: Bool) throws -> String {
+        let published = try JSONDecoder().decode(Published.self, from: Data(contentsOf: URL(fileURLWithPath: publishedPath)))
+        var catalog = try DeviceCatalog(json: Data(contentsOf: URL(fileURLWithPath: devicesPath)))
+        var latencyRows: [Calibration.LatencyRow] = []
+        var accuracyRows: [Calibration.AccuracyRow] = []
+        for model in Array(Set(published.rows.map(\.model))).sorted() {
+            let path = "\(fixtures)/\(model).mlpackage.zip"
+            let mapping = try MemoryMappedFile(path: path, accessPattern: .willNeed)
+            let baseline = published.rows.first { $0.model == model && $0.config == "float16" }?.top1
+            var variants: [String: Variant] = [:]
+            for row in published.rows where row.model == model {
+                guard let plan = plan(row.config) else { throw Problem.invalidRequest("no quantd plan for published config '\(row.config)'") }
+                let key = plan.preset ?? "float16"
+                if variants[key] == nil { variants[key] = try mapping.withBytes { try variant($0, preset: plan.preset) } }
+                let v = variants[key]!
+                let label = "\(model) · \(row.config) (\(row.workflow))"
+                for (device, ms) in (row.latency_ms ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    guard let chip = catalog.device(named: device)?.chip else { throw Problem.invalidRequest("device '\(device)' is not in the catalog") }
+                    latencyRows.append(.init(label: "\(label) · \(device)", chip: chip,
+                                             precision: .init(weightsAsStored: plan.preset != nil, int8Activations: plan.int8Activations),
+                                             publishedMilliseconds: ms, cost: v.cost))
+                }
+                // Only post-training rows: training-time accuracy is out of quantd's reach.
+                if row.workflow == "ptq", let top1 = row.top1, let baseline {
+                    accuracyRows.append(.init(label: label, layers: AccuracyModel.layers(of: v.cost, sqnrByWeight: v.sqnrByWeight),
+                                              publishedPoints: top1 - baseline))
+                }
+            }
+        }
+        if write {
+            catalog = Calibration.fitLatency(latencyRows, catalog: catalog)
+            catalog.accuracy = Calibration.fitAccuracy(accuracyRows, parameters: catalog.accuracy)
+            var data = try catalog.json()
+            data.append(0x0A)
+            try data.write(to: URL(fileURLWithPath: devicesPath), options: .atomic)
+        }
+        return report(latencyRows, accuracyRows, catalog: catalog)
+    }
+
+    static func report(_ latency: [Calibration.LatencyRow], _ accuracy: [Calibration.AccuracyRow], catalog: DeviceCatalog) -> String {
+        var lines = ["Latency (compute units ALL; published = Apple's measurement, median ms)", ""]
+        lines.append(pad("row", 72) + pad("published", 11) + pad("estimate", 11) + "error")
+        var errors: [Double] = []
+        for row in latency {
+            let estimate = Calibration.estimate(row, catalog: catalog) ?? .nan
+            let error = (estimate - row.publishedMilliseconds) / row.publishedMilliseconds * 100
+            errors.append(abs(error))
+            lines.append(pad(row.label, 72) + pad(String(format: "%.2f", row.publishedMilliseconds), 11)
+                         + pad(String(format: "%.3f", estimate), 11) + String(format: "%+.1f%%", error))
+        }
+        let mape = errors.reduce(0, +) / Double(max(errors.count, 1))
+        let worst = errors.max() ?? 0
+        lines.append("")
+        lines.append(String(format: "MAPE %.1f%% over %d rows (target ≤ 10%%), worst row %.1f%% (target ≤ 20%%): %@", mape, errors.count, worst,
+                            mape <= 10 && worst <= 20 ? "PASS" : "FAIL"))
+        lines += ["", "Accuracy (post-training rows; change in ImageNet top-1, points)", ""]
+        lines.append(pad("row", 72) + pad("published", 11) + pad("estimate", 18) + "error")
+        let model = AccuracyModel(parameters: catalog.accuracy)
+        var worstAccuracy = 0.0
+        for row in accuracy {
+            let result = model.estimate(row.layers)
+            let error = result.points - row.publishedPoints
+            worstAccuracy = max(worstAccuracy, abs(error))
+            lines.append(pad(row.label, 72) + pad(String(format: "%+.2f", row.publishedPoints), 11)
+                         + pad(String(format: "%+.2f ± %.2f", result.points, result.band), 18) + String(format: "%+.2f", error))
+        }
+        lines.append("")
+        lines.append(String(format: "worst accuracy error %.2f points (target ≤ 0.3): %@", worstAccuracy, worstAccuracy <= 0.3 ? "PASS" : "FAIL"))
+        return lines.joined(separator: "\n")
+    }
+
+    private static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+}

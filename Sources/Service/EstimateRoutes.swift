@@ -1,0 +1,30 @@
+import Estimation
+import Foundation
+import HTTP
+
+extension APIResponder {
+    /// GET /v1/devices: the device catalog the estimators use, every figure with its source.
+    func devices() throws -> HTTPResponse {
+        HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: .bytes(Array(try service.catalog.json())))
+    }
+
+    /// POST /v1/estimate: configs compared on a stored model, in memory; nothing is written.
+    func estimate(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard case .bytes(let body) = request.body, !body.isEmpty else {
+            throw Problem.invalidRequest("send JSON {\"model_id\": …, \"configs\": […] or \"sweep\": \"default\", \"device\": …, \"accuracy_budget\": …}")
+        }
+        let dict = try JobDocument.parse(body, contentType: request.head.headers["Content-Type"])
+        let parsed = try EstimateRequest(dict, catalog: service.catalog)
+        guard let modelID = parsed.modelID, !modelID.isEmpty else {
+            throw Problem.invalidRequest("model_id is required: the id returned by POST /v1/models", field: "model_id")
+        }
+        guard let model = try service.store.model(modelID) else {
+            throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
+        }
+        let table = try parsed.sweep.run(model: service.data.model(modelID), isPackage: model.format == "mlpackage", candidates: parsed.candidates)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: .bytes(Array(try encoder.encode(table))))
+    }
+}

@@ -1,0 +1,113 @@
+import Estimation
+import Foundation
+import ModelFormats
+import QuantCore
+
+/// Several configs applied to one model in memory (no artifact written), side by side: size,
+/// predicted accuracy change and latency per device, and a recommendation — the smallest
+/// model (then the fastest on the target) whose predicted accuracy loss stays within budget.
+struct EstimateSweep {
+    struct Candidate {
+        let name: String
+        let pipeline: CompressionPipeline
+        let int8Activations: Bool
+    }
+
+    /// `sweep: "default"`: the presets a team would try first, cheapest risk first.
+    static let defaultSweep = ["w8", "palettize-8", "palettize-6", "w4-block32", "palettize-4", "palettize-4-gs16"]
+
+    struct Table: Encodable {
+        struct Row: Encodable {
+            let name: String
+            var weightBytes: Int?
+            var compressionRatio: Double?
+            var meanSQNRDB: Double?
+            var estimates: ModelEstimate?
+            /// Why this config could not be applied to the model (e.g. it needs iOS18).
+            var error: String?
+
+            enum CodingKeys: String, CodingKey {
+                case name, estimates, error
+                case weightBytes = "weight_bytes", compressionRatio = "compression_ratio", meanSQNRDB = "mean_sqnr_db"
+            }
+        }
+
+        struct Recommendation: Encodable {
+            let name: String?
+            let reason: String
+        }
+
+        let format: String
+        let float16WeightBytes: Int
+        let device: String
+        let computeUnits: ComputeUnits
+        let accuracyBudget: Double
+        let rows: [Row]
+        let recommendation: Recommendation
+
+        enum CodingKeys: String, CodingKey {
+            case format, device, rows, recommendation
+            case float16WeightBytes = "float16_weight_bytes", computeUnits = "compute_units", accuracyBudget = "accuracy_budget_points"
+        }
+    }
+
+    let catalog: DeviceCatalog
+    let devices: [DeviceProfile]
+    let units: [ComputeUnits]
+    let target: DeviceProfile
+    let targetUnits: ComputeUnits
+    /// Largest predicted top-1 loss accepted, points.
+    let budget: Double
+
+    func run(model path: String, isPackage: Bool, candidates: [Candidate]) throws -> Table {
+        var rows: [Table.Row] = []
+        var float16Bytes = 0
+        let mapping = try MemoryMappedFile(path: path, accessPattern: .willNeed)
+        for candidate in candidates {
+            var row = Table.Row(name: candidate.name)
+            do {
+                let outcome: CompressionOutcome = try mapping.withBytes { bytes in
+                    if isPackage {
+                        let compressor = CoreMLCompressor(pipeline: candidate.pipeline)
+                        try compressor.preflight(bytes)
+                        return try compressor.compress(bytes, to: { _ in }, progress: { _ in }, isCancelled: { false })
+                    }
+                    let file = try SafetensorsFile(path: path)
+                    try ConfigPreflight.check(candidate.pipeline, against: file)
+                    return try SafetensorsCompressor(pipeline: candidate.pipeline).compress(file, to: { _ in }, progress: { _ in }, isCancelled: { false })
+                }
+                let estimate = outcome.estimates(catalog: catalog, devices: devices, units: units, int8Activations: candidate.int8Activations)
+                float16Bytes = estimate.totals.float16WeightBytes
+                row.weightBytes = estimate.totals.weightBytes
+                row.compressionRatio = Double(estimate.totals.float16WeightBytes) / Double(max(1, estimate.totals.weightBytes))
+                let weighted = outcome.tensors.compactMap { t in t.action == "compressed" ? t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } : nil }
+                let total = weighted.reduce(0) { $0 + $1.1 }
+                row.meanSQNRDB = total > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / total : nil
+                row.estimates = estimate
+            } catch let problem as Problem {
+                row.error = problem.detail
+            }
+            rows.append(row)
+        }
+        return Table(format: isPackage ? "mlpackage" : "safetensors", float16WeightBytes: float16Bytes, device: target.name,
+                     computeUnits: targetUnits, accuracyBudget: budget, rows: rows, recommendation: recommend(rows))
+    }
+
+    func recommend(_ rows: [Table.Row]) -> Table.Recommendation {
+        func latency(_ row: Table.Row) -> Double {
+            row.estimates?.entries.first { $0.device == target.name && $0.computeUnits == targetUnits }?.compressedMilliseconds ?? .infinity
+        }
+        let within = rows.filter { row in
+            guard let estimates = row.estimates, row.error == nil else { return false }
+            return -(estimates.accuracy?.topOneChange ?? 0) <= budget
+        }
+        guard let smallest = within.map({ $0.weightBytes ?? .max }).min() else {
+            return .init(name: nil, reason: String(format: "no config keeps the predicted top-1 loss within %.2f points; try more bits or per-block/grouped granularity", budget))
+        }
+        // Sizes within 1% of the smallest count as equal; then the fastest on the target wins.
+        let best = within.filter { Double($0.weightBytes ?? .max) <= Double(smallest) * 1.01 }.min { latency($0) < latency($1) }!
+        let loss = -(best.estimates?.accuracy?.topOneChange ?? 0)
+        return .init(name: best.name, reason: String(format: "smallest weights (%.2f× smaller than float16) with a predicted top-1 loss of %.2f points, within the %.2f-point budget; %.3f ms on %@ (%@)",
+                                                     best.compressionRatio ?? 1, loss, budget, latency(best), target.name, targetUnits.rawValue))
+    }
+}

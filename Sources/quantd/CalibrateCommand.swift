@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Service
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Check the device catalog against Apple's published measurements, or fit it to them (--write).",
+        discussion: "FIXTURES holds ResNet50.mlpackage.zip and MobileNetV2-1.0.mlpackage.zip from Tests/oracle/fixtures/make_reference_nets.py. scripts/calibrate and scripts/validate-estimates run this for you.")
+
+    @Argument(help: "Directory with the reference-network fixture packages.")
+    var fixtures: String
+
+    @Option(name: .long, help: "Published measurements.")
+    var published = "config/calibration/published-results.json"
+
+    @Option(name: .long, help: "The device catalog to check or rewrite.")
+    var devices = "config/devices.json"
+
+    @Flag(name: .long, help: "Fit the catalog's fitted figures to the published rows and rewrite it.")
+    var write = false
+
+    mutating func run() throws {
+        do {
+            print(try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write))
+        } catch let problem as Problem {
+            throw ValidationError(problem.detail)
+        }
+    }
+}

@@ -1,5 +1,5 @@
 import Foundation
-import ModelFormats
+@testable import ModelFormats
 
 /// Zipped `.mlpackage` bytes made in memory, broken in the ways uploads break.
 enum PackageFixture {
@@ -26,6 +26,73 @@ enum PackageFixture {
     static func package(model: [UInt8]) -> [UInt8] {
         zip([("net.mlpackage/Manifest.json", Array(manifest.utf8)),
              ("net.mlpackage/Data/com.apple.CoreML/model.mlmodel", model)])
+    }
+
+    /// A package whose ML Program feeds `x` (float16, [1, 64]) to one linear op per shape in
+    /// `weights` (each [channels, 64]), weights float16 in the weight file with values from `seed`.
+    static func linearProgram(weights: [Int], opset: String = "CoreML6", specificationVersion: Int32 = 7, seed: UInt64 = 1) -> [UInt8] {
+        func tensorType(_ shape: [Int]) -> CoreML_Specification_MILSpec_ValueType {
+            .with {
+                $0.tensorType = .with {
+                    $0.dataType = .float16
+                    $0.rank = Int64(shape.count)
+                    $0.dimensions = shape.map { size in .with { $0.constant = .with { $0.size = UInt64(size) } } }
+                }
+            }
+        }
+        func output(_ name: String, _ shape: [Int]) -> CoreML_Specification_MILSpec_NamedValueType {
+            .with { $0.name = name; $0.type = tensorType(shape) }
+        }
+        func named(_ name: String) -> CoreML_Specification_MILSpec_Argument {
+            .with { $0.arguments = [.with { $0.name = name }] }
+        }
+        var state = seed
+        var writer = MILBlobStorageWriter()
+        var operations: [CoreML_Specification_MILSpec_Operation] = []
+        for (i, channels) in weights.enumerated() {
+            // Small float16 values: random mantissas, exponents around 2^-4.
+            let halves: [UInt16] = (0..<channels * 64).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return 0x2C00 | UInt16(truncatingIfNeeded: state >> 33) & 0x83FF
+            }
+            let offset = halves.withUnsafeBytes { writer.append(.float16, data: $0) }
+            operations.append(.with {
+                $0.type = "const"
+                $0.outputs = [output("w\(i)", [channels, 64])]
+                $0.attributes = [
+                    "name": .with {
+                        $0.type = .with { $0.tensorType = .with { $0.dataType = .string } }
+                        $0.immediateValue.tensor.strings.values = ["linear_\(i)_weight"]
+                    },
+                    "val": .with {
+                        $0.type = tensorType([channels, 64])
+                        $0.blobFileValue = .with { $0.fileName = "@model_path/weights/weight.bin"; $0.offset = offset }
+                    },
+                ]
+            })
+            operations.append(.with {
+                $0.type = "linear"
+                $0.inputs = ["x": named("x"), "weight": named("w\(i)")]
+                $0.outputs = [output("y\(i)", [1, channels])]
+            })
+        }
+        let model = CoreML_Specification_Model.with {
+            $0.specificationVersion = specificationVersion
+            $0.mlProgram = .with {
+                $0.version = 1
+                $0.functions = ["main": .with {
+                    $0.inputs = [output("x", [1, 64])]
+                    $0.opset = opset
+                    $0.blockSpecializations = [opset: .with {
+                        $0.outputs = weights.indices.map { "y\($0)" }
+                        $0.operations = operations
+                    }]
+                }]
+            }
+        }
+        return zip([("net.mlpackage/Manifest.json", Array(manifest.utf8)),
+                    ("net.mlpackage/Data/com.apple.CoreML/model.mlmodel", try! model.serializedBytes()),
+                    ("net.mlpackage/Data/com.apple.CoreML/weights/weight.bin", writer.bytes)])
     }
 
     /// A zip whose one entry climbs out of the extraction folder. ZipWriter refuses such

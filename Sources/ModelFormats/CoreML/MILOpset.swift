@@ -18,6 +18,18 @@ public enum MILOpset: Int, Sendable, Comparable, CaseIterable {
     /// The deployment target's name as coremltools spells it.
     public var target: String { "iOS\(rawValue + 10)" }
 
+    /// The names `ct.target` gives this opset's deployment target: the macOS, tvOS and watchOS
+    /// releases of the same year share the iOS release's specification version.
+    public var targetNames: [String] {
+        ["iOS\(rawValue + 10)", "macOS\(rawValue + 7)", "tvOS\(rawValue + 10)", "watchOS\(rawValue + 3)"]
+    }
+
+    /// The opset of a deployment target named as `ct.target` names it ("iOS18", "macOS15" …).
+    public init?(target name: String) {
+        guard let opset = Self.allCases.first(where: { $0.targetNames.contains(name) }) else { return nil }
+        self = opset
+    }
+
     /// The Core ML specification version a model with this opset needs.
     public var specificationVersion: Int32 { Int32(rawValue + 1) }
 

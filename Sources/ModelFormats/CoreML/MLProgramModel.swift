@@ -36,6 +36,35 @@ public struct MLProgramModel: Sendable {
         specification.mlProgram.functions.values.compactMap { MILOpset(name: $0.opset) }.min()
     }
 
+    /// Rewrites every function written for an older opset for `opset` and raises the
+    /// specification version to what it needs; never lowers either. The ops carry over as they
+    /// are: later opsets keep earlier ops' signatures, except the constexpr ops iOS18 redefined,
+    /// which are refused rather than left invalid.
+    public mutating func raiseOpset(to opset: MILOpset) throws(MLProgramError) {
+        var program = specification.mlProgram
+        for name in program.functions.keys.sorted() {
+            var function = program.functions[name]!
+            guard let current = MILOpset(name: function.opset), current < opset else { continue }
+            let block = function.blockSpecializations.removeValue(forKey: function.opset)!
+            if opset >= .iOS18 && current < .iOS18 {
+                var redefined: String?
+                Self.forEachOperation(in: block) { op in
+                    if redefined == nil, Self.redefinedInIOS18.contains(op.type) { redefined = op.type }
+                }
+                if let redefined { throw .redefinedOp(redefined, from: current, to: opset) }
+            }
+            function.blockSpecializations[opset.name] = block
+            function.opset = opset.name
+            program.functions[name] = function
+        }
+        specification.mlProgram = program
+        specification.specificationVersion = max(specification.specificationVersion, opset.specificationVersion)
+    }
+
+    /// Ops whose iOS16 form (parameters as attributes) the iOS18 opset replaced by another
+    /// signature: coremltools cannot load them under CoreML8 either.
+    static let redefinedInIOS18: Set<String> = ["constexpr_lut_to_dense", "constexpr_sparse_to_dense"]
+
     /// Serialized with map entries in key order, so the same model always gives the same bytes.
     public func serialized() throws(MLProgramError) -> [UInt8] {
         var options = BinaryEncodingOptions()
@@ -286,6 +315,7 @@ public enum MLProgramError: Error, Equatable, Sendable, CustomStringConvertible 
     case notAnMLProgram
     case malformed(String)
     case missingBlob(fileName: String, offset: UInt64)
+    case redefinedOp(String, from: MILOpset, to: MILOpset)
 
     public var description: String {
         switch self {
@@ -293,6 +323,8 @@ public enum MLProgramError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notAnMLProgram: "the model is not an ML Program (a neural network or pipeline model); convert it with convert_to=\"mlprogram\""
         case .malformed(let detail): "the ML Program is malformed: \(detail)"
         case .missingBlob(let fileName, let offset): "the model refers to a blob at offset \(offset) of '\(fileName)' that the weight file does not hold"
+        case .redefinedOp(let type, let from, let to):
+            "the model holds \(type) ops in their \(from.target) form, which the \(to.target) opset (\(to.name)) defines differently; re-convert it with coremltools' minimum_deployment_target=ct.target.\(to.target) instead"
         }
     }
 }

@@ -26,6 +26,26 @@ import Testing
         #expect(MILOpset.iOS18.target == "iOS18")
     }
 
+    @Test func readsDeploymentTargetsAsCoreMLToolsNamesThem() {
+        // coremltools' AvailableTarget: each macOS/tvOS/watchOS release aliases an iOS one.
+        let expected: [String: MILOpset] = [
+            "iOS15": .iOS15, "macOS12": .iOS15, "tvOS15": .iOS15, "watchOS8": .iOS15,
+            "iOS16": .iOS16, "macOS13": .iOS16, "tvOS16": .iOS16, "watchOS9": .iOS16,
+            "iOS17": .iOS17, "macOS14": .iOS17, "tvOS17": .iOS17, "watchOS10": .iOS17,
+            "iOS18": .iOS18, "macOS15": .iOS18, "tvOS18": .iOS18, "watchOS11": .iOS18,
+        ]
+        for (name, opset) in expected { #expect(MILOpset(target: name) == opset, "\(name)") }
+        #expect(Set(MILOpset.allCases.flatMap(\.targetNames)) == Set(expected.keys))
+        #expect(MILOpset.allCases.allSatisfy { MILOpset(target: $0.target) == $0 })
+    }
+
+    @Test func refusesTargetsWithoutAnOpsetItWrites() {
+        // Before iOS15 there are no ML Programs; iOS26 is an opset quantd does not write yet.
+        for name in ["iOS13", "iOS14", "macOS11", "macOS10_15", "iOS26", "macOS26", "ios18", "iOS 18", "CoreML8", "18", ""] {
+            #expect(MILOpset(target: name) == nil, "\(name)")
+        }
+    }
+
     @Test func onlyIOS18TakesConstexprParametersAsInputs() {
         #expect(MILOpset.allCases.filter(\.constexprParametersAreInputs) == [.iOS18])
     }

@@ -286,6 +286,65 @@ private func blobBytes(_ value: CoreML_Specification_MILSpec_Value?, in file: [U
         #expect(maskBlob.dataType == .uint1 && maskBytes == mask)
     }
 
+    @Test func raisingTheOpsetMovesEveryBlockAndTheSpecificationVersion() throws {
+        var model = try LinearProgram().parsed()
+        try model.raiseOpset(to: .iOS18)
+        #expect(model.opset == .iOS18)
+        #expect(model.specificationVersion == 9)
+        let specification = try CoreML_Specification_Model(serializedBytes: model.serialized())
+        let main = try #require(specification.mlProgram.functions["main"])
+        #expect(main.opset == "CoreML8")
+        #expect(Array(main.blockSpecializations.keys) == ["CoreML8"])
+        #expect(main.blockSpecializations["CoreML8"]?.operations == LinearProgram().operations)
+        #expect(model.weights == (try LinearProgram().parsed()).weights)
+    }
+
+    @Test func aRewriteAfterRaisingWritesTheNewOpsetsForm() throws {
+        let program = LinearProgram()
+        var model = try program.parsed()
+        try model.raiseOpset(to: .iOS18)
+        let replacement = ConstexprOp(type: "constexpr_blockwise_shift_scale", parameters: [
+            "data": MILTensor(.int8, shape: [4, 8], storage: .blob([UInt8](repeating: 1, count: 32))),
+            "scale": MILTensor(.float16, shape: [4, 1], storage: .blob([UInt8](repeating: 0x3C, count: 8))),
+        ])
+        _ = try rewrite(&model, ["w": replacement], weightFile: program.weightFile.bytes)
+        let op = try mainBlock(model, opset: "CoreML8").operations[0]
+        #expect(Set(op.inputs.keys) == ["data", "scale"])
+        #expect(Set(op.attributes.keys) == ["name"])
+    }
+
+    @Test func raisingNeverLowers() throws {
+        var model = try LinearProgram(opset: "CoreML7", specificationVersion: 9).parsed()
+        let before = try model.serialized()
+        for opset in [MILOpset.iOS15, .iOS16, .iOS17] { try model.raiseOpset(to: opset) }
+        #expect(try model.serialized() == before)
+        try model.raiseOpset(to: .iOS18)
+        #expect(model.opset == .iOS18 && model.specificationVersion == 9)
+    }
+
+    @Test func raisingToIOS18RefusesTheConstexprOpsItRedefined() throws {
+        for type in ["constexpr_lut_to_dense", "constexpr_sparse_to_dense"] {
+            var program = LinearProgram()
+            program.extraOperations = [.with {
+                $0.type = type
+                $0.outputs = [MIL.output("dense", MIL.tensorType(.float16, [4, 8]))]
+            }]
+            var model = try program.parsed()
+            let before = try model.serialized()
+            #expect(throws: MLProgramError.redefinedOp(type, from: .iOS16, to: .iOS18)) { try model.raiseOpset(to: .iOS18) }
+            #expect(try model.serialized() == before, "a refused raise changes nothing")
+            // iOS17 keeps the iOS16 form.
+            try model.raiseOpset(to: .iOS17)
+            #expect(model.opset == .iOS17 && model.specificationVersion == 8)
+        }
+        // The iOS16 affine op is still part of the iOS18 opset.
+        var program = LinearProgram()
+        program.extraOperations = [.with { $0.type = "constexpr_affine_dequantize" }]
+        var model = try program.parsed()
+        try model.raiseOpset(to: .iOS18)
+        #expect(model.opset == .iOS18)
+    }
+
     @Test func sharedBlobsAreCopiedOnce() throws {
         var program = LinearProgram()
         program.extraOperations = [LinearProgram.const("bias_again", output: "b2", MIL.tensorType(.float16, [4]),

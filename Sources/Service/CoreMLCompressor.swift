@@ -4,8 +4,9 @@ import ModelFormats
 import QuantCore
 
 /// Compresses a zipped or tarred `.mlpackage` into a zipped `.mlpackage`: each eligible weight
-/// const becomes the constexpr op coremltools writes for the model's opset, the weight file is
-/// rebuilt with exactly the blobs still referenced, and every other file is copied as is.
+/// const becomes the constexpr op coremltools writes for the model's opset (raised first to a
+/// newer minimum deployment target, if one is asked for), the weight file is rebuilt with
+/// exactly the blobs still referenced, and every other file is copied as is.
 ///
 /// Which weights are eligible follows coremltools: float16/float32 consts in a weight file,
 /// rank ≥ 2, more elements than `weight_threshold`, read by at least one op and not already
@@ -13,7 +14,9 @@ import QuantCore
 /// `op_name_configs` the const's name.
 struct CoreMLCompressor {
     let pipeline: CompressionPipeline
-
+    /// The job's `minimum_deployment_target`: a model written for an older one is raised to it,
+    /// as coremltools converts with `minimum_deployment_target`; a newer model stays as it is.
+    var minimumDeploymentTarget: MILOpset? = nil
 
     /// The weight file every compressed package refers to, relative to the model.
     static let weightFileName = "@model_path/weights/weight.bin"
@@ -38,10 +41,32 @@ struct CoreMLCompressor {
         return (archive, model, opset)
     }
 
-    /// Refuses, before a job is queued, a config the model's opset cannot express or that
-    /// coremltools rejects, naming the weight and the field.
+    /// The opset a `minimum_deployment_target` names, as `ct.target` spells it.
+    static func deploymentTarget(named value: Any) throws -> MILOpset {
+        guard let name = value as? String, let opset = MILOpset(target: name) else {
+            let names = MILOpset.allCases.flatMap(\.targetNames).joined(separator: ", ")
+            throw Problem.invalidConfig("minimum_deployment_target must be one of \(names): ML Programs start at iOS15, and quantd writes opsets up to CoreML8 (iOS18)",
+                                        field: "minimum_deployment_target")
+        }
+        return opset
+    }
+
+    /// The package as `open` reads it, with the program raised to the minimum deployment
+    /// target when that is newer than the model's.
+    private func openForTarget(_ bytes: UnsafeRawBufferPointer) throws -> (MLPackageArchive, MLProgramModel, MILOpset) {
+        let (archive, opened, opset) = try Self.open(bytes)
+        guard let target = minimumDeploymentTarget, target > opset else { return (archive, opened, opset) }
+        var model = opened
+        do { try model.raiseOpset(to: target) } catch {
+            throw Problem.invalidConfig(error.description, field: "minimum_deployment_target")
+        }
+        return (archive, model, model.opset ?? target)
+    }
+
+    /// Refuses, before a job is queued, a config the model's opset (after the deployment target
+    /// raised it) cannot express or that coremltools rejects, naming the weight and the field.
     func preflight(_ bytes: UnsafeRawBufferPointer) throws {
-        let (_, model, opset) = try Self.open(bytes)
+        let (_, model, opset) = try openForTarget(bytes)
         for w in model.weights {
             let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
             guard let stage = ops.first else { continue }
@@ -83,7 +108,7 @@ struct CoreMLCompressor {
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
-        let (archive, opened, opset) = try Self.open(bytes)
+        let (archive, opened, opset) = try openForTarget(bytes)
         var model = opened
         let package = archive.package
 

@@ -18,6 +18,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     /// The normalised compression config, as JSON.
     public var config: String
     public var preset: String?
+    /// The `minimum_deployment_target` a Core ML job raises the model to, as given ("iOS18").
+    public var minimumDeploymentTarget: String?
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -37,6 +39,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case id, status, progress, config, preset, error, attempts, expired, revision
         case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
+        case minimumDeploymentTarget = "minimum_deployment_target"
     }
 }
 

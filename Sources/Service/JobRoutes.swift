@@ -9,6 +9,9 @@ extension APIResponder {
         let modelID: String
         let config: CompressionPipeline
         let preset: String?
+        // Checked before a one-shot upload is stored; a job document's own field overrides it.
+        var targetName = query["minimum_deployment_target"]
+        var target = try targetName.map(CoreMLCompressor.deploymentTarget(named:))
         if case .streamed = request.body {
             // One-shot: the model is the body, the preset the query.
             guard let name = query["preset"] else {
@@ -27,8 +30,12 @@ extension APIResponder {
                 dict = ["config": dict]
                 if let id = query["model_id"] { dict["model_id"] = id }
             }
-            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset"].contains($0) }) {
-                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id and config or preset", field: unknown)
+            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset", "minimum_deployment_target"].contains($0) }) {
+                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, and minimum_deployment_target", field: unknown)
+            }
+            if let value = dict["minimum_deployment_target"] {
+                target = try CoreMLCompressor.deploymentTarget(named: value)
+                targetName = value as? String
             }
             guard let id = dict["model_id"] as? String, !id.isEmpty else {
                 throw Problem.invalidRequest("model_id is required: the id returned by POST /v1/models", field: "model_id")
@@ -51,13 +58,19 @@ extension APIResponder {
                 throw Problem.invalidRequest("give either config (coremltools OptimizationConfig dictionary) or preset", field: "config")
             }
         }
-        guard try service.store.model(modelID) != nil else {
+        guard let stored = try service.store.model(modelID) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
+        }
+        if target != nil && stored.format != "mlpackage" {
+            throw Problem.invalidConfig("minimum_deployment_target applies to Core ML models only; a \(stored.format) model has no deployment target",
+                                        field: "minimum_deployment_target")
         }
         do {
             let path = service.data.model(modelID)
-            if try service.store.model(modelID)?.format == "mlpackage" {
-                try MemoryMappedFile(path: path).withBytes { try CoreMLCompressor(pipeline: config).preflight($0) }
+            if stored.format == "mlpackage" {
+                try MemoryMappedFile(path: path).withBytes {
+                    try CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target).preflight($0)
+                }
             } else {
                 try ConfigPreflight.check(config, against: try SafetensorsFile(path: path))
             }
@@ -67,7 +80,8 @@ extension APIResponder {
             service.logger.error("reading a stored model failed", metadata: ["model": "\(modelID)", "error": "\(error)"])
             throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
-        let job = try service.submit(modelID: modelID, config: config, preset: preset)
+        let job = try service.submit(modelID: modelID, config: config, preset: preset,
+                                     minimumDeploymentTarget: targetName)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
     }

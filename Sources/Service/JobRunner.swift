@@ -116,9 +116,10 @@ struct JobRunner: Sendable {
         if isPackage {
             // The whole file is about to be read: start reading it in now, in large requests.
             let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
+            let target = try job.minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:))
+            let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target)
             outcome = try mapping.withBytes { bytes in
-                try CoreMLCompressor(pipeline: config).compress(bytes, to: { try gzipStream.write($0) }, progress: progress,
-                                                                isCancelled: { flag.isStopped })
+                try compressor.compress(bytes, to: { try gzipStream.write($0) }, progress: progress, isCancelled: { flag.isStopped })
             }
             parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         } else {

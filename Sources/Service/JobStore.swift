@@ -46,6 +46,9 @@ public final class JobStore: Sendable {
                 t.column("revision", .integer).notNull()
             }
         }
+        m.registerMigration("v2: minimum_deployment_target") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "minimum_deployment_target", .text) }
+        }
         return m
     }
 

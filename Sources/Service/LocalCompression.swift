@@ -7,7 +7,8 @@ import QuantCore
 /// oracle tests. Same config parsing and compressor as the service; no gzip, no store.
 public enum LocalCompression {
     /// Returns the report as JSON.
-    public static func run(input: String, output: String, preset: String?, configJSON: String?) throws -> Data {
+    public static func run(input: String, output: String, preset: String?, configJSON: String?,
+                           minimumDeploymentTarget: String?) throws -> Data {
         let config: CompressionPipeline
         switch (preset, configJSON) {
         case (let name?, nil):
@@ -23,6 +24,7 @@ public enum LocalCompression {
         default:
             throw Problem.invalidRequest("give exactly one of --preset and --config")
         }
+        let target = try minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:))
         let size = Int((try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.intValue ?? 0)
         let format = try APIResponder.sniff(input, size: size)
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -34,11 +36,15 @@ public enum LocalCompression {
             let mapping: MemoryMappedFile
             do { mapping = try MemoryMappedFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
             outcome = try mapping.withBytes { bytes in
-                let compressor = CoreMLCompressor(pipeline: config)
+                let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target)
                 try compressor.preflight(bytes)
                 return try compressor.compress(bytes, to: { try writeAll($0, to: fd) }, progress: { _ in }, isCancelled: { false })
             }
         } else {
+            guard target == nil else {
+                throw Problem.invalidConfig("--minimum-deployment-target applies to Core ML models only; safetensors has no deployment target",
+                                            field: "minimum_deployment_target")
+            }
             let file: SafetensorsFile
             do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
             try ConfigPreflight.check(config, against: file)

@@ -57,10 +57,11 @@ final class ServiceContext: Sendable {
         return ok
     }
 
-    func submit(modelID: String, config: CompressionPipeline, preset: String?) throws -> Job {
+    func submit(modelID: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?) throws -> Job {
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
         let job = Job(id: JobID.make(), modelId: modelID, status: .queued, progress: 0,
-                      config: String(decoding: configJSON, as: UTF8.self), preset: preset, createdAt: Date(),
+                      config: String(decoding: configJSON, as: UTF8.self), preset: preset,
+                      minimumDeploymentTarget: minimumDeploymentTarget, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
@@ -100,6 +101,7 @@ final class ServiceContext: Sendable {
             "id": job.id, "model_id": job.modelId, "status": job.status.rawValue, "progress": job.progress,
             "created_at": Timestamp.string(job.createdAt), "attempts": job.attempts,
             "preset": job.preset ?? NSNull(), "error": job.error ?? NSNull(),
+            "minimum_deployment_target": job.minimumDeploymentTarget ?? NSNull(),
             "started_at": job.startedAt.map(Timestamp.string) ?? NSNull(),
             "finished_at": job.finishedAt.map(Timestamp.string) ?? NSNull(),
         ]

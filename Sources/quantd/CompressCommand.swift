@@ -7,7 +7,7 @@ struct CompressCommand: ParsableCommand {
         commandName: "compress",
         abstract: "Compress a model file locally, without the server; writes the uncompressed artifact and prints the report.")
 
-    @Argument(help: "The model file (safetensors).")
+    @Argument(help: "The model file: safetensors, or a zipped or tarred .mlpackage.")
     var input: String
 
     @Option(name: [.short, .long], help: "Where to write the compressed model.")
@@ -18,6 +18,9 @@ struct CompressCommand: ParsableCommand {
 
     @Option(name: .long, help: "A coremltools OptimizationConfig dictionary as JSON, or @FILE.")
     var config: String?
+
+    @Option(name: .long, help: "For a Core ML model: raise it to this deployment target (iOS15…iOS18, macOS12…macOS15, tvOS15…tvOS18, watchOS8…watchOS11) when it is older, as coremltools' minimum_deployment_target.")
+    var minimumDeploymentTarget: String?
 
     @Option(name: .long, help: "Write the JSON report here instead of standard output.")
     var report: String?
@@ -33,7 +36,8 @@ struct CompressCommand: ParsableCommand {
             configJSON = config
         }
         do {
-            let result = try LocalCompression.run(input: input, output: output, preset: preset, configJSON: configJSON)
+            let result = try LocalCompression.run(input: input, output: output, preset: preset, configJSON: configJSON,
+                                                  minimumDeploymentTarget: minimumDeploymentTarget)
             if let report {
                 try result.write(to: URL(fileURLWithPath: report))
             } else {

@@ -12,6 +12,8 @@ struct BadInputTests {
         var kind: String?
         /// The problem's `field` member, when the case pins it.
         var field: String?
+        /// Text the problem's `detail` must hold, when the case pins it.
+        var detail: String?
     }
 
     /// A request sent as these exact bytes on a fresh connection, or a truncated upload.
@@ -94,6 +96,18 @@ struct BadInputTests {
                  expect: .init(status: 400, kind: "invalid-request", field: "preset")),
             Case(name: "config with a bad dtype", send: job(#"{"model_id":"\#(modelID)","config":{"global_config":{"dtype":"int3"}}}"#),
                  expect: .init(status: 422, kind: "invalid-config", field: "config.global_config.dtype")),
+            Case(name: "a deployment target coremltools has no name for",
+                 send: job(#"{"model_id":"\#(modelID)","preset":"w8","minimum_deployment_target":"iOS19"}"#),
+                 expect: .init(status: 422, kind: "invalid-config", field: "minimum_deployment_target",
+                               detail: "iOS15, macOS12, tvOS15, watchOS8, iOS16")),
+            Case(name: "a deployment target without an ML Program opset",
+                 send: .request(method: "POST", path: "/v1/jobs?model_id=\(modelID)&minimum_deployment_target=iOS14",
+                                headers: [("Content-Type", "application/json")], body: Array(#"{"global_config":{"dtype":"int8"}}"#.utf8)),
+                 expect: .init(status: 422, kind: "invalid-config", field: "minimum_deployment_target")),
+            Case(name: "a deployment target for a safetensors model",
+                 send: job(#"{"model_id":"\#(modelID)","preset":"w8","minimum_deployment_target":"iOS18"}"#),
+                 expect: .init(status: 422, kind: "invalid-config", field: "minimum_deployment_target",
+                               detail: "Core ML models only")),
             Case(name: "model that does not exist", send: job(#"{"model_id":"\#(String(repeating: "0", count: 64))","preset":"w8"}"#),
                  expect: .init(status: 404, kind: "not-found")),
             Case(name: "space before the colon of a header field",
@@ -131,6 +145,9 @@ struct BadInputTests {
             }
             if let field = c.expect.field {
                 #expect(response.json["field"] as? String == field, "\(c.name): \(response.text)")
+            }
+            if let detail = c.expect.detail {
+                #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(c.name): \(response.text)")
             }
             #expect(server.files(in: server.modelsDirectory) == modelsBefore, "\(c.name): nothing new is stored")
         }

@@ -1,10 +1,15 @@
 import Foundation
+import ModelFormats
 import QuantCore
 import Testing
 @testable import Service
 
 @Suite struct CoreMLCompressorTests {
     static let int8 = try! CompressionPipeline(value: ["config_type": "OpLinearQuantizerConfig", "global_config": ["dtype": "int8"]])
+    static let int4PerBlock = try! CompressionPipeline(value: [
+        "config_type": "OpLinearQuantizerConfig",
+        "global_config": ["dtype": "int4", "granularity": "per_block", "block_size": 32],
+    ])
 
     /// Compresses `package`, returning the output package, the outcome and every progress report.
     static func compress(_ package: [UInt8], _ compressor: CoreMLCompressor) throws -> ([UInt8], CompressionOutcome, [Double]) {
@@ -33,5 +38,55 @@ import Testing
         for (step, share) in zip(steps, shares) { #expect(abs(step - share) < 1e-12, "\(steps) vs \(shares)") }
         // Encoding is nine tenths of a job; writing the package is the rest.
         #expect(abs(reports.last! - 0.9) < 1e-12)
+    }
+
+    @Test func anIOS18EncodingOnAnIOS16ModelNeedsTheTarget() throws {
+        let package = PackageFixture.linearProgram(weights: [64, 128])
+        #expect {
+            try package.withUnsafeBytes { try CoreMLCompressor(pipeline: Self.int4PerBlock).preflight($0) }
+        } throws: { error in
+            guard let problem = error as? Problem else { return false }
+            return problem.status == 422 && problem.detail.contains("minimum_deployment_target to iOS18")
+        }
+        for target in [MILOpset.iOS16, .iOS17] {
+            #expect(throws: Problem.self) {
+                try package.withUnsafeBytes { try CoreMLCompressor(pipeline: Self.int4PerBlock, minimumDeploymentTarget: target).preflight($0) }
+            }
+        }
+    }
+
+    @Test func aNewerTargetRaisesTheModelAndWritesItsEncodings() throws {
+        let package = PackageFixture.linearProgram(weights: [64, 128])
+        let (output, outcome, _) = try Self.compress(package, CoreMLCompressor(pipeline: Self.int4PerBlock, minimumDeploymentTarget: .iOS18))
+        let model = try PackageFixture.model(output)
+        #expect(model.opset == .iOS18)
+        #expect(model.specificationVersion == 9)
+        #expect(try PackageFixture.operationTypes(output) == ["constexpr_blockwise_shift_scale", "linear", "constexpr_blockwise_shift_scale", "linear"])
+        #expect(outcome.tensors.allSatisfy { $0.action == "compressed" && $0.mode?.hasSuffix("int4 per_block") == true })
+    }
+
+    @Test func anOlderOrEqualTargetChangesNothing() throws {
+        let package = PackageFixture.linearProgram(weights: [64], opset: "CoreML7", specificationVersion: 8)
+        let (plain, _, _) = try Self.compress(package, CoreMLCompressor(pipeline: Self.int8))
+        for target in [MILOpset.iOS15, .iOS16, .iOS17] {
+            let (output, _, _) = try Self.compress(package, CoreMLCompressor(pipeline: Self.int8, minimumDeploymentTarget: target))
+            #expect(output == plain, "\(target)")
+        }
+        let model = try PackageFixture.model(plain)
+        #expect(model.opset == .iOS17 && model.specificationVersion == 8)
+        #expect(try PackageFixture.operationTypes(plain) == ["constexpr_affine_dequantize", "linear"])
+    }
+
+    @Test func readsDeploymentTargetNamesAndRefusesOthersListingThem() throws {
+        #expect(try CoreMLCompressor.deploymentTarget(named: "macOS15") == .iOS18)
+        for value: Any in ["iOS19", "iOS14", 18, "ios18"] {
+            #expect {
+                try CoreMLCompressor.deploymentTarget(named: value)
+            } throws: { error in
+                guard let problem = error as? Problem else { return false }
+                return problem.status == 422 && problem.extensions["field"] == "minimum_deployment_target"
+                    && problem.detail.contains("iOS15, macOS12, tvOS15, watchOS8, iOS16") && problem.detail.contains("watchOS11")
+            }
+        }
     }
 }

@@ -95,6 +95,21 @@ enum PackageFixture {
                     ("net.mlpackage/Data/com.apple.CoreML/weights/weight.bin", writer.bytes)])
     }
 
+    /// The model specification of a package's bytes.
+    static func model(_ package: [UInt8]) throws -> MLProgramModel {
+        try package.withUnsafeBytes { bytes in
+            let archive = try MLPackageArchive(bytes: bytes)
+            return try archive.contents(of: archive.package.rootModelPath, in: bytes).withUnsafeBytes { try MLProgramModel(serialized: $0) }
+        }
+    }
+
+    /// The ops of a package's main function, by type, in program order.
+    static func operationTypes(_ package: [UInt8]) throws -> [String] {
+        let model = try Self.model(package)
+        let main = model.specification.mlProgram.functions["main"]!
+        return main.blockSpecializations[main.opset]!.operations.map(\.type)
+    }
+
     /// A zip whose one entry climbs out of the extraction folder. ZipWriter refuses such
     /// names, so the name is patched in afterwards (same length, both headers).
     static func zipSlip() -> [UInt8] {

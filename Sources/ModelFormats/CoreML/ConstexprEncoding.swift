@@ -241,7 +241,7 @@ public enum ConstexprEncodingError: Error, Equatable, Sendable, CustomStringConv
         switch self {
         case .needsIOS18(let what, let opset):
             "\(what) needs the iOS18 opset (CoreML8), but the model targets \(opset.target) (\(opset.name)); "
-                + "convert it with minimum_deployment_target=ct.target.iOS18, or choose an encoding \(opset.target) has"
+                + "set the job's minimum_deployment_target to iOS18 to raise it, or choose an encoding \(opset.target) has"
         case .unsupported(let what): "\(what) is not supported yet"
         }
     }

@@ -8,9 +8,11 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 import mlprograms
 from quantd_cli import QUANTD
@@ -20,12 +22,12 @@ import coremltools.optimize.coreml as cto
 from coremltools.converters.mil.frontend.milproto.load import load as load_program
 
 
-def compress(tmp_path, package, config):
+def compress(tmp_path, package, config, *options):
     archive = mlprograms.zip_package(package)
     out = tmp_path / "out.zip"
     report = tmp_path / "report.json"
     completed = subprocess.run([str(QUANTD), "compress", archive, "--output", str(out), "--config", json.dumps(config),
-                                "--report", str(report)], capture_output=True, text=True, timeout=600)
+                                "--report", str(report), *options], capture_output=True, text=True, timeout=600)
     return completed, out, report
 
 
@@ -35,8 +37,8 @@ def assert_needs_ios18(tmp_path, package, config):
     assert completed.returncode != 0 and "iOS18" in completed.stderr + completed.stdout
 
 
-def compressed_model(tmp_path, package, config):
-    completed, out, report = compress(tmp_path, package, config)
+def compressed_model(tmp_path, package, config, *options):
+    completed, out, report = compress(tmp_path, package, config, *options)
     assert completed.returncode == 0, completed.stderr + completed.stdout
     path = mlprograms.unzip_package(str(out), str(tmp_path / "unzipped"))
     return ct.models.MLModel(path, skip_model_load=True), json.loads(report.read_text())
@@ -112,6 +114,12 @@ def test_linear_matches_coremltools_exactly(tmp_path, packages, target, precisio
         return
     ours, report = compressed_model(tmp_path, package, config)
     theirs = reference(ct.models.MLModel(package, skip_model_load=True), config)
+    assert_same_linear_encoding(ours, theirs, report)
+
+
+def assert_same_linear_encoding(ours, theirs, report):
+    """quantd compressed exactly the weights coremltools did, into the same ops with the same
+    integers, scales and zero points, which decompress to the same values."""
     our_ops, their_ops = ops(ours), ops(theirs)
     compressed = [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
     assert compressed, report
@@ -234,10 +242,23 @@ def curl(*args):
     return subprocess.run(["curl", "-sS", *args], check=True, capture_output=True, text=True).stdout
 
 
+def finished_package(tmp_path, base, job):
+    """Waits for the job to succeed, then fetches its gzipped artifact and loads the package in it."""
+    deadline = time.time() + 120
+    while job["status"] not in ("succeeded", "failed") and time.time() < deadline:
+        time.sleep(0.05)
+        job = json.loads(curl(f"{base}/v1/jobs/{job['id']}"))
+    assert job["status"] == "succeeded", job
+    artifact = tmp_path / "artifact.zip.gz"
+    curl("-o", str(artifact), f"{base}/v1/jobs/{job['id']}/artifact")
+    subprocess.run(["gunzip", "-f", str(artifact)], check=True)
+    path = mlprograms.unzip_package(str(tmp_path / "artifact.zip"), str(tmp_path / "artifact"))
+    return ct.models.MLModel(path, skip_model_load=True)
+
+
 def test_server_job_returns_a_gzipped_zipped_package(tmp_path, packages):
     """The whole way through the service with curl: upload the zip, run a preset, fetch the
     gzip artifact, and load what it holds with coremltools."""
-    import time
     package = packages[("iOS18", "fp16")]
     archive = mlprograms.zip_package(package)
     proc, base = serve(tmp_path / "data")
@@ -252,16 +273,7 @@ def test_server_job_returns_a_gzipped_zipped_package(tmp_path, packages):
         assert refused.endswith("422") and "group_size" in refused
         job = json.loads(curl("-H", "Content-Type: application/json", "-d",
                               json.dumps({"model_id": model["id"], "preset": "w4-block32"}), f"{base}/v1/jobs"))
-        deadline = time.time() + 120
-        while job["status"] not in ("succeeded", "failed") and time.time() < deadline:
-            time.sleep(0.05)
-            job = json.loads(curl(f"{base}/v1/jobs/{job['id']}"))
-        assert job["status"] == "succeeded", job
-        artifact = tmp_path / "artifact.zip.gz"
-        curl("-o", str(artifact), f"{base}/v1/jobs/{job['id']}/artifact")
-        subprocess.run(["gunzip", "-f", str(artifact)], check=True)
-        path = mlprograms.unzip_package(str(tmp_path / "artifact.zip"), str(tmp_path / "artifact"))
-        loaded = ct.models.MLModel(path, skip_model_load=True)
+        loaded = finished_package(tmp_path, base, job)
         assert any(op.type == "constexpr_blockwise_shift_scale" for op in spec_ops_of(loaded))
         report = json.loads(curl(f"{base}/v1/jobs/{job['id']}/report"))
         assert report["format"] == "mlpackage"
@@ -343,3 +355,145 @@ def test_per_channel_scale_palettization_loads_and_is_at_least_as_good(tmp_path,
     ours, report = compressed_model(tmp_path, package, config)
     theirs = cto.palettize_weights(original, cto.OptimizationConfig.from_dict(config))
     assert_error_at_most(ours, theirs, original, report)
+
+
+def program_opsets(model):
+    """The spec version and, per function, the opset and the keys of its blocks."""
+    functions = model._spec.mlProgram.functions
+    return model._spec.specificationVersion, {name: (f.opset, sorted(f.block_specializations)) for name, f in functions.items()}
+
+
+@pytest.mark.parametrize("precision", ["fp16", "fp32"])
+def test_minimum_deployment_target_raises_an_iOS16_model_as_coremltools_converts_for_iOS18(tmp_path, packages, precision):
+    """int4 per-block needs iOS18: with minimum_deployment_target the iOS16 model is raised to
+    spec 9 and CoreML8 and encoded exactly as coremltools encodes the same network built for
+    iOS18."""
+    config = {"config_type": "OpLinearQuantizerConfig",
+              "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 32}}
+    original = ct.models.MLModel(packages[("iOS16", precision)], skip_model_load=True)
+    assert program_opsets(original) == (7, {"main": ("CoreML6", ["CoreML6"])})
+    ours, report = compressed_model(tmp_path, packages[("iOS16", precision)], config, "--minimum-deployment-target", "iOS18")
+    assert program_opsets(ours) == (9, {"main": ("CoreML8", ["CoreML8"])})
+    theirs = reference(ct.models.MLModel(packages[("iOS18", precision)], skip_model_load=True), config)
+    assert program_opsets(theirs) == program_opsets(ours)
+    assert_same_linear_encoding(ours, theirs, report)
+    # Raising touches no other op: the graph is the iOS16 one with consts turned constexpr.
+    after = [("const" if t.startswith("constexpr_") else t, outputs, {} if t.startswith("constexpr_") else inputs)
+             for t, outputs, inputs in spec_ops(ours)]
+    assert after == spec_ops(original)
+
+
+def test_minimum_deployment_target_allows_grouped_palettization_on_an_iOS16_model(tmp_path, packages):
+    config = {"config_type": "OpPalettizerConfig",
+              "global_config": {"mode": "kmeans", "nbits": 3, "granularity": "per_grouped_channel", "group_size": 16}}
+    assert_needs_ios18(tmp_path, packages[("iOS16", "fp16")], config)
+    original = ct.models.MLModel(packages[("iOS16", "fp16")], skip_model_load=True)
+    ours, report = compressed_model(tmp_path, packages[("iOS16", "fp16")], config, "--minimum-deployment-target", "macOS15")
+    assert program_opsets(ours) == (9, {"main": ("CoreML8", ["CoreML8"])})
+    theirs = cto.palettize_weights(ct.models.MLModel(packages[("iOS18", "fp16")], skip_model_load=True),
+                                   cto.OptimizationConfig.from_dict(config))
+    assert_error_at_most(ours, theirs, original, report)
+    unchanged_are_bit_identical(original, ours, report)
+
+
+@pytest.mark.parametrize("target,lower", [("iOS18", "iOS16"), ("iOS18", "iOS17"), ("iOS18", "iOS18"), ("iOS16", "iOS15"), ("iOS16", "iOS16")])
+def test_a_minimum_deployment_target_at_or_below_the_models_changes_nothing(tmp_path, packages, target, lower):
+    package = packages[(target, "fp16")]
+    config = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    _, without, _ = compress(plain, package, config)
+    completed, with_target, _ = compress(tmp_path, package, config, "--minimum-deployment-target", lower)
+    assert completed.returncode == 0, completed.stderr
+    assert with_target.read_bytes() == without.read_bytes()
+    model = ct.models.MLModel(mlprograms.unzip_package(str(with_target), str(tmp_path / "unzipped")), skip_model_load=True)
+    assert program_opsets(model) == program_opsets(ct.models.MLModel(package, skip_model_load=True))
+
+
+def raised_by_hand(model, opset, version):
+    """The model's spec with main's block moved to ``opset``: what raising does, without quantd."""
+    spec = model.get_spec()
+    function = spec.mlProgram.functions["main"]
+    block = function.block_specializations[function.opset]
+    function.block_specializations[opset].CopyFrom(block)
+    del function.block_specializations[function.opset]
+    function.opset = opset
+    spec.specificationVersion = version
+    return spec
+
+
+def test_iOS16_affine_ops_stay_valid_when_raised_to_iOS18(tmp_path, packages):
+    """Weights coremltools already quantized for iOS16 stay as they are and still decompress,
+    under CoreML8, to what they did; quantd compresses the rest with iOS18 encodings."""
+    directory = tmp_path / "quantized"
+    directory.mkdir()
+    quantized = cto.linear_quantize_weights(
+        ct.models.MLModel(packages[("iOS16", "fp16")], skip_model_load=True),
+        cto.OptimizationConfig.from_dict({"config_type": "OpLinearQuantizerConfig", "op_name_configs": {"linear_weight_0_to_fp16": {"dtype": "int8"}},
+                                          "global_config": None}))
+    package = str(directory / "quantized.mlpackage")
+    quantized.save(package)
+    config = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 16}}
+    ours, report = compressed_model(tmp_path, package, config, "--minimum-deployment-target", "iOS18")
+    assert program_opsets(ours) == (9, {"main": ("CoreML8", ["CoreML8"])})
+    types = [t for t, _, _ in spec_ops(ours) if t.startswith("constexpr_")]
+    assert "constexpr_affine_dequantize" in types and "constexpr_blockwise_shift_scale" in types
+    before, after = dense_weights(quantized), dense_weights(ours)
+    np.testing.assert_array_equal(after["linear_weight_0_to_fp16"], before["linear_weight_0_to_fp16"])
+    assert ops(ours)["linear_weight_0_to_fp16"].op_type == "constexpr_affine_dequantize"
+    assert "linear_weight_0_to_fp16" not in [t["name"] for t in report["tensors"] if t["action"] == "compressed"]
+
+
+def test_iOS16_lut_ops_refuse_a_raise_to_iOS18_as_coremltools_cannot_load_them(tmp_path, packages):
+    directory = tmp_path / "palettized"
+    directory.mkdir()
+    palettized = cto.palettize_weights(
+        ct.models.MLModel(packages[("iOS16", "fp16")], skip_model_load=True),
+        cto.OptimizationConfig.from_dict({"config_type": "OpPalettizerConfig", "op_name_configs": {"linear_weight_0_to_fp16": {"nbits": 4}},
+                                          "global_config": None}))
+    with pytest.raises(ValueError, match="constexpr_lut_to_dense"):
+        load_program(raised_by_hand(palettized, "CoreML8", 9), specification_version=9, file_weights_dir=palettized.weights_dir)
+    package = str(directory / "palettized.mlpackage")
+    palettized.save(package)
+    config = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}
+    completed, _, _ = compress(tmp_path, package, config, "--minimum-deployment-target", "iOS18")
+    assert completed.returncode != 0
+    assert "constexpr_lut_to_dense" in completed.stderr and "iOS16 form" in completed.stderr
+    # iOS17 kept the iOS16 form: that raise goes through.
+    ours, _ = compressed_model(tmp_path, package, config, "--minimum-deployment-target", "iOS17")
+    assert program_opsets(ours) == (8, {"main": ("CoreML7", ["CoreML7"])})
+    np.testing.assert_array_equal(dense_weights(ours)["linear_weight_0_to_fp16"], dense_weights(palettized)["linear_weight_0_to_fp16"])
+
+
+def test_minimum_deployment_target_refuses_unknown_names_and_safetensors(tmp_path, packages):
+    config = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}
+    completed, _, _ = compress(tmp_path, packages[("iOS16", "fp16")], config, "--minimum-deployment-target", "iOS26")
+    assert completed.returncode != 0 and "iOS15, macOS12" in completed.stderr
+    source = tmp_path / "model.safetensors"
+    save_file({"w": np.ones((64, 64), np.float32)}, str(source))
+    completed = subprocess.run([str(QUANTD), "compress", str(source), "--output", str(tmp_path / "out.safetensors"), "--preset", "w8",
+                                "--minimum-deployment-target", "iOS18"], capture_output=True, text=True, timeout=600)
+    assert completed.returncode != 0 and "Core ML models only" in completed.stderr
+
+
+def test_server_job_with_minimum_deployment_target(tmp_path, packages):
+    """Through the service: the job field raises the model, the job echoes it, and the same
+    config without it is refused before a job exists."""
+    archive = mlprograms.zip_package(packages[("iOS16", "fp16")])
+    proc, base = serve(tmp_path / "data")
+    try:
+        model = json.loads(curl("-T", archive, "-X", "POST", f"{base}/v1/models"))
+        refused = subprocess.run(["curl", "-sS", "-w", "%{http_code}", "-H", "Content-Type: application/json", "-d",
+                                  json.dumps({"model_id": model["id"], "preset": "w4-block32"}), f"{base}/v1/jobs"],
+                                 capture_output=True, text=True).stdout
+        assert refused.endswith("422") and "minimum_deployment_target" in refused
+        job = json.loads(curl("-H", "Content-Type: application/json", "-d",
+                              json.dumps({"model_id": model["id"], "preset": "w4-block32", "minimum_deployment_target": "iOS18"}),
+                              f"{base}/v1/jobs"))
+        assert job["minimum_deployment_target"] == "iOS18"
+        loaded = finished_package(tmp_path, base, job)
+        assert program_opsets(loaded) == (9, {"main": ("CoreML8", ["CoreML8"])})
+        assert any(op.type == "constexpr_blockwise_shift_scale" for op in spec_ops_of(loaded))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

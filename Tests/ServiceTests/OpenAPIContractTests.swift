@@ -10,11 +10,11 @@ struct OpenAPIContractTests {
 
     /// Every API route, one sample per case. The switch has no default, so a new `Route` case
     /// does not compile until it is added here (and, by the test, to openapi.yaml).
-    static let apiRoutes: [Route] = [.health, .ready, .metrics, .openapi, .presets, .uploadModel, .getModel("x"),
+    static let apiRoutes: [Route] = [.health, .ready, .metrics, .openapi, .presets, .devices, .estimate, .uploadModel, .getModel("x"),
                                      .createJob, .listJobs, .getJob("x"), .cancelJob("x"), .artifact("x"), .report("x")]
     static func isAPIRoute(_ route: Route) -> Bool {
         switch route {
-        case .health, .ready, .metrics, .openapi, .presets, .uploadModel, .getModel, .createJob, .listJobs,
+        case .health, .ready, .metrics, .openapi, .presets, .devices, .estimate, .uploadModel, .getModel, .createJob, .listJobs,
              .getJob, .cancelJob, .artifact, .report: true
         case .methodNotAllowed, .notFound: false
         }
@@ -56,7 +56,7 @@ struct OpenAPIContractTests {
         #expect(Self.apiRoutes.allSatisfy(Self.isAPIRoute))
         let documented = try Self.documentedOperations()
         let templates = Set(Self.apiRoutes.map(\.template))
-        #expect(templates.count == 11)
+        #expect(templates.count == 13)
         #expect(Set(documented.keys) == templates,
                 "only in Route: \(templates.subtracting(documented.keys).sorted()); only in openapi.yaml: \(Set(documented.keys).subtracting(templates).sorted())")
     }

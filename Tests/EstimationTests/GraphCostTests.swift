@@ -1,0 +1,57 @@
+import ModelFormats
+import Testing
+@testable import Estimation
+
+@Suite("Graph cost")
+struct GraphCostTests {
+    @Test("convolutions, depthwise convolutions and linears count their MACs from the shapes")
+    func macsFromShapes() {
+        let cost = GraphCost(graph: GraphFixtures.smallNetwork())
+        let byName = Dictionary(uniqueKeysWithValues: cost.operations.map { ($0.name, $0) })
+        // 112·112·64 outputs × 3·7·7 products: ResNet50's stem, 118 M MACs.
+        #expect(byName["conv1"]?.macs == 112 * 112 * 64 * 3 * 7 * 7)
+        #expect(byName["dw"]?.macs == 112 * 112 * 64 * 9)
+        #expect(byName["fc"]?.macs == 1000 * 2048)
+        #expect(byName["bn1"]?.macs == 0)
+        #expect(byName["conv1"]?.category == .matrix)
+        #expect(byName["dw"]?.category == .depthwise)
+        #expect(byName["bn1"]?.category == .fusedElementwise)
+        #expect(byName["pool"]?.category == .reduction)
+    }
+
+    @Test("batch-norm running statistics are stored but are not parameters")
+    func parameters() {
+        let cost = GraphCost(graph: GraphFixtures.smallNetwork())
+        let expected = 64 * 3 * 7 * 7 + 2 * 64 + 64 * 9 + 1000 * 2048 + 1000
+        #expect(cost.parameters == expected)
+        #expect(cost.float16WeightBytes == (expected + 2 * 64) * 2)
+    }
+
+    @Test("weight bytes follow the stored form; the float16 baseline does not")
+    func storedBytes() {
+        let dense = GraphCost(graph: GraphFixtures.smallNetwork())
+        let int8 = GraphCost(graph: GraphFixtures.smallNetwork(convForm: StoredWeightForm(kind: .linear, bits: 8), convBytes: 64 * 147 + 64 * 2))
+        #expect(dense.weightBytes - int8.weightBytes == 64 * 147 * 2 - (64 * 147 + 128))
+        #expect(dense.float16WeightBytes == int8.float16WeightBytes)
+        #expect(int8.operations[0].weightForm?.bits == 8)
+    }
+
+    @Test("activation bytes are inputs plus outputs at their element width")
+    func activationBytes() {
+        let cost = GraphCost(graph: GraphFixtures.smallNetwork())
+        #expect(cost.operations[0].activationBytes == (3 * 224 * 224 + 64 * 112 * 112) * 2)
+        #expect(cost.peakActivationBytes == 2 * 64 * 112 * 112 * 2)
+    }
+
+    @Test("matmul sums its inner dimension, honouring transpose_x; conv_transpose scatters every input")
+    func matmulAndTransposedConvolution() {
+        let matmul = GraphFixtures.op("matmul", "mm", [("x", .activation(GraphFixtures.tensor("x", [8, 96, 32]))), ("transpose_x", GraphFixtures.flag("tx", true)),
+                                                      ("y", GraphFixtures.weight("y", [96, 40]))], output: [8, 32, 40])
+        let transposed = GraphFixtures.op("conv_transpose", "up", [("x", .activation(GraphFixtures.tensor("x", [1, 16, 10, 10]))),
+                                                                    ("weight", GraphFixtures.weight("w", [16, 8, 4, 4]))], output: [1, 8, 20, 20])
+        let cost = GraphCost(graph: OpGraph(operations: [matmul, transposed], inputs: []))
+        #expect(cost.operations[0].macs == 8 * 32 * 40 * 96)
+        #expect(cost.operations[0].weightName == "y")
+        #expect(cost.operations[1].macs == 16 * 10 * 10 * 8 * 16)
+    }
+}

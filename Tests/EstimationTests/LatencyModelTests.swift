@@ -1,0 +1,90 @@
+import ModelFormats
+import Testing
+@testable import Estimation
+
+@Suite("Latency model")
+struct LatencyModelTests {
+    let catalog: DeviceCatalog
+    let model: LatencyModel
+
+    init() throws {
+        catalog = try RepositoryCatalog.load()
+        model = LatencyModel(parameters: catalog.latency)
+    }
+
+    func cost(bits: Int, perBlock: Bool = false) -> GraphCost {
+        let stored = 64 * 147 * bits / 8 + 64 * 2
+        return GraphCost(graph: GraphFixtures.smallNetwork(convForm: StoredWeightForm(kind: .linear, bits: bits, perBlock: perBlock), convBytes: stored))
+    }
+
+    @Test("fewer stored bits never estimate more bytes or more time, on every device and unit")
+    func fewerBitsNeverCostMore() {
+        for device in catalog.devices {
+            for units in ComputeUnits.allCases {
+                var previous = (bytes: Int.max, ms: Double.infinity)
+                for bits in [16, 8, 6, 4, 2] {
+                    let c = cost(bits: bits)
+                    let ms = model.estimate(c, on: device, units: units, precision: .compressed).milliseconds
+                    #expect(c.weightBytes <= previous.bytes)
+                    #expect(ms <= previous.ms * (1 + 1e-12), "\(device.name) \(units) \(bits)-bit")
+                    previous = (c.weightBytes, ms)
+                }
+            }
+        }
+    }
+
+    @Test("W8A8 on the A17 Pro's Neural Engine is never slower than on the A16's")
+    func int8ActivationsGainMoreOnA17Pro() throws {
+        let a16 = try #require(catalog.device(named: "A16")), a17 = try #require(catalog.device(named: "A17 Pro"))
+        let w8a8 = LatencyModel.Precision(weightsAsStored: true, int8Activations: true)
+        for c in [cost(bits: 8), GraphCost(graph: GraphFixtures.smallNetwork())] {
+            let onA16 = model.estimate(c, on: a16, units: .cpuAndNeuralEngine, precision: w8a8).milliseconds
+            let onA17 = model.estimate(c, on: a17, units: .cpuAndNeuralEngine, precision: w8a8).milliseconds
+            #expect(onA17 <= onA16)
+            let gainA16 = model.estimate(c, on: a16, units: .cpuAndNeuralEngine, precision: .float16).milliseconds / onA16
+            let gainA17 = model.estimate(c, on: a17, units: .cpuAndNeuralEngine, precision: .float16).milliseconds / onA17
+            #expect(gainA17 >= gainA16)
+        }
+    }
+
+    @Test("int8 activations slow the CPU, which dequantizes them")
+    func int8ActivationsSlowTheCPU() throws {
+        let device = try #require(catalog.device(named: "M1"))
+        let c = cost(bits: 8)
+        let w8 = model.estimate(c, on: device, units: .cpuOnly, precision: .compressed).milliseconds
+        let w8a8 = model.estimate(c, on: device, units: .cpuOnly, precision: .init(weightsAsStored: true, int8Activations: true)).milliseconds
+        #expect(w8a8 > w8)
+    }
+
+    @Test("per-block weights leave the Neural Engine under 'all' and 'cpuAndNeuralEngine', and stay on the GPU")
+    func perBlockFallsBack() throws {
+        let device = try #require(catalog.device(named: "iPhone 16 Pro"))
+        let c = cost(bits: 4, perBlock: true)
+        let all = model.estimate(c, on: device, units: .all, precision: .compressed)
+        #expect(all.fallbackOps == 1)
+        #expect(all.processors == [.neuralEngine, .gpu])
+        #expect(model.estimate(c, on: device, units: .cpuAndNeuralEngine, precision: .compressed).processors == [.neuralEngine, .cpu])
+        #expect(model.estimate(c, on: device, units: .cpuAndGPU, precision: .compressed).fallbackOps == 0)
+        // The float16 baseline has no per-block weights to move.
+        #expect(model.estimate(c, on: device, units: .all, precision: .float16).fallbackOps == 0)
+    }
+
+    @Test("the float16 baseline ignores how weights are stored")
+    func baselineIgnoresForms() throws {
+        let device = try #require(catalog.device(named: "M4"))
+        for units in ComputeUnits.allCases {
+            #expect(model.estimate(cost(bits: 4), on: device, units: units, precision: .float16)
+                    == model.estimate(GraphCost(graph: GraphFixtures.smallNetwork()), on: device, units: units, precision: .float16))
+        }
+    }
+
+    @Test("a faster Neural Engine and more bandwidth never estimate slower")
+    func fasterHardwareIsNotSlower() throws {
+        var device = try #require(catalog.device(named: "A16"))
+        let c = GraphCost(graph: GraphFixtures.smallNetwork())
+        let before = model.estimate(c, on: device, units: .all, precision: .float16).milliseconds
+        device.neuralEngine.fp16TFLOPS.value *= 2
+        device.memoryGBps.value *= 2
+        #expect(model.estimate(c, on: device, units: .all, precision: .float16).milliseconds < before)
+    }
+}

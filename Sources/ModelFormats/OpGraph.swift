@@ -92,7 +92,7 @@ public struct OpGraph: Sendable {
 }
 
 /// How a constant tensor is stored in the file.
-public struct StoredWeightForm: Sendable, Equatable, CustomStringConvertible {
+public struct StoredWeightForm: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case dense, linear, palettized
     }

@@ -42,7 +42,7 @@ struct EstimateRequest {
         }
         var budget = 1.0
         if let value = dict["accuracy_budget"] {
-            guard let n = value as? NSNumber, !(value is Bool), n.doubleValue >= 0, n.doubleValue.isFinite else {
+            guard let n = value as? NSNumber, !Self.isBoolean(n), n.doubleValue >= 0, n.doubleValue.isFinite else {
                 throw Problem.invalidRequest("accuracy_budget is the largest top-1 loss accepted, in points: a number ≥ 0", field: "accuracy_budget")
             }
             budget = n.doubleValue
@@ -52,9 +52,12 @@ struct EstimateRequest {
 
     private static func bool(_ value: Any?, field: String) throws -> Bool? {
         guard let value else { return nil }
-        guard let b = value as? Bool else { throw Problem.invalidRequest("\(field) must be true or false", field: field) }
-        return b
+        guard let n = value as? NSNumber, isBoolean(n) else { throw Problem.invalidRequest("\(field) must be true or false", field: field) }
+        return n.boolValue
     }
+
+    /// JSON booleans and numbers both arrive as NSNumber; only the type code tells them apart.
+    private static func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
 
     /// `configs`: a list of preset names, or an object of name → preset name or coremltools
     /// config; else `sweep: "default"` (also when neither is given).

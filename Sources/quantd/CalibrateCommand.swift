@@ -22,7 +22,9 @@ struct CalibrateCommand: ParsableCommand {
 
     mutating func run() throws {
         do {
-            print(try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write))
+            let validation = try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write)
+            print(EstimateCalibration.text(validation))
+            if !validation.meetsTargets { throw ExitCode(1) }
         } catch let problem as Problem {
             throw ValidationError(problem.detail)
         }

@@ -36,6 +36,10 @@ struct BadInputTests {
         .request(method: "POST", path: "/v1/jobs", headers: [("Content-Type", "application/json")], body: Array(json.utf8))
     }
 
+    static func estimate(_ json: String) -> Send {
+        .request(method: "POST", path: "/v1/estimate", headers: [("Content-Type", "application/json")], body: json.isEmpty ? nil : Array(json.utf8))
+    }
+
     /// A valid one-tensor header plus data, as the base of the corrupt variants.
     static let oneTensorData = [UInt8](repeating: 0, count: 16)
 
@@ -119,6 +123,37 @@ struct BadInputTests {
             Case(name: "bare LF line endings",
                  send: .raw(Array("GET /healthz HTTP/1.1\nHost: x\n\n".utf8)),
                  expect: .init(status: 400, kind: "malformed-request")),
+            Case(name: "estimate without a body", send: estimate(""), expect: .init(status: 400)),
+            Case(name: "estimate that is not JSON", send: estimate("{configs"), expect: .init(status: 400, detail: "not valid JSON")),
+            Case(name: "estimate without model_id", send: estimate(#"{"configs":["w8"]}"#), expect: .init(status: 400, field: "model_id")),
+            Case(name: "estimate of a model that does not exist", send: estimate(#"{"model_id":"\#(String(repeating: "0", count: 64))"}"#),
+                 expect: .init(status: 404)),
+            Case(name: "estimate with an unknown field", send: estimate(#"{"model_id":"\#(modelID)","target":"A16"}"#),
+                 expect: .init(status: 400, field: "target", detail: "accuracy_budget")),
+            Case(name: "estimate for an unknown device", send: estimate(#"{"model_id":"\#(modelID)","device":"Pixel 8"}"#),
+                 expect: .init(status: 400, field: "device", detail: "iPhone 15 Pro")),
+            Case(name: "estimate with a device list that is not a list", send: estimate(#"{"model_id":"\#(modelID)","devices":"M4"}"#),
+                 expect: .init(status: 400, field: "devices")),
+            Case(name: "estimate with unknown compute units", send: estimate(#"{"model_id":"\#(modelID)","compute_units":"gpu"}"#),
+                 expect: .init(status: 400, field: "compute_units", detail: "cpuAndNeuralEngine")),
+            Case(name: "estimate with a negative accuracy budget", send: estimate(#"{"model_id":"\#(modelID)","accuracy_budget":-1}"#),
+                 expect: .init(status: 400, field: "accuracy_budget")),
+            Case(name: "estimate with a boolean accuracy budget", send: estimate(#"{"model_id":"\#(modelID)","accuracy_budget":true}"#),
+                 expect: .init(status: 400, field: "accuracy_budget")),
+            Case(name: "estimate with int8_activations not a boolean", send: estimate(#"{"model_id":"\#(modelID)","int8_activations":"yes"}"#),
+                 expect: .init(status: 400, field: "int8_activations")),
+            Case(name: "estimate with an unknown preset", send: estimate(#"{"model_id":"\#(modelID)","configs":["w9"]}"#),
+                 expect: .init(status: 400, field: "configs", detail: "known presets")),
+            Case(name: "estimate with an empty config list", send: estimate(#"{"model_id":"\#(modelID)","configs":[]}"#),
+                 expect: .init(status: 400, field: "configs")),
+            Case(name: "estimate with an invalid config", send: estimate(#"{"model_id":"\#(modelID)","configs":{"odd":{"config_type":"OpPalettizerConfig","global_config":{"nbits":5}}}}"#),
+                 expect: .init(status: 422, kind: "invalid-config", detail: "configs.odd")),
+            Case(name: "estimate with configs and a sweep", send: estimate(#"{"model_id":"\#(modelID)","configs":["w8"],"sweep":"default"}"#),
+                 expect: .init(status: 400, field: "sweep")),
+            Case(name: "estimate with an unknown sweep", send: estimate(#"{"model_id":"\#(modelID)","sweep":"everything"}"#),
+                 expect: .init(status: 400, field: "sweep", detail: "default")),
+            Case(name: "GET /v1/estimate", send: .request(method: "GET", path: "/v1/estimate", headers: [], body: nil),
+                 expect: .init(status: 405)),
         ]
     }
 

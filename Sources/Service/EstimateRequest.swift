@@ -9,7 +9,8 @@ struct EstimateRequest {
     var candidates: [EstimateSweep.Candidate]
     var sweep: EstimateSweep
 
-    static let fields = ["model_id", "configs", "sweep", "device", "compute_units", "devices", "accuracy_budget", "int8_activations"]
+    static let fields = ["model_id", "configs", "sweep", "device", "compute_units", "devices", "accuracy_budget", "int8_activations",
+                         "minimum_deployment_target"]
 
     init(_ dict: [String: Any], catalog: DeviceCatalog) throws {
         if let unknown = dict.keys.sorted().first(where: { !Self.fields.contains($0) }) {
@@ -47,7 +48,8 @@ struct EstimateRequest {
             }
             budget = n.doubleValue
         }
-        sweep = EstimateSweep(catalog: catalog, devices: devices, units: ComputeUnits.allCases, target: target, targetUnits: units, budget: budget)
+        sweep = EstimateSweep(catalog: catalog, devices: devices, units: ComputeUnits.allCases, target: target, targetUnits: units, budget: budget,
+                              minimumDeploymentTarget: try dict["minimum_deployment_target"].map(CoreMLCompressor.deploymentTarget(named:)))
     }
 
     private static func bool(_ value: Any?, field: String) throws -> Bool? {

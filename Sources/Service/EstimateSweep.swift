@@ -25,6 +25,8 @@ struct EstimateSweep {
             var estimates: ModelEstimate?
             /// Why this config could not be applied to the model (e.g. it needs iOS18).
             var error: String?
+            /// Per-weight results, for comparing configs layer by layer (not encoded).
+            var tensors: [CompressionReport.Tensor] = []
 
             enum CodingKeys: String, CodingKey {
                 case name, estimates, error
@@ -44,9 +46,11 @@ struct EstimateSweep {
         let accuracyBudget: Double
         let rows: [Row]
         let recommendation: Recommendation
+        /// Layer-by-layer comparisons between configs of the same bit width.
+        let warnings: [String]
 
         enum CodingKeys: String, CodingKey {
-            case format, device, rows, recommendation
+            case format, device, rows, recommendation, warnings
             case float16WeightBytes = "float16_weight_bytes", computeUnits = "compute_units", accuracyBudget = "accuracy_budget_points"
         }
     }
@@ -58,8 +62,14 @@ struct EstimateSweep {
     let targetUnits: ComputeUnits
     /// Largest predicted top-1 loss accepted, points.
     let budget: Double
+    /// Raises a Core ML model's opset first, as a job would.
+    let minimumDeploymentTarget: MILOpset?
 
     func run(model path: String, isPackage: Bool, candidates: [Candidate]) throws -> Table {
+        if minimumDeploymentTarget != nil && !isPackage {
+            throw Problem.invalidConfig("minimum_deployment_target applies to Core ML models only; a safetensors model has no deployment target",
+                                        field: "minimum_deployment_target")
+        }
         var rows: [Table.Row] = []
         var float16Bytes = 0
         let mapping = try MemoryMappedFile(path: path, accessPattern: .willNeed)
@@ -68,7 +78,7 @@ struct EstimateSweep {
             do {
                 let outcome: CompressionOutcome = try mapping.withBytes { bytes in
                     if isPackage {
-                        let compressor = CoreMLCompressor(pipeline: candidate.pipeline)
+                        let compressor = CoreMLCompressor(pipeline: candidate.pipeline, minimumDeploymentTarget: minimumDeploymentTarget)
                         try compressor.preflight(bytes)
                         return try compressor.compress(bytes, to: { _ in }, progress: { _ in }, isCancelled: { false })
                     }
@@ -84,13 +94,43 @@ struct EstimateSweep {
                 let total = weighted.reduce(0) { $0 + $1.1 }
                 row.meanSQNRDB = total > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / total : nil
                 row.estimates = estimate
+                row.tensors = outcome.tensors
             } catch let problem as Problem {
                 row.error = problem.detail
             }
             rows.append(row)
         }
         return Table(format: isPackage ? "mlpackage" : "safetensors", float16WeightBytes: float16Bytes, device: target.name,
-                     computeUnits: targetUnits, accuracyBudget: budget, rows: rows, recommendation: recommend(rows))
+                     computeUnits: targetUnits, accuracyBudget: budget, rows: rows, recommendation: recommend(rows),
+                     warnings: Self.granularityWarnings(rows))
+    }
+
+    /// Where one config loses much more on a layer than another of the same bit width: "4-bit
+    /// per-tensor on layer X loses 18 dB more than per-block 32". Only gaps of 6 dB (one bit's
+    /// worth) or more are worth a user's attention.
+    static func granularityWarnings(_ rows: [Table.Row]) -> [String] {
+        func bits(_ t: CompressionReport.Tensor) -> Int? {
+            guard t.action == "compressed", let mode = t.mode else { return nil }
+            for word in mode.split(separator: " ") {
+                if word.hasSuffix("-bit"), let n = Int(word.dropLast(4)) { return n }
+                if word.hasPrefix("int") || word.hasPrefix("uint"), let n = Int(word.drop { !$0.isNumber }) { return n }
+            }
+            return nil
+        }
+        var warnings: [String] = []
+        for a in rows where a.error == nil {
+            for b in rows where b.error == nil && b.name != a.name {
+                let others = Dictionary(b.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                let gaps = a.tensors.compactMap { t -> (String, Double)? in
+                    guard let o = others[t.name], let bitsA = bits(t), bits(o) == bitsA, let sa = t.sqnrDB, let sb = o.sqnrDB else { return nil }
+                    return (t.name, sb - sa)
+                }
+                guard let worst = gaps.max(by: { $0.1 < $1.1 }), worst.1 >= 6 else { continue }
+                warnings.append(String(format: "%@ on '%@' loses %.1f dB more than %@ at the same bit width: use %@ there (op_name_configs), or for the whole model",
+                                       a.name, worst.0, worst.1, b.name, b.name))
+            }
+        }
+        return warnings
     }
 
     func recommend(_ rows: [Table.Row]) -> Table.Recommendation {

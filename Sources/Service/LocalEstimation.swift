@@ -6,13 +6,17 @@ import Foundation
 public enum LocalEstimation {
     /// `configs` are preset names or coremltools config JSON; empty = the default sweep.
     public static func run(input: String, configs: [String], device: String?, computeUnits: String?, budget: Double?,
-                           int8Activations: Bool, devicesPath: String, json: Bool) throws -> String {
+                           int8Activations: Bool, minimumDeploymentTarget: String?, devicesPath: String, json: Bool) throws -> String {
         let catalog = try DeviceCatalogFile.load(devicesPath)
         var dict: [String: Any] = ["int8_activations": int8Activations]
+        if let minimumDeploymentTarget { dict["minimum_deployment_target"] = minimumDeploymentTarget }
         if let device { dict["device"] = device }
         if let computeUnits { dict["compute_units"] = computeUnits }
         if let budget { dict["accuracy_budget"] = budget }
-        if !configs.isEmpty {
+        if !configs.isEmpty, !configs.contains(where: { $0.hasPrefix("{") }) {
+            // Presets alone keep the order given.
+            dict["configs"] = configs
+        } else if !configs.isEmpty {
             var object: [String: Any] = [:]
             for (index, text) in configs.enumerated() {
                 if text.hasPrefix("{") {
@@ -60,7 +64,7 @@ public enum LocalEstimation {
         }
         lines.append("")
         lines.append("recommendation: " + (table.recommendation.name.map { "\($0): " } ?? "") + table.recommendation.reason)
-        let warnings = Set(table.rows.flatMap { $0.estimates?.warnings ?? [] }).sorted()
+        let warnings = table.warnings + Set(table.rows.flatMap { $0.estimates?.warnings ?? [] }).sorted()
         if !warnings.isEmpty { lines += ["", "warnings:"] + warnings.map { "- " + $0 } }
         return lines.joined(separator: "\n")
     }

@@ -25,6 +25,9 @@ struct EstimateCommand: ParsableCommand {
     @Flag(name: .long, help: "Estimate with int8 activations (W8A8) too; quantd itself compresses weights only.")
     var int8Activations = false
 
+    @Option(name: .long, help: "Raise a Core ML model to this deployment target first (iOS18 for per-block or grouped forms), as a job would.")
+    var minimumDeploymentTarget: String?
+
     @Option(name: .long, help: "The device catalog (default: config/devices.json).")
     var devices = ""
 
@@ -39,7 +42,8 @@ struct EstimateCommand: ParsableCommand {
         }
         do {
             print(try LocalEstimation.run(input: input, configs: configs, device: device, computeUnits: computeUnits, budget: accuracyBudget,
-                                          int8Activations: int8Activations, devicesPath: devices, json: json))
+                                          int8Activations: int8Activations, minimumDeploymentTarget: minimumDeploymentTarget,
+                                          devicesPath: devices, json: json))
         } catch let problem as Problem {
             throw ValidationError(problem.detail)
         }

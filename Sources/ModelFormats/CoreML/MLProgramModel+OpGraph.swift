@@ -39,9 +39,16 @@ private struct OpGraphBuilder {
         }
         var inputs = op.inputs.keys.sorted().map { parameter in
             (parameter: parameter, values: op.inputs[parameter]!.arguments.compactMap { argument -> OpGraph.Value? in
-                guard case .name(let name)? = argument.binding else { return nil }
-                if let constant = constants[name] { return .constant(constant) }
-                return .activation(outputs.first { $0.name == name } ?? tensors[name] ?? OpGraph.Tensor(name: name, shape: nil, elementBits: 16, isFloat: true))
+                switch argument.binding {
+                case .name(let name)?:
+                    if let constant = constants[name] { return .constant(constant) }
+                    return .activation(tensors[name] ?? OpGraph.Tensor(name: name, shape: nil, elementBits: 16, isFloat: true))
+                case .value(let value)?:
+                    // Values written inline (iOS18 constexpr parameters, small immediates).
+                    return .constant(Self.constant(Self.tensor(name: "\(name).\(parameter)", type: value.type), name: name, value: value))
+                case nil:
+                    return nil
+                }
             })
         }
         if op.type.hasPrefix("constexpr_") {
@@ -69,7 +76,8 @@ private struct OpGraphBuilder {
             return nil
         } }
         func input(_ parameter: String) -> OpGraph.Constant? { read.first { $0.0 == parameter }?.1 }
-        let storedBytes = read.reduce(0) { $0 + $1.1.storedBytes }
+        // The output shape and axis describe the tensor; everything else read is stored data.
+        let storedBytes = read.filter { !["shape", "axis"].contains($0.0) }.reduce(0) { $0 + $1.1.storedBytes }
         // Sparsity travels down a chain; the last op decides how values are coded.
         let upstreamDensity = read.map(\.1.form.density).min() ?? 1
         var form: StoredWeightForm

@@ -42,8 +42,31 @@ public enum Calibration {
     }
 
     /// The catalog with the Neural Engine's latency parameters fitted to `rows` (least squares
-    /// of relative error), and the calibrated bands set from the residuals.
+    /// of relative error), and the calibrated band set to cover both the fit's worst residual
+    /// and the typical error on a row left out of the fit (a fit's own residuals flatter it).
     public static func fitLatency(_ rows: [LatencyRow], catalog: DeviceCatalog) -> DeviceCatalog {
+        var fitted = fitLatencyParameters(rows, catalog: catalog)
+        let errors = rows.compactMap { row in estimate(row, catalog: fitted).map { abs($0 - row.publishedMilliseconds) / row.publishedMilliseconds * 100 } }
+        let heldOut = leaveOneOut(rows, catalog: catalog).map { abs($0.estimate - $0.row.publishedMilliseconds) / $0.row.publishedMilliseconds * 100 }
+        let rms = (heldOut.reduce(0) { $0 + $1 * $1 } / Double(max(heldOut.count, 1))).squareRoot()
+        // Devices the rows do not measure get twice the band.
+        let band = max(rms, errors.max() ?? 0).rounded(.up)
+        fitted.bands.calibratedPercent = band
+        fitted.bands.scaledPercent = 2 * band
+        return fitted
+    }
+
+    /// Each row estimated by a fit to all the others.
+    public static func leaveOneOut(_ rows: [LatencyRow], catalog: DeviceCatalog) -> [(row: LatencyRow, estimate: Double)] {
+        guard rows.count > 1 else { return [] }
+        return rows.indices.map { i in
+            var others = rows
+            let held = others.remove(at: i)
+            return (held, estimate(held, catalog: fitLatencyParameters(others, catalog: catalog)) ?? .nan)
+        }
+    }
+
+    private static func fitLatencyParameters(_ rows: [LatencyRow], catalog: DeviceCatalog) -> DeviceCatalog {
         let chips = Array(Set(rows.map(\.chip))).sorted()
         let source = "fitted: quantd calibrate on \(rows.count) published latency rows"
         func apply(_ x: [Double], to base: DeviceCatalog) -> DeviceCatalog {
@@ -81,13 +104,6 @@ public enum Calibration {
         start += chips.map { chip in Bound.int8Speedup.position(of: catalog.device(named: chip)?.neuralEngine.int8Speedup.value ?? 1) }
         // Four significant digits are plenty for figures a reader compares with hardware specs.
         var fitted = apply(NelderMead.minimizeWithRestarts(loss, from: start).point, to: catalog).roundingFittedFigures()
-        let errors = rows.compactMap { row in estimate(row, catalog: fitted).map { abs($0 - row.publishedMilliseconds) / row.publishedMilliseconds * 100 } }
-        let rms = (errors.reduce(0) { $0 + $1 * $1 } / Double(max(errors.count, 1))).squareRoot()
-        // The band covers every fitted row and twice the typical error; devices the rows do not
-        // measure get twice that.
-        let band = (max(2 * rms, errors.max() ?? 0)).rounded(.up)
-        fitted.bands.calibratedPercent = band
-        fitted.bands.scaledPercent = 2 * band
         fitted.calibratedChips = chips
         return fitted
     }

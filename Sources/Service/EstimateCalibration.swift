@@ -58,6 +58,10 @@ public enum EstimateCalibration {
 
         public let latency: [Row]
         public let accuracy: [Row]
+        /// Each row estimated by a fit to all the other rows (leave-one-out), when asked for:
+        /// how the estimators do on a measurement they were not fitted to.
+        public var heldOutLatency: [Row] = []
+        public var heldOutAccuracy: [Row] = []
 
         /// Mean absolute percentage error of the latency rows.
         public var latencyMAPE: Double { latency.map { abs($0.estimate - $0.published) / $0.published * 100 }.reduce(0, +) / Double(max(latency.count, 1)) }
@@ -66,7 +70,8 @@ public enum EstimateCalibration {
         public var meetsTargets: Bool { latencyMAPE <= 10 && worstLatencyPercent <= 20 && worstAccuracyPoints <= 0.3 }
     }
 
-    public static func run(fixtures: String, published publishedPath: String, devices devicesPath: String, write: Bool) throws -> Validation {
+    public static func run(fixtures: String, published publishedPath: String, devices devicesPath: String, write: Bool,
+                           crossValidate: Bool = false) throws -> Validation {
         let published = try JSONDecoder().decode(Published.self, from: Data(contentsOf: URL(fileURLWithPath: publishedPath)))
         var catalog = try DeviceCatalog(json: Data(contentsOf: URL(fileURLWithPath: devicesPath)))
         var latencyRows: [Calibration.LatencyRow] = []
@@ -103,13 +108,25 @@ public enum EstimateCalibration {
             try data.write(to: URL(fileURLWithPath: devicesPath), options: .atomic)
         }
         let model = AccuracyModel(parameters: catalog.accuracy)
-        return Validation(
+        var validation = Validation(
             latency: latencyRows.map { .init(label: $0.label, published: $0.publishedMilliseconds,
                                              estimate: Calibration.estimate($0, catalog: catalog) ?? .nan, band: nil) },
             accuracy: accuracyRows.map { row in
                 let result = model.estimate(row.layers)
                 return .init(label: row.label, published: row.publishedPoints, estimate: result.points, band: result.band)
             })
+        if crossValidate {
+            validation.heldOutLatency = Calibration.leaveOneOut(latencyRows, catalog: catalog).map {
+                .init(label: $0.row.label, published: $0.row.publishedMilliseconds, estimate: $0.estimate, band: nil)
+            }
+            validation.heldOutAccuracy = accuracyRows.indices.map { i in
+                var others = accuracyRows
+                let held = others.remove(at: i)
+                let result = AccuracyModel(parameters: Calibration.fitAccuracy(others, parameters: catalog.accuracy)).estimate(held.layers)
+                return .init(label: held.label, published: held.publishedPoints, estimate: result.points, band: result.band)
+            }
+        }
+        return validation
     }
 
     public static func text(_ v: Validation) -> String {
@@ -130,6 +147,20 @@ public enum EstimateCalibration {
         }
         lines.append("")
         lines.append(String(format: "worst accuracy error %.2f points (target ≤ 0.3): %@", v.worstAccuracyPoints, v.worstAccuracyPoints <= 0.3 ? "PASS" : "FAIL"))
+        if !v.heldOutLatency.isEmpty {
+            lines += ["", "Leave-one-out: each row estimated by a fit to the other rows", ""]
+            for row in v.heldOutLatency {
+                lines.append(pad(row.label, 72) + pad(String(format: "%.2f", row.published), 11)
+                             + pad(String(format: "%.3f", row.estimate), 11) + String(format: "%+.1f%%", (row.estimate - row.published) / row.published * 100))
+            }
+            let errors = v.heldOutLatency.map { abs($0.estimate - $0.published) / $0.published * 100 }
+            lines.append(String(format: "held-out latency MAPE %.1f%%, worst %.1f%%", errors.reduce(0, +) / Double(errors.count), errors.max() ?? 0))
+            for row in v.heldOutAccuracy {
+                lines.append(pad(row.label, 72) + pad(String(format: "%+.2f", row.published), 11)
+                             + pad(String(format: "%+.2f ± %.2f", row.estimate, row.band ?? 0), 18) + String(format: "%+.2f", row.estimate - row.published))
+            }
+            lines.append(String(format: "held-out worst accuracy error %.2f points", v.heldOutAccuracy.map { abs($0.estimate - $0.published) }.max() ?? 0))
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -20,9 +20,13 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(name: .long, help: "Fit the catalog's fitted figures to the published rows and rewrite it.")
     var write = false
 
+    @Flag(name: .long, help: "Also estimate each row from a fit to all the other rows (leave-one-out).")
+    var crossValidate = false
+
     mutating func run() throws {
         do {
-            let validation = try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write)
+            let validation = try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write,
+                                                         crossValidate: crossValidate)
             print(EstimateCalibration.text(validation))
             if !validation.meetsTargets { throw ExitCode(1) }
         } catch let problem as Problem {

@@ -40,7 +40,7 @@ struct CalibrationTests {
         }
         #expect(fitted.latency.neuralEngine.efficiency.isFitted)
         #expect(fitted.calibratedChips == ["A16", "A17 Pro"])
-        #expect(fitted.bands.calibratedPercent <= 2)
+        #expect(fitted.bands.calibratedPercent <= 5)
     }
 
     @Test("the accuracy fit matches rows made by known coefficients, and sets the band from the residuals")

@@ -83,6 +83,13 @@ public struct GraphCost: Sendable {
             guard let weight = op.input("weight")?.tensor.shape, weight.count >= 2,
                   let inputElements = op.input("x")?.tensor.elementCount else { return 0 }
             return inputElements * weight.dropFirst().reduce(1, *)
+        case "scaled_dot_product_attention":
+            // softmax(Q·Kᵀ)·V: L·S·E products for the scores, L·S·Ev for the weighted sum.
+            guard let q = op.input("query")?.tensor.shape, let k = op.input("key")?.tensor.shape, let v = op.input("value")?.tensor.shape,
+                  q.count >= 2, k.count >= 2, v.count >= 2 else { return 0 }
+            let batch = q.dropLast(2).reduce(1, *)
+            let (l, e, s, ev) = (q[q.count - 2], q[q.count - 1], k[k.count - 2], v[v.count - 1])
+            return batch * l * s * (e + ev)
         case "matmul":
             guard let x = op.input("x")?.tensor.shape, x.count >= 1 else { return 0 }
             let transposed = Self.flag(op, "transpose_x")
@@ -119,13 +126,13 @@ public enum OpCategory: String, Sendable, Codable {
         case "conv", "conv_transpose":
             let shape = weight?.tensor.shape ?? []
             self = shape.count >= 2 && shape[1] == 1 && shape[0] > 1 ? .depthwise : .matrix
-        case "linear", "matmul", "einsum": self = .matrix
+        case "linear", "matmul", "einsum", "scaled_dot_product_attention": self = .matrix
         case "batch_norm", "relu", "relu6", "clip", "sigmoid", "silu", "gelu", "tanh", "leaky_relu", "prelu", "scaled_tanh",
              "sigmoid_hard", "softplus", "elu", "thresholded_relu": self = .fusedElementwise
         case "add", "sub", "mul", "real_div", "maximum", "minimum", "pow", "sqrt", "rsqrt", "exp", "log", "cast", "select",
              "logical_and", "logical_or", "equal", "not_equal", "greater", "less", "abs", "inverse", "square", "erf": self = .elementwise
         case "max_pool", "avg_pool", "l2_pool", "reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "softmax",
-             "layer_norm", "instance_norm", "l2_norm", "local_response_norm", "reduce_l2_norm", "scaled_dot_product_attention",
+             "layer_norm", "instance_norm", "l2_norm", "local_response_norm", "reduce_l2_norm",
              "upsample_nearest_neighbor", "upsample_bilinear", "resize_bilinear":
             self = .reduction
         default: self = .dataMovement

@@ -8,6 +8,7 @@
 /// activation traffic everywhere and speed up products where the unit multiplies int8 faster;
 /// on units without int8 kernels they add a dequantize pass instead. Ops whose weights are
 /// per-block quantized leave a unit that cannot run them, paying a transition each way.
+/// Highly sparse weights (Apple: 75% or more) let the Neural Engine skip their products.
 public struct LatencyModel: Sendable {
     public let parameters: LatencyParameters
 
@@ -66,7 +67,9 @@ public struct LatencyModel: Sendable {
         var throughput = unit.fp16TFLOPS.value * 1e12 * p.efficiency.value
         if op.category == .depthwise { throughput *= p.depthwiseEfficiency.value }
         if int8 { throughput *= unit.int8Speedup.value }
-        let compute = 2 * Double(op.macs) / throughput
+        var macs = Double(op.macs)
+        if precision.weightsAsStored, let density = op.weightForm?.density, density <= p.sparseSkipDensity.value { macs *= density }
+        let compute = 2 * macs / throughput
 
         // Without int8 kernels the activations are dequantized and requantized around each op.
         let activationScale = int8 ? (unit.int8Speedup.value > 1 || unit.decompressesJustInTime ? 0.5 : 1.5) : 1

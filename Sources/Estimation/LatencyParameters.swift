@@ -16,6 +16,9 @@ public struct UnitParameters: Codable, Sendable, Equatable {
     public var opOverheadMicroseconds: Figure
     /// Cost of one inference beyond its ops, milliseconds.
     public var fixedOverheadMilliseconds: Figure
+    /// Weight density at or below which the unit skips the products of pruned weights (0 =
+    /// never): Apple's guidance gives 75% sparsity for the Neural Engine.
+    public var sparseSkipDensity: Figure
 
     enum CodingKeys: String, CodingKey {
         case efficiency
@@ -25,6 +28,7 @@ public struct UnitParameters: Codable, Sendable, Equatable {
         case decompressionNanosecondsPerWeight = "decompression_ns_per_weight"
         case opOverheadMicroseconds = "op_overhead_us"
         case fixedOverheadMilliseconds = "fixed_overhead_ms"
+        case sparseSkipDensity = "sparse_skip_density"
     }
 }
 

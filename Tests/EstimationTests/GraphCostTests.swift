@@ -54,4 +54,15 @@ struct GraphCostTests {
         #expect(cost.operations[0].weightName == "y")
         #expect(cost.operations[1].macs == 16 * 10 * 10 * 8 * 16)
     }
+
+    @Test("attention counts the score and the weighted-sum products")
+    func attention() {
+        let sdpa = GraphFixtures.op("scaled_dot_product_attention", "attn", [
+            ("query", .activation(GraphFixtures.tensor("q", [2, 8, 128, 64]))), ("key", .activation(GraphFixtures.tensor("k", [2, 8, 256, 64]))),
+            ("value", .activation(GraphFixtures.tensor("v", [2, 8, 256, 32])))], output: [2, 8, 128, 32])
+        let cost = GraphCost(graph: OpGraph(operations: [sdpa], inputs: []))
+        #expect(cost.macs == 2 * 8 * 128 * 256 * (64 + 32))
+        #expect(cost.operations[0].category == .matrix)
+        #expect(cost.parameters == 0)
+    }
 }

@@ -87,4 +87,23 @@ struct LatencyModelTests {
         device.memoryGBps.value *= 2
         #expect(model.estimate(c, on: device, units: .all, precision: .float16).milliseconds < before)
     }
+
+    @Test("at 75% sparsity or more the Neural Engine skips the pruned products; the GPU does not")
+    func sparsitySkipsWorkOnTheNeuralEngine() throws {
+        let device = try #require(catalog.device(named: "A17 Pro"))
+        // A compute-bound 3×3 conv: 256 → 256 channels at 56×56.
+        func graph(_ form: StoredWeightForm, bytes: Int) -> GraphCost {
+            GraphCost(graph: OpGraph(operations: [GraphFixtures.op("conv", "c", [
+                ("x", .activation(GraphFixtures.tensor("x", [1, 256, 56, 56]))),
+                ("weight", GraphFixtures.weight("w", [256, 256, 3, 3], form: form, storedBytes: bytes))], output: [1, 256, 56, 56])], inputs: []))
+        }
+        let elements = 256 * 256 * 9
+        let dense = graph(.dense(bits: 16), bytes: elements * 2)
+        let sparse80 = graph(StoredWeightForm(kind: .dense, bits: 16, density: 0.2), bytes: elements / 8 + elements / 5 * 2)
+        let sparse50 = graph(StoredWeightForm(kind: .dense, bits: 16, density: 0.5), bytes: elements / 8 + elements / 2 * 2)
+        func ms(_ c: GraphCost, _ units: ComputeUnits) -> Double { model.estimate(c, on: device, units: units, precision: .compressed).milliseconds }
+        #expect(ms(sparse80, .cpuAndNeuralEngine) < 0.5 * ms(dense, .cpuAndNeuralEngine))
+        #expect(ms(sparse50, .cpuAndNeuralEngine) == ms(dense, .cpuAndNeuralEngine))
+        #expect(ms(sparse80, .cpuAndGPU) == ms(dense, .cpuAndGPU))
+    }
 }

@@ -39,7 +39,8 @@ extension Estimator {
                 entries.append(.init(device: device.name, chip: device.chip, computeUnits: choice, float16Milliseconds: base,
                                      compressedMilliseconds: compressed, speedup: base / compressed,
                                      bandPercent: catalog.bands.uncalibratedPercent, basis: "uncalibrated",
-                                     float16MemoryBytes: float16Bytes, compressedMemoryBytes: resident, fallbackOps: 0))
+                                     float16MemoryBytes: float16Bytes, compressedMemoryBytes: resident, fallbackOps: 0,
+                                     tokensPerSecond: 1e3 / compressed))
             }
         }
         let layers = weights.enumerated().map { index, w in

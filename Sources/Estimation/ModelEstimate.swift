@@ -44,12 +44,14 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var float16MemoryBytes: Int
         public var compressedMemoryBytes: Int
         public var fallbackOps: Int
+        /// Weight-only models: tokens a decoder produces per second (1000 / compressed_ms).
+        public var tokensPerSecond: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case device, chip, speedup, basis
             case computeUnits = "compute_units", float16Milliseconds = "float16_ms", compressedMilliseconds = "compressed_ms"
             case bandPercent = "band_percent", float16MemoryBytes = "float16_memory_bytes"
-            case compressedMemoryBytes = "compressed_memory_bytes", fallbackOps = "fallback_ops"
+            case compressedMemoryBytes = "compressed_memory_bytes", fallbackOps = "fallback_ops", tokensPerSecond = "tokens_per_second"
         }
     }
 

@@ -1,15 +1,21 @@
 import Estimation
 import Foundation
 
-/// Finds and reads `devices.json`: the configured path, else beside the working directory,
-/// the executable or the system install.
+/// Finds and reads `devices.json`: the configured path, else `config/devices.json` in the
+/// working directory or in a directory above the executable (a checkout's `.build/…/quantd`),
+/// else the system install.
 public enum DeviceCatalogFile {
     public static func load(_ configured: String) throws -> DeviceCatalog {
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidates = configured.isEmpty
-            ? ["config/devices.json", executable.appendingPathComponent("../../config/devices.json").standardized.path,
-               "/etc/quantd/devices.json"]
-            : [configured]
+        var candidates = [configured]
+        if configured.isEmpty {
+            candidates = ["config/devices.json"]
+            var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+            for _ in 0..<6 {
+                candidates.append(directory.appendingPathComponent("config/devices.json").path)
+                directory = directory.deletingLastPathComponent()
+            }
+            candidates.append("/etc/quantd/devices.json")
+        }
         for path in candidates {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             do { return try DeviceCatalog(json: data) } catch {

@@ -62,6 +62,7 @@ struct EstimatorTests {
         #expect(gpu.speedup > 3)
         let expectedMs = Double(stored) / (device.memoryGBps.value * 1e9 * catalog.latency.decodeBandwidthEfficiency.value) * 1e3
         #expect(abs(gpu.compressedMilliseconds - expectedMs) < 1e-9)
+        #expect(abs((gpu.tokensPerSecond ?? 0) - 1e3 / expectedMs) < 1e-6)
         #expect(cpu.compressedMemoryBytes == stored)
         #expect(estimate.accuracy.map { $0.topOneChange < 0 } == true)
     }

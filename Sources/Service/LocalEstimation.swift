@@ -44,9 +44,11 @@ public enum LocalEstimation {
 
     static func text(_ table: EstimateSweep.Table) -> String {
         let mb = { (bytes: Int) in String(format: "%.2f", Double(bytes) / 1e6) }
-        var lines = ["\(table.device), compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB", ""]
-        lines.append(["config", "weights MB", "ratio", "top-1 change", "float16 ms", "ms", "speed-up", "band", "memory MB"]
-            .enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 9, 9, 10][$0]) }.joined())
+        let perToken = table.format == "safetensors"
+        var lines = ["\(table.device), compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB"
+                     + (perToken ? "; latency is per decoded token" : ""), ""]
+        lines.append(["config", "weights MB", "ratio", "top-1 change", "float16 ms", "ms", perToken ? "decode" : "speed-up", "band", "memory MB"]
+            .enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 13, 9, 10][$0]) }.joined())
         for row in table.rows {
             guard let e = row.estimates else {
                 lines.append(pad(row.name, 18) + "not applicable: " + (row.error ?? "no estimate"))
@@ -54,13 +56,13 @@ public enum LocalEstimation {
             }
             let accuracy = e.accuracy.map { String(format: "%+.2f ± %.2f", $0.topOneChange, $0.band) } ?? "—"
             let entry = e.entries.first { $0.device == table.device && $0.computeUnits == table.computeUnits }
-            let cells = [row.name, mb(row.weightBytes ?? 0), String(format: "%.2f×", row.compressionRatio ?? 1), accuracy,
+            let cells: [String] = [row.name, mb(row.weightBytes ?? 0), String(format: "%.2f×", row.compressionRatio ?? 1), accuracy,
                          entry.map { String(format: "%.3f", $0.float16Milliseconds) } ?? "—",
                          entry.map { String(format: "%.3f", $0.compressedMilliseconds) } ?? "—",
-                         entry.map { String(format: "%.2f×", $0.speedup) } ?? "—",
+                         entry.map { e -> String in perToken ? String(format: "%.1f tok/s", e.tokensPerSecond ?? 0) : String(format: "%.2f×", e.speedup) } ?? "—",
                          entry.map { String(format: "±%.0f%%", $0.bandPercent) } ?? "—",
                          entry.map { mb($0.compressedMemoryBytes) } ?? "—"]
-            lines.append(cells.enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 9, 9, 10][$0]) }.joined())
+            lines.append(cells.enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 13, 9, 10][$0]) }.joined())
         }
         lines.append("")
         lines.append("recommendation: " + (table.recommendation.name.map { "\($0): " } ?? "") + table.recommendation.reason)

@@ -27,7 +27,9 @@ struct EstimateRequest {
             }
             return d
         }
-        let target = try dict["device"].map { try device($0, field: "device") } ?? catalog.devices[0]
+        // By default the newest device published measurements were fitted on (iPhone 15 Pro).
+        let target = try dict["device"].map { try device($0, field: "device") }
+            ?? catalog.calibratedChips.last.flatMap(catalog.device(named:)) ?? catalog.devices[0]
         var units = ComputeUnits.all
         if let value = dict["compute_units"] {
             guard let text = value as? String, let u = ComputeUnits(rawValue: text) else {

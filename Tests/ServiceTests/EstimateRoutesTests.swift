@@ -50,6 +50,9 @@ struct EstimateRoutesTests {
         let id = try #require(try server.uploadModel(PackageFixture.linearProgram(weights: [128]))["id"] as? String)
         let response = try server.postJSON("/v1/estimate", ["model_id": id, "configs": ["palettize-2"], "accuracy_budget": 0])
         #expect(response.status == 200, "\(response.text)")
+        // Without a device, the newest calibrated one is the target.
+        #expect(response.json["device"] as? String == "iPhone 15 Pro")
+        #expect(response.json["compute_units"] as? String == "all")
         let recommendation = try #require(response.json["recommendation"] as? [String: Any])
         #expect(recommendation["name"] is NSNull || recommendation["name"] == nil)
         #expect((recommendation["reason"] as? String)?.contains("0.00 points") == true)

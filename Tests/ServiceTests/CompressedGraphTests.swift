@@ -31,6 +31,13 @@ struct CompressedGraphTests {
         #expect(linears.map(\.weightName) == ["linear_0_weight", "linear_1_weight"])
     }
 
+    @Test("bytes per form, by hand: int8 codes + a float16 scale and an int8 zero point per channel; 4-bit indices + a 16-entry float16 table")
+    func bytesByHand() throws {
+        let channels = 256 + 512
+        #expect(try Self.graph("w8", opset: "CoreML6", version: 7).0.weightBytes == channels * 64 + channels * 2 + channels)
+        #expect(try Self.graph("palettize-4", opset: "CoreML6", version: 7).0.weightBytes == channels * 64 / 2 + 2 * 16 * 2)
+    }
+
     @Test("pruning stores a mask and the kept values: density is read back")
     func sparsity() throws {
         let (cost, _) = try Self.graph("prune-50", opset: "CoreML8", version: 9)

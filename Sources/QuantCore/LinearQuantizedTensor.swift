@@ -35,8 +35,12 @@ public struct LinearQuantizedTensor: Sendable, Equatable {
 
 extension LinearQuantizedTensor {
     /// How many different codes occur (for the report's `unique_values`), counted in parallel.
+    ///
+    /// Chunks are large (a million codes at least) because each stops scanning once it has
+    /// seen every level, which real weights reach after a hundred thousand or so codes; small
+    /// chunks never get there and scan everything.
     public var distinctCodes: Int {
-        let chunks = ParallelChunks.chunkCount(items: codes.count, unitsPerItem: 1)
+        let chunks = min(ParallelChunks.chunkCount(items: codes.count, unitsPerItem: 1), max(1, codes.count >> 20))
         var seen = [UInt8](repeating: 0, count: 256 * max(chunks, 1))
         codes.withUnsafeBufferPointer { codes in
             seen.withUnsafeMutableBufferPointer { seen in

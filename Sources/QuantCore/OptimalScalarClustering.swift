@@ -3,10 +3,10 @@
 /// In 1-D every optimal cluster is a run of consecutive sorted values, so the optimum is a
 /// dynamic programme over run boundaries: `D[c][t]` = least squared error of the first `t`
 /// points in `c` clusters = min over `s` of `D[c−1][s] + cost(s, t)`. The squared-error cost
-/// is Monge, so the best `s` never moves left as `t` grows, nor as `c` grows: each layer is
-/// solved as divide and conquer would (in passes of rows halfway between solved ones, see
-/// `Layer.solve`), every row searching only between its neighbours' splits and above its
-/// split in the layer before: O(k·n log n), vectorised two candidates at a time.
+/// is Monge, so the best `s` never moves left as `t` grows: each layer is solved as divide and
+/// conquer would (in passes of rows halfway between solved ones, see `Layer.solve`), every row
+/// searching only between its neighbours' splits: O(k·n log n), vectorised two candidates at a
+/// time, and only over the rows near where an optimal boundary can lie (`rowWindows`).
 /// (SMAWK's O(k·n) measured no faster on real weights: ~11 cost evaluations per row either
 /// way, and its bookkeeping branches unpredictably.) Costs come from prefix sums of w, w·x
 /// and w·x² (x centred on the mean, which keeps the subtraction in `cost` from cancelling).
@@ -62,7 +62,9 @@ enum OptimalScalarClustering {
         let shift = totalSum / totalWeight
         // w, s, q prefix sums, then the previous layer's D − q, then the current layer's D.
         var prefix = [Double](repeating: 0, count: 5 * (m + 1))
-        var splits = [Int32](repeating: 0, count: max(clusterCount - 1, 0) * (m + 1))
+        // Rows outside a layer's window are never written nor read.
+        let splitCount = max(clusterCount - 1, 0) * (m + 1)
+        var splits = [Int32](unsafeUninitializedCapacity: splitCount) { _, initialized in initialized = splitCount }
         var bounds = [Int](repeating: 0, count: clusterCount + 1)
         bounds[clusterCount] = m
         prefix.withUnsafeMutableBufferPointer { prefix in
@@ -81,23 +83,23 @@ enum OptimalScalarClustering {
             }
             let costs = Costs(w: w, s: s, q: q)
             let base = q + (m + 1), current = base + (m + 1)
-            for t in 1...m { current[t] = costs.cost(0, t) }
-            let first = firstRows(costs, m: m, clusterCount: clusterCount)
+            let rows = rowWindows(costs, m: m, clusterCount: clusterCount)
+            for t in rows[1] { current[t] = costs.cost(0, t) }
             splits.withUnsafeMutableBufferPointer { splits in
                 for clusters in 2..<clusterCount {
-                    for t in first[clusters - 1]...m { base[t] = current[t] - q[t] }
+                    let below = rows[clusters - 1]
+                    for t in below { base[t] = current[t] - q[t] }
                     let layer = Layer(weights: w, sums: s, squares: q, base: base, current: current,
-                                      splits: splits.baseAddress! + (clusters - 2) * (m + 1),
-                                      lower: clusters > 2 ? splits.baseAddress! + (clusters - 3) * (m + 1) : nil)
-                    // The rest of the points must still fill the remaining clusters.
-                    layer.solve(first[clusters], m - (clusterCount - clusters), splitsFrom: first[clusters - 1], to: m - 1,
-                                parallel: parallel)
+                                      splits: splits.baseAddress! + (clusters - 2) * (m + 1))
+                    layer.solve(rows[clusters].lowerBound, rows[clusters].upperBound,
+                                splitsFrom: below.lowerBound, to: below.upperBound, parallel: parallel)
                 }
                 // The last layer is needed at t = m only.
-                for t in first[clusterCount - 1]..<m { base[t] = current[t] - q[t] }
+                let below = rows[clusterCount - 1]
+                for t in below { base[t] = current[t] - q[t] }
                 let last = Layer(weights: w, sums: s, squares: q, base: base, current: current,
-                                 splits: splits.baseAddress!, lower: nil)
-                bounds[clusterCount - 1] = last.bestSplit(for: m, from: first[clusterCount - 1], to: m - 1).split
+                                 splits: splits.baseAddress!)
+                bounds[clusterCount - 1] = last.bestSplit(for: m, from: below.lowerBound, to: min(below.upperBound, m - 1)).split
                 for clusters in stride(from: clusterCount - 1, through: 2, by: -1) {
                     bounds[clusters - 1] = Int(splits[(clusters - 2) * (m + 1) + bounds[clusters]])
                 }
@@ -106,64 +108,96 @@ enum OptimalScalarClustering {
         return bounds
     }
 
-    /// The first row worth solving in each layer (indexed by cluster count; `first[c] ≥ c`, as
-    /// a prefix of `t` points in `c` clusters needs `t ≥ c`).
+    /// The rows worth solving in each layer (indexed by cluster count, 1 to `clusterCount − 1`):
+    /// the prefix lengths `t` that the `c`-th boundary of an optimal partition can take.
     ///
-    /// A split `s` of row `t` in layer `c` costs at least `cost(s, t)` (the layer below is ≥ 0),
-    /// so if that alone exceeds an upper bound on `D[c][t]`, no split at or left of `s` is best
-    /// at row `t`, nor (Monge) at any row after it: layer `c − 1` need not be solved there.
-    /// Going down from the last layer, which needs row `m` only, each layer's first row bounds
-    /// the one below. The upper bounds are the optimum over whole bins of `bin` candidates
-    /// (same programme, same prefix sums: a partition into bins is a partition), at the first
-    /// bin edge at or after `t` (more points never cost less); a margin far above rounding
-    /// keeps every split that solving all rows could pick. On ResNet50's weights this skips
-    /// about a quarter of the rows, the widest-searched ones.
-    private static func firstRows(_ costs: Costs, m: Int, clusterCount: Int, bin: Int = 16) -> [Int] {
-        var first = Array(0...clusterCount)
+    /// A boundary at `t` costs the best `c` clusters of the points before it plus the best
+    /// `clusterCount − c` of those from it on; where lower bounds on the two already exceed an
+    /// upper bound on the optimum, no optimal partition puts its boundary there. Bounds come
+    /// from the same programme over bins of `bin` candidates: any partition into whole bins
+    /// bounds the optimum from above; from below, each cluster costs at least its whole bins
+    /// (fewer points never cost more), which drops at most the bin a boundary cuts. So each
+    /// layer is solved over a window around its boundary, its splits searched in the window
+    /// below: on ResNet50's weights a tenth to a third of the rows. Every partition inside the
+    /// windows is still considered, so the optimum and its ties come out as over all rows; a
+    /// margin far above rounding keeps every boundary that solving all rows could pick.
+    private static func rowWindows(_ costs: Costs, m: Int, clusterCount: Int, bin: Int = 16) -> [ClosedRange<Int>] {
+        let all = (0...clusterCount).map { $0...(m - (clusterCount - $0)) }
         let grid = Array(stride(from: 0, to: m, by: bin)) + [m]
         let mc = grid.count - 1
-        guard mc > 2 * clusterCount else { return first }
-        // errors[c · (mc + 1) + g]: least error of the first grid[g] candidates in c clusters.
+        guard mc > 2 * clusterCount else { return all }
+        // Prefix sums at the bin edges, forwards and (as sums from the end) backwards.
+        var sums = [Double](repeating: 0, count: 6 * (mc + 1))
+        return sums.withUnsafeMutableBufferPointer { sums in
+            let w = sums.baseAddress!, s = w + (mc + 1), q = s + (mc + 1)
+            let wr = q + (mc + 1), sr = wr + (mc + 1), qr = sr + (mc + 1)
+            for g in 0...mc {
+                w[g] = costs.w[grid[g]]; s[g] = costs.s[grid[g]]; q[g] = costs.q[grid[g]]
+                let edge = grid[mc - g]
+                wr[g] = costs.w[m] - costs.w[edge]; sr[g] = costs.s[m] - costs.s[edge]; qr[g] = costs.q[m] - costs.q[edge]
+            }
+            let forwards = Costs(w: w, s: s, q: q), backwards = Costs(w: wr, s: sr, q: qr)
+            let upper = binErrors(forwards, count: mc, clusterCount: clusterCount, cutBins: false)
+            let prefixes = binErrors(forwards, count: mc, clusterCount: clusterCount - 1, cutBins: true)
+            let suffixes = binErrors(backwards, count: mc, clusterCount: clusterCount - 1, cutBins: true)
+            let bound = upper[clusterCount * (mc + 1) + mc] + 1e-9 * costs.q[m]
+            var windows = all
+            for clusters in 1..<clusterCount {
+                // Prefix bound at the bin edge at or before t, suffix bound at the one at or after.
+                func feasible(_ before: Int, _ after: Int) -> Bool {
+                    prefixes[clusters * (mc + 1) + before] + suffixes[(clusterCount - clusters) * (mc + 1) + mc - after] <= bound
+                }
+                var low = Int.max, high = Int.min
+                for g in 0..<mc {
+                    if feasible(g, g) { low = min(low, grid[g]); high = max(high, grid[g]) }
+                    if feasible(g, g + 1) { low = min(low, grid[g] + 1); high = max(high, grid[g + 1] - 1) }
+                }
+                if feasible(mc, mc) { low = min(low, m); high = max(high, m) }
+                let range = all[clusters]
+                if low <= range.upperBound && high >= range.lowerBound {
+                    windows[clusters] = max(low, range.lowerBound)...min(high, range.upperBound)
+                }
+            }
+            return windows
+        }
+    }
+
+    /// `errors[c · (count + 1) + g]`, for `c` up to `clusterCount`: the least error of the first
+    /// `g` bins in `c` clusters of whole bins; or with `cutBins`, a lower bound on that of the
+    /// first `g` bins' points in `c` clusters of any points, where each boundary may drop
+    /// the bin it cuts (and a cluster inside one bin has nothing left).
+    private static func binErrors(_ costs: Costs, count mc: Int, clusterCount: Int, cutBins: Bool) -> [Double] {
         var errors = [Double](repeating: .infinity, count: (clusterCount + 1) * (mc + 1))
-        var coarse = [Double](repeating: 0, count: 5 * (mc + 1))
-        var coarseSplits = [Int32](repeating: 0, count: 2 * (mc + 1))
-        coarse.withUnsafeMutableBufferPointer { coarse in
-            coarseSplits.withUnsafeMutableBufferPointer { coarseSplits in
-                let w = coarse.baseAddress!, s = w + (mc + 1), q = s + (mc + 1), base = q + (mc + 1), current = base + (mc + 1)
-                for g in 0...mc {
-                    w[g] = costs.w[grid[g]]
-                    s[g] = costs.s[grid[g]]
-                    q[g] = costs.q[grid[g]]
-                }
-                let binned = Costs(w: w, s: s, q: q)
-                for g in 1...mc {
-                    current[g] = binned.cost(0, g)
-                    errors[mc + 1 + g] = current[g]
-                }
-                for clusters in 2...clusterCount {
-                    for g in (clusters - 1)...mc { base[g] = current[g] - q[g] }
-                    let layer = Layer(weights: w, sums: s, squares: q, base: base, current: current,
-                                      splits: coarseSplits.baseAddress! + clusters % 2 * (mc + 1),
-                                      lower: clusters > 2 ? coarseSplits.baseAddress! + (clusters - 1) % 2 * (mc + 1) : nil)
-                    layer.solve(clusters, mc, splitsFrom: clusters - 1, to: mc - 1, parallel: false)
-                    for g in clusters...mc { errors[clusters * (mc + 1) + g] = current[g] }
+        var layers = [Double](repeating: 0, count: 2 * (mc + 1))
+        var splits = [Int32](repeating: 0, count: mc + 1)
+        errors.withUnsafeMutableBufferPointer { errors in
+            layers.withUnsafeMutableBufferPointer { layers in
+                splits.withUnsafeMutableBufferPointer { splits in
+                    let base = layers.baseAddress!, current = base + (mc + 1)
+                    let first = errors.baseAddress! + (mc + 1)
+                    first[0] = 0
+                    for g in 1...mc { first[g] = costs.cost(0, g) }
+                    guard clusterCount > 1 else { return }
+                    for clusters in 2...clusterCount {
+                        let previous = errors.baseAddress! + (clusters - 1) * (mc + 1)
+                        let next = previous + (mc + 1)
+                        let lowest = cutBins ? 1 : clusters
+                        for g in (lowest - 1)...mc { base[g] = previous[g] - costs.q[g] }
+                        let layer = Layer(weights: costs.w, sums: costs.s, squares: costs.q, base: base, current: current,
+                                          splits: splits.baseAddress!)
+                        layer.solve(lowest, mc, splitsFrom: lowest - 1, to: mc - 1, parallel: false)
+                        for g in lowest...mc {
+                            next[g] = current[g]
+                            if cutBins {
+                                next[g] = min(next[g], current[g - 1], previous[g], previous[g - 1])
+                            }
+                        }
+                        if cutBins { next[0] = 0 }
+                    }
                 }
             }
         }
-        let margin = 1e-9 * costs.q[m]
-        var row = m
-        for clusters in stride(from: clusterCount, through: 3, by: -1) {
-            let bound = errors[clusters * (mc + 1) + min((row + bin - 1) / bin, mc)] + margin
-            // The least split whose own cost stays within the bound; cost(s, row) falls as s grows.
-            var low = clusters - 1, high = row - 1
-            while low < high {
-                let middle = (low + high) / 2
-                if costs.cost(middle, row) <= bound { high = middle } else { low = middle + 1 }
-            }
-            first[clusters - 1] = low
-            row = low
-        }
-        return first
+        return errors
     }
 
     private struct Costs {
@@ -182,8 +216,6 @@ enum OptimalScalarClustering {
         let base: UnsafePointer<Double>
         let current: UnsafeMutablePointer<Double>
         let splits: UnsafeMutablePointer<Int32>
-        /// The previous layer's splits, a lower bound on this layer's.
-        let lower: UnsafePointer<Int32>?
 
         /// Least `D′[s] + cost(s, t) − q[t]` over `s` in `from...to`, the leftmost on ties.
         /// Two candidates per step so that their divisions overlap. Rows search only a few
@@ -266,8 +298,7 @@ enum OptimalScalarClustering {
 
         /// Solves row `t` given bounds on its split from its solved neighbours.
         @inline(__always) private func row(_ t: Int, left: Int, right: Int) {
-            let from = max(left, lower.map { Int($0[t]) } ?? left)
-            let (value, split) = bestSplit(for: t, from: from, to: min(t - 1, right))
+            let (value, split) = bestSplit(for: t, from: left, to: min(t - 1, right))
             current[t] = value
             splits[t] = Int32(split)
         }

@@ -30,6 +30,23 @@ private func bruteForceOptimum(_ values: [Float], _ counts: [Double], k: Int) ->
     }
 }
 
+/// The least error of `k` runs of sorted weighted points, by the plain O(k·n²) programme over every row.
+private func everyRowOptimum(_ points: DistinctValues, k: Int) -> Double {
+    let n = points.count
+    var w = [0.0], s = [0.0], q = [0.0]
+    for (value, weight) in zip(points.values, points.weights) {
+        w.append(w.last! + weight)
+        s.append(s.last! + weight * Double(value))
+        q.append(q.last! + weight * Double(value) * Double(value))
+    }
+    func cost(_ a: Int, _ b: Int) -> Double { (q[b] - q[a]) - (s[b] - s[a]) * (s[b] - s[a]) / (w[b] - w[a]) }
+    var layer = (0...n).map { $0 == 0 ? 0 : cost(0, $0) }
+    for _ in 1..<k {
+        layer = (0...n).map { t in t == 0 ? 0 : (0..<t).map { layer[$0] + cost($0, t) }.min()! }
+    }
+    return layer[n]
+}
+
 private func distinct(_ values: [Float]) -> DistinctValues {
     values.withUnsafeBufferPointer { DistinctValues(floats: $0.baseAddress!, ranges: [0..<values.count]) }
 }
@@ -50,6 +67,22 @@ private func distinct(_ values: [Float]) -> DistinctValues {
                 let optimum = bruteForceOptimum(points.values, points.weights, k: k)
                 #expect(abs(found - optimum) <= 1e-9 * max(1, optimum), "trial \(trial) k \(k): \(found) vs \(optimum)")
             }
+        }
+    }
+
+    @Test func rowWindowsKeepTheOptimumOnSkewedWeightedPoints() {
+        var random = SplitMix64(seed: 3)
+        // Enough points for the windows to narrow (over 2k bins of 16): a dense core, a long
+        // one-sided tail and a few heavy repeats.
+        var raw = (0..<900).map { _ in Float(random.normal()).rounded(toPlaces: 3) }
+        raw += (0..<200).map { _ in Float(abs(random.normal()) * 8).rounded(toPlaces: 2) }
+        raw += [Float](repeating: 0.5, count: 300) + [Float](repeating: -1.25, count: 120)
+        let points = distinct(raw)
+        for k in [3, 8, 16] {
+            let centroids = OptimalScalarClustering.centroids(of: points, clusterCount: k, parallel: false)
+            let found = error(points.values, points.weights, centroids)
+            let optimum = everyRowOptimum(points, k: k)
+            #expect(abs(found - optimum) <= 1e-9 * optimum, "k \(k): \(found) vs \(optimum)")
         }
     }
 

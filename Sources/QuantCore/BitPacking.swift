@@ -12,19 +12,32 @@ public enum BitPacking {
         precondition((1...8).contains(bits), "bits must be 1…8")
         if bits == 8 { return Array(codes) }
         if bits == 4 { return packNibbles(codes) }
-        var out = [UInt8](repeating: 0, count: packedByteCount(count: codes.count, bits: bits))
-        let mask = UInt32((1 << bits) - 1)
-        out.withUnsafeMutableBufferPointer { o in
-            var bitOffset = 0
-            for code in codes {
-                let value = UInt32(code) & mask
-                let byte = bitOffset >> 3, shift = bitOffset & 7
-                o[byte] |= UInt8(truncatingIfNeeded: value << shift)
-                if shift + bits > 8 { o[byte + 1] |= UInt8(truncatingIfNeeded: value >> (8 - shift)) }
-                bitOffset += bits
-            }
+        return packOctets(codes, bits: bits)
+    }
+
+    /// Any other width eight codes at a time: eight `bits`-bit codes fill exactly `bits`
+    /// bytes, so each group is built in one 64-bit word, independently, in parallel chunks.
+    private static func packOctets(_ codes: UnsafeBufferPointer<UInt8>, bits: Int) -> [UInt8] {
+        let groups = codes.count / 8
+        let count = packedByteCount(count: codes.count, bits: bits)
+        let mask = UInt64((1 << bits) - 1)
+        func word(_ start: Int, _ codeCount: Int) -> UInt64 {
+            var word: UInt64 = 0
+            for i in 0..<codeCount { word |= (UInt64(codes[start &+ i]) & mask) &<< UInt64(i &* bits) }
+            return word
         }
-        return out
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            let base = out.baseAddress!
+            func store(_ word: UInt64, at offset: Int, bytes: Int) {
+                for byte in 0..<bytes { base[offset &+ byte] = UInt8(truncatingIfNeeded: word &>> UInt64(byte &* 8)) }
+            }
+            let chunks = ParallelChunks.chunkCount(items: groups, unitsPerItem: 8)
+            ParallelChunks.forEach(count: groups, chunks: chunks) { _, range in
+                for group in range { store(word(group &* 8, 8), at: group &* bits, bytes: bits) }
+            }
+            store(word(groups * 8, codes.count - groups * 8), at: groups * bits, bytes: count - groups * bits)
+            initialized = count
+        }
     }
 
     /// The common 4-bit case: whole bytes from pairs, no straddling, in parallel chunks.

@@ -59,9 +59,9 @@ struct ZipTestBytes {
         return bytes
     }
 
-    static func rawDeflate(_ data: [UInt8]) -> [UInt8] {
+    static func rawDeflate(_ data: [UInt8], level: Int32 = 9, strategy: Int32 = Z_DEFAULT_STRATEGY) -> [UInt8] {
         var stream = z_stream()
-        precondition(deflateInit2_(&stream, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+        precondition(deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, strategy, ZLIB_VERSION,
                                    Int32(MemoryLayout<z_stream>.size)) == Z_OK)
         defer { deflateEnd(&stream) }
         var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(data.count))))

@@ -37,7 +37,7 @@ let package = Package(
         // Model file readers/writers and format sniffing.
         // The .proto sources are inputs to scripts/generate-protos, not to the build.
         .target(name: "ModelFormats", dependencies: [
-            "QuantCore", "CZlib",
+            "QuantCore", "CZlib", "CDeflateDecoder",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.

@@ -16,6 +16,7 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case dataOutsideArchive(entry: String)
     case overlappingEntries(String, String)
     case sizeMismatch(entry: String, declared: UInt64, actual: UInt64)
+    case expandsPastDeclaredSize(entry: String, declared: UInt64)
     case checksumMismatch(entry: String, declared: UInt32, actual: UInt32)
     case zip64Unsupported(reason: String)
 
@@ -51,6 +52,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
             "entries '\(first)' and '\(second)' share bytes; refusing a possible zip bomb"
         case .sizeMismatch(let entry, let declared, let actual):
             "entry '\(entry)' declares \(declared) bytes uncompressed but holds \(actual)"
+        case .expandsPastDeclaredSize(let entry, let declared):
+            "entry '\(entry)' declares \(declared) bytes uncompressed but expands past them; refusing a possible zip bomb"
         case .checksumMismatch(let entry, let declared, let actual):
             "entry '\(entry)' is corrupt: CRC-32 is \(hex(actual)) but the archive records \(hex(declared))"
         case .zip64Unsupported(let reason):

@@ -49,27 +49,21 @@ public struct MLPackageArchive: Sendable {
         switch container {
         case .zip(let zip):
             guard let entry = zip.entry(at: path) else { throw .archive(.truncated(what: "entry '\(path)'")) }
-            // The declared size was checked against the limits when the archive was opened,
-            // and the reader never produces more than it.
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(entry.uncompressedByteCount), alignment: 64)
-            var filled = 0
-            do {
-                try zip.extract(entry, from: bytes) { piece in
-                    if entry.method == .deflated {
-                        UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + piece.count)]).copyMemory(from: piece)
-                    }
-                    filled += piece.count
+            do throws(ArchiveError) {
+                if entry.method == .stored { return EntryData(borrowing: try zip.storedBytes(of: entry, in: bytes)) }
+                // The declared size was checked against the limits when the archive was opened,
+                // and the decoder never writes past it.
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(entry.uncompressedByteCount), alignment: 64)
+                do {
+                    try zip.extract(entry, from: bytes, into: buffer)
+                } catch {
+                    buffer.deallocate()
+                    throw error
                 }
+                return EntryData(owning: buffer)
             } catch {
-                buffer.deallocate()
-                if let error = error as? ArchiveError { throw .archive(error) }
-                preconditionFailure("extract's output closure does not throw: \(error)")
+                throw .archive(error)
             }
-            guard entry.method == .deflated else {
-                buffer.deallocate()
-                return EntryData(borrowing: UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange]))
-            }
-            return EntryData(owning: buffer, count: filled)
         case .tar(let tar):
             guard let entry = tar.entry(at: path) else { throw .archive(.truncated(what: "entry '\(path)'")) }
             return EntryData(borrowing: UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange]))
@@ -105,10 +99,10 @@ public final class EntryData: @unchecked Sendable {
         owned = nil
     }
 
-    /// Takes ownership of `buffer`, of which the first `count` bytes are the contents.
-    init(owning buffer: UnsafeMutableRawBufferPointer, count: Int) {
+    /// Takes ownership of `buffer`, which holds the contents.
+    init(owning buffer: UnsafeMutableRawBufferPointer) {
         owned = buffer
-        bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+        bytes = UnsafeRawBufferPointer(buffer)
     }
 
     deinit { owned?.deallocate() }

@@ -44,25 +44,57 @@ public struct ZipArchive: Sendable {
         indexByPath[path].map { entries[$0] }
     }
 
-    /// Passes the entry's uncompressed bytes to `output` in pieces, then verifies its size and
-    /// CRC-32; on a throw, discard what `output` received. `bytes` must be the parsed archive.
-    public func extract(
-        _ entry: ZipEntry, from bytes: UnsafeRawBufferPointer, to output: (UnsafeRawBufferPointer) throws -> Void
-    ) throws {
-        let reader = try ZipEntryReader(entry, archive: bytes)
-        while let piece = try reader.next() {
-            try output(piece)
+    /// Writes the entry's uncompressed bytes into `buffer`, which holds exactly its declared
+    /// size, and verifies their size and CRC-32; on a throw, discard the buffer's contents.
+    /// `bytes` must be the parsed archive.
+    public func extract(_ entry: ZipEntry, from bytes: UnsafeRawBufferPointer,
+                        into buffer: UnsafeMutableRawBufferPointer) throws(ArchiveError) {
+        precondition(UInt64(buffer.count) == entry.uncompressedByteCount, "buffer is not the size of '\(entry.path)'")
+        let data = Self.data(of: entry, in: bytes)
+        switch entry.method {
+        case .stored:
+            // Parsing checked that a stored entry's two sizes agree.
+            buffer.copyMemory(from: data)
+        case .deflated:
+            let count = try DeflateDecoder.decode(data, into: buffer, entry: entry.path)
+            guard count == buffer.count else {
+                throw .sizeMismatch(entry: entry.path, declared: entry.uncompressedByteCount, actual: UInt64(count))
+            }
         }
+        try Self.verifyChecksum(of: entry, UnsafeRawBufferPointer(buffer))
+    }
+
+    /// A stored entry's bytes in place in `bytes` (the parsed archive), CRC-32 verified.
+    public func storedBytes(of entry: ZipEntry, in bytes: UnsafeRawBufferPointer) throws(ArchiveError) -> UnsafeRawBufferPointer {
+        precondition(entry.method == .stored, "entry '\(entry.path)' is compressed")
+        let data = Self.data(of: entry, in: bytes)
+        try Self.verifyChecksum(of: entry, data)
+        return data
     }
 
     /// The entry's uncompressed bytes, verified.
     public func contents(of entry: ZipEntry, in bytes: UnsafeRawBufferPointer) throws(ArchiveError) -> [UInt8] {
-        var contents: [UInt8] = []
-        contents.reserveCapacity(Int(entry.uncompressedByteCount))
-        let reader = try ZipEntryReader(entry, archive: bytes)
-        while let piece = try reader.next() {
-            contents.append(contentsOf: piece)
+        let count = Int(entry.uncompressedByteCount)
+        var failure: ArchiveError?
+        let contents = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(ArchiveError) {
+                try extract(entry, from: bytes, into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            } catch {
+                failure = error
+            }
         }
+        if let failure { throw failure }
         return contents
+    }
+
+    private static func data(of entry: ZipEntry, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        precondition(entry.dataRange.upperBound <= bytes.count, "entry '\(entry.path)' is not from this archive")
+        return UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange])
+    }
+
+    private static func verifyChecksum(of entry: ZipEntry, _ contents: UnsafeRawBufferPointer) throws(ArchiveError) {
+        let crc = CRC32.checksum(contents)
+        guard crc == entry.crc32 else { throw .checksumMismatch(entry: entry.path, declared: entry.crc32, actual: crc) }
     }
 }

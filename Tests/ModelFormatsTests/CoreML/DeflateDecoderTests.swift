@@ -158,6 +158,24 @@ import Testing
         #expect(ourInflate(bits.bytes, capacity: 10) == .decoded(Array("aaaa".utf8), used: bits.bytes.count))
         #expect(zlibInflate(bits.bytes, capacity: 10) == .decoded(Array("aaaa".utf8), used: bits.bytes.count))
     }
+
+    @Test func mapsVerdictsToArchiveErrors() throws {
+        func decode(_ stream: [UInt8], capacity: Int) throws -> [UInt8] {
+            var output = [UInt8](repeating: 0, count: capacity)
+            let count = try stream.withUnsafeBytes { input in
+                try output.withUnsafeMutableBytes { out in
+                    try DeflateDecoder.decode(input, into: out, entry: "w")
+                }
+            }
+            return Array(output[..<count])
+        }
+        let data = Array(String(repeating: "weights ", count: 100).utf8)
+        let stream = ZipTestBytes.rawDeflate(data)
+        #expect(try decode(stream, capacity: 800) == data)
+        #expect(throws: ArchiveError.truncated(what: "the deflate data of entry 'w'")) { try decode(Array(stream.dropLast(2)), capacity: 800) }
+        #expect(throws: ArchiveError.corrupt(entry: "w", reason: "invalid block type")) { try decode([0x07], capacity: 800) }
+        #expect(throws: ArchiveError.expandsPastDeclaredSize(entry: "w", declared: 799)) { try decode(stream, capacity: 799) }
+    }
 }
 
 /// What a decoder made of a stream.

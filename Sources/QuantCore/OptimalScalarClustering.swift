@@ -6,7 +6,7 @@
 /// is Monge, so the best `s` never moves left as `t` grows: each layer is solved as divide and
 /// conquer would (in passes of rows halfway between solved ones, see `Layer.solve`), every row
 /// searching only between its neighbours' splits: O(k·n log n), vectorised two candidates at a
-/// time, and only over the rows near where an optimal boundary can lie (`rowWindows`).
+/// time, and only over the rows near where an optimal boundary can lie (`BoundaryWindows`).
 /// (SMAWK's O(k·n) measured no faster on real weights: ~11 cost evaluations per row either
 /// way, and its bookkeeping branches unpredictably.) Costs come from prefix sums of w, w·x
 /// and w·x² (x centred on the mean, which keeps the subtraction in `cost` from cancelling).
@@ -83,19 +83,22 @@ enum OptimalScalarClustering {
             }
             let costs = Costs(w: w, s: s, q: q)
             let base = q + (m + 1), current = base + (m + 1)
-            let rows = rowWindows(costs, m: m, clusterCount: clusterCount)
-            for t in rows[1] { current[t] = costs.cost(0, t) }
+            let windows = BoundaryWindows(costs, m: m, clusterCount: clusterCount)
+            var below = windows.rows[1]
+            for t in below { current[t] = costs.cost(0, t) }
             splits.withUnsafeMutableBufferPointer { splits in
                 for clusters in 2..<clusterCount {
-                    let below = rows[clusters - 1]
+                    below = windows.narrowed(below, clusters: clusters - 1, errors: current)
                     for t in below { base[t] = current[t] - q[t] }
                     let layer = Layer(weights: w, sums: s, squares: q, base: base, current: current,
                                       splits: splits.baseAddress! + (clusters - 2) * (m + 1))
-                    layer.solve(rows[clusters].lowerBound, rows[clusters].upperBound,
-                                splitsFrom: below.lowerBound, to: below.upperBound, parallel: parallel)
+                    let rows = windows.rows[clusters]
+                    let low = max(rows.lowerBound, below.lowerBound + 1)
+                    layer.solve(low, rows.upperBound, splitsFrom: below.lowerBound, to: below.upperBound, parallel: parallel)
+                    below = low...rows.upperBound
                 }
                 // The last layer is needed at t = m only.
-                let below = rows[clusterCount - 1]
+                below = windows.narrowed(below, clusters: clusterCount - 1, errors: current)
                 for t in below { base[t] = current[t] - q[t] }
                 let last = Layer(weights: w, sums: s, squares: q, base: base, current: current,
                                  splits: splits.baseAddress!)
@@ -118,30 +121,41 @@ enum OptimalScalarClustering {
     /// bounds the optimum from above; from below, each cluster costs at least its whole bins
     /// (fewer points never cost more), which drops at most the bin a boundary cuts. So each
     /// layer is solved over a window around its boundary, its splits searched in the window
-    /// below: on ResNet50's weights a tenth to a third of the rows. Every partition inside the
-    /// windows is still considered, so the optimum and its ties come out as over all rows; a
-    /// margin far above rounding keeps every boundary that solving all rows could pick.
-    private static func rowWindows(_ costs: Costs, m: Int, clusterCount: Int, bin: Int = 16) -> [ClosedRange<Int>] {
-        let all = (0...clusterCount).map { $0...(m - (clusterCount - $0)) }
-        let grid = Array(stride(from: 0, to: m, by: bin)) + [m]
-        let mc = grid.count - 1
-        guard mc > 2 * clusterCount else { return all }
-        // Prefix sums at the bin edges, forwards and (as sums from the end) backwards.
-        var sums = [Double](repeating: 0, count: 6 * (mc + 1))
-        return sums.withUnsafeMutableBufferPointer { sums in
-            let w = sums.baseAddress!, s = w + (mc + 1), q = s + (mc + 1)
-            let wr = q + (mc + 1), sr = wr + (mc + 1), qr = sr + (mc + 1)
-            for g in 0...mc {
-                w[g] = costs.w[grid[g]]; s[g] = costs.s[grid[g]]; q[g] = costs.q[grid[g]]
-                let edge = grid[mc - g]
-                wr[g] = costs.w[m] - costs.w[edge]; sr[g] = costs.s[m] - costs.s[edge]; qr[g] = costs.q[m] - costs.q[edge]
+    /// below, `narrowed` once that layer's exact errors replace the prefix bounds: on
+    /// ResNet50's weights a tenth to a third of the rows. Every partition inside the windows is
+    /// still considered, so the optimum and its ties come out as over all rows; a margin far
+    /// above rounding keeps every boundary that solving all rows could pick.
+    private struct BoundaryWindows {
+        private(set) var rows: [ClosedRange<Int>]
+        private let bin: Int, binCount: Int, clusterCount: Int
+        /// `suffixes[c · (binCount + 1) + binCount − g]`: a lower bound on the error of the
+        /// points from bin edge `g` on in `c` clusters; empty when there are too few bins.
+        private let suffixes: [Double]
+        private let bound: Double
+
+        init(_ costs: Costs, m: Int, clusterCount: Int, bin: Int = 16) {
+            let all = (0...clusterCount).map { $0...(m - (clusterCount - $0)) }
+            let grid = Array(stride(from: 0, to: m, by: bin)) + [m]
+            let mc = grid.count - 1
+            (self.bin, self.binCount, self.clusterCount, rows) = (bin, mc, clusterCount, all)
+            guard mc > 2 * clusterCount else { (suffixes, bound) = ([], .infinity); return }
+            // Prefix sums at the bin edges, forwards and (as sums from the end) backwards.
+            var sums = [Double](repeating: 0, count: 6 * (mc + 1))
+            let (upper, prefixes, suffixes) = sums.withUnsafeMutableBufferPointer { sums in
+                let w = sums.baseAddress!, s = w + (mc + 1), q = s + (mc + 1)
+                let wr = q + (mc + 1), sr = wr + (mc + 1), qr = sr + (mc + 1)
+                for g in 0...mc {
+                    w[g] = costs.w[grid[g]]; s[g] = costs.s[grid[g]]; q[g] = costs.q[grid[g]]
+                    let edge = grid[mc - g]
+                    wr[g] = costs.w[m] - costs.w[edge]; sr[g] = costs.s[m] - costs.s[edge]; qr[g] = costs.q[m] - costs.q[edge]
+                }
+                let forwards = Costs(w: w, s: s, q: q), backwards = Costs(w: wr, s: sr, q: qr)
+                return (binErrors(forwards, count: mc, clusterCount: clusterCount, cutBins: false),
+                        binErrors(forwards, count: mc, clusterCount: clusterCount - 1, cutBins: true),
+                        binErrors(backwards, count: mc, clusterCount: clusterCount - 1, cutBins: true))
             }
-            let forwards = Costs(w: w, s: s, q: q), backwards = Costs(w: wr, s: sr, q: qr)
-            let upper = binErrors(forwards, count: mc, clusterCount: clusterCount, cutBins: false)
-            let prefixes = binErrors(forwards, count: mc, clusterCount: clusterCount - 1, cutBins: true)
-            let suffixes = binErrors(backwards, count: mc, clusterCount: clusterCount - 1, cutBins: true)
             let bound = upper[clusterCount * (mc + 1) + mc] + 1e-9 * costs.q[m]
-            var windows = all
+            (self.suffixes, self.bound) = (suffixes, bound)
             for clusters in 1..<clusterCount {
                 // Prefix bound at the bin edge at or before t, suffix bound at the one at or after.
                 func feasible(_ before: Int, _ after: Int) -> Bool {
@@ -155,10 +169,23 @@ enum OptimalScalarClustering {
                 if feasible(mc, mc) { low = min(low, m); high = max(high, m) }
                 let range = all[clusters]
                 if low <= range.upperBound && high >= range.lowerBound {
-                    windows[clusters] = max(low, range.lowerBound)...min(high, range.upperBound)
+                    rows[clusters] = max(low, range.lowerBound)...min(high, range.upperBound)
                 }
             }
-            return windows
+        }
+
+        /// The rows of `window`, solved for `clusters` clusters with least errors `errors`, that
+        /// can still hold that boundary: the exact prefix error in place of its bound.
+        func narrowed(_ window: ClosedRange<Int>, clusters: Int, errors: UnsafePointer<Double>) -> ClosedRange<Int> {
+            guard !suffixes.isEmpty else { return window }
+            let suffix = (clusterCount - clusters) * (binCount + 1) + binCount
+            func feasible(_ t: Int) -> Bool {
+                errors[t] + suffixes[suffix - (t + bin - 1) / bin] <= bound
+            }
+            guard let low = window.first(where: feasible), let high = window.reversed().first(where: feasible) else {
+                return window
+            }
+            return low...high
         }
     }
 

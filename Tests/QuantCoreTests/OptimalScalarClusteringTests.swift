@@ -70,7 +70,7 @@ private func distinct(_ values: [Float]) -> DistinctValues {
         }
     }
 
-    @Test func rowWindowsKeepTheOptimumOnSkewedWeightedPoints() {
+    @Test func boundaryWindowsKeepTheOptimumOnSkewedWeightedPoints() {
         var random = SplitMix64(seed: 3)
         // Enough points for the windows to narrow (over 2k bins of 16): a dense core, a long
         // one-sided tail and a few heavy repeats.

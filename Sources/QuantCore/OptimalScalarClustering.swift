@@ -117,9 +117,10 @@ enum OptimalScalarClustering {
     /// A boundary at `t` costs the best `c` clusters of the points before it plus the best
     /// `clusterCount − c` of those from it on; where lower bounds on the two already exceed an
     /// upper bound on the optimum, no optimal partition puts its boundary there. Bounds come
-    /// from the same programme over bins of `bin` candidates: any partition into whole bins
-    /// bounds the optimum from above; from below, each cluster costs at least its whole bins
-    /// (fewer points never cost more), which drops at most the bin a boundary cuts. So each
+    /// from the same programme over bins of candidates, coarse bins first: any partition into
+    /// whole bins bounds the optimum from above; from below, each cluster costs at least its
+    /// whole bins (fewer points never cost more), which drops at most the bin a boundary cuts,
+    /// and finer bins are solved only inside the windows the coarser ones leave. So each
     /// layer is solved over a window around its boundary, its splits searched in the window
     /// below, `narrowed` once that layer's exact errors replace the prefix bounds: on
     /// ResNet50's weights a tenth to a third of the rows. Every partition inside the windows is
@@ -127,20 +128,32 @@ enum OptimalScalarClustering {
     /// above rounding keeps every boundary that solving all rows could pick.
     private struct BoundaryWindows {
         private(set) var rows: [ClosedRange<Int>]
-        private let bin: Int, binCount: Int, clusterCount: Int
+        private let clusterCount: Int
         /// `suffixes[c · (binCount + 1) + binCount − g]`: a lower bound on the error of the
-        /// points from bin edge `g` on in `c` clusters; empty when there are too few bins.
-        private let suffixes: [Double]
-        private let bound: Double
+        /// points from bin edge `g` of the last level on in `c` clusters; empty when there are
+        /// too few bins.
+        private var bin: Int, binCount: Int, suffixes: [Double]
+        private var bound: Double
 
-        init(_ costs: Costs, m: Int, clusterCount: Int, bin: Int = 16) {
+        /// Bounds from bins of each of `bins` in turn, each level's programmes solved only over
+        /// the windows the level before left (widened by a bin each side, so that every bin edge
+        /// next to a boundary they allow stays in).
+        init(_ costs: Costs, m: Int, clusterCount: Int, bins: [Int] = [256, 64, 16]) {
             let all = (0...clusterCount).map { $0...(m - (clusterCount - $0)) }
+            self.clusterCount = clusterCount
+            (rows, bin, binCount, suffixes, bound) = (all, 1, 0, [], .infinity)
+            for bin in bins { narrow(costs, m: m, bin: bin) }
+        }
+
+        private mutating func narrow(_ costs: Costs, m: Int, bin: Int) {
             let grid = Array(stride(from: 0, to: m, by: bin)) + [m]
             let mc = grid.count - 1
-            (self.bin, self.binCount, self.clusterCount, rows) = (bin, mc, clusterCount, all)
-            guard mc > 2 * clusterCount else { (suffixes, bound) = ([], .infinity); return }
+            guard mc > 2 * clusterCount else { return }
+            let binRows = rows.map { max(0, $0.lowerBound / bin - 1)...min(mc, ($0.upperBound + bin - 1) / bin + 1) }
+            let mirrored = binRows.reversed().map { (mc - $0.upperBound)...(mc - $0.lowerBound) }
             // Prefix sums at the bin edges, forwards and (as sums from the end) backwards.
             var sums = [Double](repeating: 0, count: 6 * (mc + 1))
+            let k = clusterCount
             let (upper, prefixes, suffixes) = sums.withUnsafeMutableBufferPointer { sums in
                 let w = sums.baseAddress!, s = w + (mc + 1), q = s + (mc + 1)
                 let wr = q + (mc + 1), sr = wr + (mc + 1), qr = sr + (mc + 1)
@@ -150,24 +163,24 @@ enum OptimalScalarClustering {
                     wr[g] = costs.w[m] - costs.w[edge]; sr[g] = costs.s[m] - costs.s[edge]; qr[g] = costs.q[m] - costs.q[edge]
                 }
                 let forwards = Costs(w: w, s: s, q: q), backwards = Costs(w: wr, s: sr, q: qr)
-                return (binErrors(forwards, count: mc, clusterCount: clusterCount, cutBins: false),
-                        binErrors(forwards, count: mc, clusterCount: clusterCount - 1, cutBins: true),
-                        binErrors(backwards, count: mc, clusterCount: clusterCount - 1, cutBins: true))
+                return (binErrors(forwards, count: mc, clusterCount: k, cutBins: false, windows: binRows),
+                        binErrors(forwards, count: mc, clusterCount: k - 1, cutBins: true, windows: binRows),
+                        binErrors(backwards, count: mc, clusterCount: k - 1, cutBins: true, windows: mirrored))
             }
-            let bound = upper[clusterCount * (mc + 1) + mc] + 1e-9 * costs.q[m]
-            (self.suffixes, self.bound) = (suffixes, bound)
-            for clusters in 1..<clusterCount {
+            let bound = min(upper[k * (mc + 1) + mc] + 1e-9 * costs.q[m], self.bound)
+            (self.bin, self.binCount, self.suffixes, self.bound) = (bin, mc, suffixes, bound)
+            for clusters in 1..<k {
                 // Prefix bound at the bin edge at or before t, suffix bound at the one at or after.
                 func feasible(_ before: Int, _ after: Int) -> Bool {
-                    prefixes[clusters * (mc + 1) + before] + suffixes[(clusterCount - clusters) * (mc + 1) + mc - after] <= bound
+                    prefixes[clusters * (mc + 1) + before] + suffixes[(k - clusters) * (mc + 1) + mc - after] <= bound
                 }
                 var low = Int.max, high = Int.min
-                for g in 0..<mc {
+                for g in binRows[clusters] where g < mc {
                     if feasible(g, g) { low = min(low, grid[g]); high = max(high, grid[g]) }
                     if feasible(g, g + 1) { low = min(low, grid[g] + 1); high = max(high, grid[g + 1] - 1) }
                 }
                 if feasible(mc, mc) { low = min(low, m); high = max(high, m) }
-                let range = all[clusters]
+                let range = rows[clusters]
                 if low <= range.upperBound && high >= range.lowerBound {
                     rows[clusters] = max(low, range.lowerBound)...min(high, range.upperBound)
                 }
@@ -192,8 +205,10 @@ enum OptimalScalarClustering {
     /// `errors[c · (count + 1) + g]`, for `c` up to `clusterCount`: the least error of the first
     /// `g` bins in `c` clusters of whole bins; or with `cutBins`, a lower bound on that of the
     /// first `g` bins' points in `c` clusters of any points, where each boundary may drop
-    /// the bin it cuts (and a cluster inside one bin has nothing left).
-    private static func binErrors(_ costs: Costs, count mc: Int, clusterCount: Int, cutBins: Bool) -> [Double] {
+    /// the bin it cuts (and a cluster inside one bin has nothing left). Only the bin edges in
+    /// `windows[c]` are solved (the rest stay +∞): those next to the boundaries of interest.
+    private static func binErrors(_ costs: Costs, count mc: Int, clusterCount: Int, cutBins: Bool,
+                                  windows: [ClosedRange<Int>]) -> [Double] {
         var errors = [Double](repeating: .infinity, count: (clusterCount + 1) * (mc + 1))
         var layers = [Double](repeating: 0, count: 2 * (mc + 1))
         var splits = [Int32](repeating: 0, count: mc + 1)
@@ -203,20 +218,26 @@ enum OptimalScalarClustering {
                     let base = layers.baseAddress!, current = base + (mc + 1)
                     let first = errors.baseAddress! + (mc + 1)
                     first[0] = 0
-                    for g in 1...mc { first[g] = costs.cost(0, g) }
+                    for g in windows[1] where g > 0 { first[g] = costs.cost(0, g) }
                     guard clusterCount > 1 else { return }
                     for clusters in 2...clusterCount {
                         let previous = errors.baseAddress! + (clusters - 1) * (mc + 1)
                         let next = previous + (mc + 1)
                         let lowest = cutBins ? 1 : clusters
-                        for g in (lowest - 1)...mc { base[g] = previous[g] - costs.q[g] }
+                        let splitsFrom = max(lowest - 1, windows[clusters - 1].lowerBound)
+                        let low = max(lowest, windows[clusters].lowerBound, splitsFrom + 1)
+                        guard splitsFrom <= windows[clusters - 1].upperBound, low <= windows[clusters].upperBound else { continue }
+                        let below = splitsFrom...windows[clusters - 1].upperBound, rows = low...windows[clusters].upperBound
+                        for g in below { base[g] = previous[g] - costs.q[g] }
                         let layer = Layer(weights: costs.w, sums: costs.s, squares: costs.q, base: base, current: current,
                                           splits: splits.baseAddress!)
-                        layer.solve(lowest, mc, splitsFrom: lowest - 1, to: mc - 1, parallel: false)
-                        for g in lowest...mc {
+                        layer.solve(rows.lowerBound, rows.upperBound, splitsFrom: below.lowerBound,
+                                    to: min(below.upperBound, mc - 1), parallel: false)
+                        for g in rows {
                             next[g] = current[g]
                             if cutBins {
-                                next[g] = min(next[g], current[g - 1], previous[g], previous[g - 1])
+                                let left = g > rows.lowerBound ? current[g - 1] : .infinity
+                                next[g] = min(next[g], left, previous[g], previous[g - 1])
                             }
                         }
                         if cutBins { next[0] = 0 }

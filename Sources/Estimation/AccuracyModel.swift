@@ -70,16 +70,20 @@ public struct AccuracyModel: Sendable {
         return Result(points: points, band: band, largestContributors: Array(contributors))
     }
 
+    /// Whether a weight's name marks it as an attention projection, as exporters name them.
+    public static func isAttentionProjection(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return ["q_proj", "k_proj", "v_proj", "o_proj", "query", "key", "value", "attn", "attention"].contains { lowered.contains($0) }
+    }
+
     /// The layers of a graph, with each weight's SQNR from `sqnrByWeight` (keyed by weight name).
     public static func layers(of cost: GraphCost, sqnrByWeight: [String: Double]) -> [Layer] {
         let weighted = cost.operations.filter { $0.macs > 0 || ($0.weightName != nil && $0.category != .fusedElementwise) }
         let first = weighted.first?.name, last = weighted.last?.name
         return weighted.map { op in
             let name = op.weightName ?? op.name
-            let lowered = name.lowercased()
-            let attention = ["q_proj", "k_proj", "v_proj", "o_proj", "query", "key", "value", "attn", "attention"].contains { lowered.contains($0) }
             return Layer(name: name, sqnrDB: sqnrByWeight[name], isDepthwise: op.category == .depthwise,
-                         isEdge: op.name == first || op.name == last, isAttentionProjection: attention)
+                         isEdge: op.name == first || op.name == last, isAttentionProjection: isAttentionProjection(name))
         }
     }
 }

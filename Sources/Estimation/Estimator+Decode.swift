@@ -44,9 +44,8 @@ extension Estimator {
             }
         }
         let layers = weights.enumerated().map { index, w in
-            let lowered = w.name.lowercased()
-            return AccuracyModel.Layer(name: w.name, sqnrDB: w.sqnrDB, isDepthwise: false, isEdge: index == 0 || index == weights.count - 1,
-                                       isAttentionProjection: ["q_proj", "k_proj", "v_proj", "o_proj", "attn", "attention", "query", "key", "value"].contains { lowered.contains($0) })
+            AccuracyModel.Layer(name: w.name, sqnrDB: w.sqnrDB, isDepthwise: false, isEdge: index == 0 || index == weights.count - 1,
+                                isAttentionProjection: AccuracyModel.isAttentionProjection(w.name))
         }
         var accuracy: ModelEstimate.Accuracy?
         var warnings: [String] = []

@@ -44,4 +44,12 @@ struct AccuracyModelTests {
         #expect(large.band >= model.parameters.bandFraction.value * abs(large.points) - 1e-12)
         #expect(large.largestContributors.first?.name == layer(12, depthwise: true).name)
     }
+
+    @Test("attention projections are recognised by the names exporters give them")
+    func attentionNames() {
+        #expect(AccuracyModel.isAttentionProjection("model.layers.0.self_attn.q_proj.weight"))
+        #expect(AccuracyModel.isAttentionProjection("encoder.layer.3.attention.self.Query.weight"))
+        #expect(!AccuracyModel.isAttentionProjection("model.layers.0.mlp.down_proj.weight"))
+        #expect(!AccuracyModel.isAttentionProjection("conv1_weight_0"))
+    }
 }

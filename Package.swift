@@ -25,8 +25,10 @@ let package = Package(
         .target(name: "CLinuxIO"),
         // General HTTP/1.1 server on BSD sockets + Dispatch; knows nothing of models or jobs.
         .target(name: "HTTP", dependencies: ["CLinuxIO"]),
-        // Huffman-only gzip members written without zlib's per-byte machinery (zlib for CRC-32).
-        .target(name: "CHuffmanGzip", linkerSettings: [.linkedLibrary("z")]),
+        // CRC-32 of zip and gzip by carry-less multiplication where the CPU has it.
+        .target(name: "CCRC32"),
+        // Huffman-only gzip members written without zlib's per-byte machinery.
+        .target(name: "CHuffmanGzip", dependencies: ["CCRC32"]),
         // Whole-buffer raw deflate decoder for zip entries of known size, about twice zlib's inflate speed.
         .target(name: "CDeflateDecoder"),
         // AVX2/F16C/FMA loops for the linear quantizer, chosen at run time (Swift cannot target them per function).
@@ -37,7 +39,7 @@ let package = Package(
         // Model file readers/writers and format sniffing.
         // The .proto sources are inputs to scripts/generate-protos, not to the build.
         .target(name: "ModelFormats", dependencies: [
-            "QuantCore", "CZlib", "CDeflateDecoder",
+            "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
@@ -57,7 +59,7 @@ let package = Package(
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib"]),
     ],

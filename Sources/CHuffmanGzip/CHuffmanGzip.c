@@ -1,6 +1,6 @@
 #include "CHuffmanGzip.h"
 #include <string.h>
-#include <zlib.h>
+#include "CCRC32.h"
 
 // Literals per deflate block: large enough that the ~150-byte code header is negligible, small
 // enough that the codes follow local statistics.
@@ -162,13 +162,7 @@ size_t chg_gzip_member(const uint8_t *in, size_t count, uint8_t *out, size_t cap
         offset += n;
     } while (offset < count);
     flush_bits(&w);
-    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    size_t done = 0;
-    while (done < count) { // zlib takes 32-bit lengths
-        uInt piece = (uInt)(count - done > (1u << 30) ? (1u << 30) : count - done);
-        crc = (uint32_t)crc32(crc, in + done, piece);
-        done += piece;
-    }
+    uint32_t crc = ccrc32_update(0, in, count);
     uint32_t size = (uint32_t)count;
     for (int i = 0; i < 4; i++) out[w.pos++] = (uint8_t)(crc >> (8 * i));
     for (int i = 0; i < 4; i++) out[w.pos++] = (uint8_t)(size >> (8 * i));

@@ -1,21 +1,12 @@
-import CZlib
+import CCRC32
 
-/// CRC-32 (the zip/gzip polynomial) by zlib, whose length argument is 32-bit; larger buffers
-/// are fed in pieces.
+/// CRC-32 (the zip/gzip polynomial), incrementally.
 struct CRC32 {
     private(set) var value: UInt32 = 0
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard var base = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return }
-        var remaining = bytes.count
-        var crc = uLong(value)
-        while remaining > 0 {
-            let piece = min(remaining, 1 << 30)
-            crc = crc32(crc, base, uInt(piece))
-            base += piece
-            remaining -= piece
-        }
-        value = UInt32(truncatingIfNeeded: crc)
+        guard let base = bytes.baseAddress else { return }
+        value = ccrc32_update(value, base, bytes.count)
     }
 
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {

@@ -1,3 +1,5 @@
+import CCRC32
+import CZlib
 import Testing
 @testable import ModelFormats
 
@@ -13,5 +15,22 @@ import Testing
         var crc = CRC32()
         bytes.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[..<4])); crc.update(UnsafeRawBufferPointer(rebasing: $0[4...])) }
         #expect(crc.value == 0xCBF4_3926)
+    }
+
+    /// The folded path (64-byte groups, then 16-byte lanes, then a table tail) against zlib at
+    /// every length and alignment that exercises each step and the seams between them.
+    @Test func foldedAndPortablePathsAgreeWithZlibAtEveryLengthAndAlignment() {
+        var rng = SplitMix64(seed: 32)
+        let bytes = (0..<4200).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        bytes.withUnsafeBytes { all in
+            for offset in 0..<3 {
+                for count in Array(0...300) + [1023, 1024, 1025, 4096, 4197 - offset] {
+                    let piece = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)])
+                    let expected = UInt32(crc32(0x1234_5678, piece.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(count)))
+                    #expect(ccrc32_update(0x1234_5678, piece.baseAddress, count) == expected, "length \(count), offset \(offset)")
+                    #expect(ccrc32_update_portable(0x1234_5678, piece.baseAddress, count) == expected, "length \(count), offset \(offset)")
+                }
+            }
+        }
     }
 }

@@ -64,7 +64,9 @@ final class APIResponder: HTTPResponder {
             service.metrics.recordRequest(route: route.template, method: head.method, status: response.status)
             completion(response)
         }
-        if Self.answersInline(route) {
+        if case .getJob(let id) = route, head.method == "GET", let wait = QueryString(head.query)["wait"] {
+            waitForJob(id, wait: wait, request, done)
+        } else if Self.answersInline(route) {
             done(handle(route, request))
         } else {
             work.async { [self] in done(handle(route, request)) }
@@ -83,7 +85,7 @@ final class APIResponder: HTTPResponder {
         return response
     }
 
-    private func handle(_ route: Route, _ request: HTTPRequest) -> HTTPResponse {
+    func handle(_ route: Route, _ request: HTTPRequest) -> HTTPResponse {
         do {
             switch route {
             case .health: return json(200, ["status": "ok"])

@@ -125,6 +125,26 @@ extension APIResponder {
         return HTTPResponse(status: 200, contentType: "application/json", body: service.jobJSON(job))
     }
 
+    /// The longest `?wait=` a request may hold its connection for.
+    static let maxWaitSeconds = 600.0
+
+    /// `GET /v1/jobs/{id}?wait=S`: answers when the job finishes or after S seconds, whichever
+    /// is first, with the job as it is then; a build pipeline blocks on one request instead of
+    /// polling. Validation errors and unknown jobs answer at once.
+    func waitForJob(_ id: String, wait: String, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let respondNow: @Sendable () -> Void = { [self] in done(handle(.getJob(id), request)) }
+        guard let seconds = Double(wait), seconds.isFinite, (0...Self.maxWaitSeconds).contains(seconds) else {
+            return done(Problem.invalidRequest("wait must be a number of seconds from 0 to \(Int(Self.maxWaitSeconds))", field: "wait").response)
+        }
+        guard (try? service.store.job(id)) != nil else { return respondNow() }
+        let watcher = service.store.watchers.watch(id, seconds: seconds, respondNow)
+        // Registered first, checked second: a job that finished in between is answered here.
+        if let job = try? service.store.job(id), job.status.isFinished || seconds == 0 {
+            service.store.watchers.remove(watcher)
+            watcher.fire()
+        }
+    }
+
     func cancelJob(_ id: String) throws -> HTTPResponse {
         guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
         guard !job.status.isFinished else {

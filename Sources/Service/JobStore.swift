@@ -7,6 +7,8 @@ import Synchronization
 public final class JobStore: Sendable {
     private let db: DatabasePool
     private let cache = Mutex<[String: Job]>([:])
+    /// Requests long-polling for a job to finish; fired on every write that finishes one.
+    let watchers = JobWatchers()
     private static let cacheLimit = 20_000
 
     public init(path: String) throws {
@@ -104,7 +106,10 @@ public final class JobStore: Sendable {
             try job.update(db)
             return job
         }
-        if let job { remember(job) }
+        if let job {
+            remember(job)
+            if job.status.isFinished { watchers.finished(id) }
+        }
         return job
     }
 

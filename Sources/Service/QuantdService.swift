@@ -65,6 +65,7 @@ public final class QuantdService: Sendable {
     public func shutdown() {
         context.logger.info("shutting down", metadata: ["grace_seconds": "\(config.shutdownGracePeriod)"])
         context.startDraining()
+        context.store.watchers.releaseAll()
         retentionTimer?.cancel()
         server.shutdown(gracePeriod: config.shutdownGracePeriod)
         pool.stop(timeout: config.shutdownGracePeriod)

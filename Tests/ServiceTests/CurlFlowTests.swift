@@ -3,7 +3,7 @@ import Testing
 @testable import Service
 
 /// The documented client flow, driven by the real curl binary: upload with -T, queue a w8
-/// job, poll, download with -OJ (stored gzip) or --compressed (decoded by curl), read the report.
+/// job, wait for it with ?wait, download with -OJ (stored gzip) or --compressed (decoded by curl), read the report.
 @Suite("curl end-to-end flow")
 struct CurlFlowTests {
     /// Uploads the standard fixture with `curl -T`, queues w8, waits; returns what later steps need.
@@ -26,7 +26,11 @@ struct CurlFlowTests {
         #expect(submit.final?.header("Location") == "/v1/jobs/\(jobID)")
         #expect(["queued", "running", "succeeded"].contains(submit.json["status"] as? String ?? ""))
 
-        let job = try server.waitForJob(jobID)
+        // The documented wait: one curl that answers when the job has finished.
+        let waited = try Curl.run([server.baseURL + "/v1/jobs/\(jobID)?wait=120"])
+        #expect(waited.status == 200)
+        let job = waited.json
+        #expect(["succeeded", "failed", "cancelled"].contains(job["status"] as? String ?? ""), "\(job)")
         return (fixture, modelPath, model, job)
     }
 

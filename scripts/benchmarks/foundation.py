@@ -79,13 +79,12 @@ def peak_rss_mb(pid):
 
 
 def wait_job(base, job_id, timeout=600):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = json.loads(curl(f"{base}/v1/jobs/{job_id}"))
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.01)
-    raise TimeoutError(job_id)
+    """One long-poll request (GET …?wait=S) instead of a polling loop, whose curl processes
+    would compete with the job for the same two cores."""
+    job = json.loads(curl(f"{base}/v1/jobs/{job_id}?wait={timeout}"))
+    if job["status"] not in ("succeeded", "failed", "cancelled"):
+        raise TimeoutError(job_id)
+    return job
 
 
 def coremltools_int8_seconds(tensors):

@@ -136,7 +136,10 @@ struct CoreMLCompressor {
 
         let newWeights: [UInt8]
         do {
-            newWeights = try model.rewrite(replacing: replacements, weightFileName: Self.weightFileName) { fileName, offset throws(MLProgramError) in
+            // Compressed weights are smaller than their floats, so the input's weight files bound
+            // the output's in practice (a larger file only grows the buffer).
+            let bound = weightFiles.values.reduce(0) { $0 + $1.data.bytes.count } + 4096
+            newWeights = try model.rewrite(replacing: replacements, weightFileName: Self.weightFileName, expectedBytes: bound) { fileName, offset throws(MLProgramError) in
                 guard let file = weightFiles[fileName] ?? Self.resolveExtra(fileName, package, archive, bytes),
                       let blob = file.storage.blob(atMetadataOffset: offset) else {
                     throw .missingBlob(fileName: fileName, offset: offset)

@@ -74,6 +74,25 @@ import Testing
         }
     }
 
+    /// Frequencies halving from symbol to symbol give natural code lengths past deflate's limit
+    /// (and the encoder's 14 bits); lengths that are not multiples of its four-literal step
+    /// exercise the tail.
+    @Test func huffmanMembersRoundTripWhenCodesMustBeLengthLimited() throws {
+        var geometric: [UInt8] = []
+        for symbol in 0..<24 { geometric += [UInt8](repeating: UInt8(symbol * 11), count: max(1, 1 << (18 - symbol))) }
+        // A fixed permutation (multiplying by a number coprime to the count) spreads every symbol.
+        let n = geometric.count
+        let stride = (1...).lazy.map { 7919 * $0 + 1 }.first { gcd($0, n) == 1 }!
+        geometric = (0..<n).map { geometric[($0 * stride) % n] }
+        for count in [1, 2, 3, 5, 4097, 262_147, geometric.count] {
+            let input = Array(geometric.prefix(count))
+            let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 1 << 22, strategy: .huffmanOnly, concurrency: 1))
+            #expect(Self.gunzip(gz) == input, "\(count) bytes")
+        }
+    }
+
+    private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+
     @Test func writesOneMemberPerPiece() throws {
         let input = Self.sample(200_001, seed: 9)
         let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))

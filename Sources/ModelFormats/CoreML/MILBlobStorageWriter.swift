@@ -8,8 +8,12 @@ public struct MILBlobStorageWriter: Sendable {
     public private(set) var bytes: [UInt8]
     public private(set) var blobs: [MILBlob] = []
 
-    public init() {
-        bytes = [UInt8](repeating: 0, count: Int(MILBlobStorage.alignment))
+    /// `capacity`: the expected file size, reserved up front so that a large file is not
+    /// copied (and its fresh pages faulted in) again at every doubling as it grows.
+    public init(reservingCapacity capacity: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(max(capacity, Int(MILBlobStorage.alignment)))
+        bytes.append(contentsOf: repeatElement(0, count: Int(MILBlobStorage.alignment)))
         setHeader()
     }
 

@@ -101,12 +101,13 @@ public struct MLProgramModel: Sendable {
     /// output name and type, so consumers are untouched) and returns the new weight file:
     /// every blob still referenced, in program order, and nothing else.
     ///
-    /// `blob` returns the stored blob behind a reference, to copy it across.
+    /// `blob` returns the stored blob behind a reference, to copy it across; `expectedBytes`
+    /// (an upper bound of the new file's size, if known) is reserved up front.
     public mutating func rewrite(
-        replacing replacements: [String: [ConstexprOp]], weightFileName: String,
+        replacing replacements: [String: [ConstexprOp]], weightFileName: String, expectedBytes: Int = 0,
         blob: (_ fileName: String, _ offset: UInt64) throws(MLProgramError) -> (MILBlob, UnsafeRawBufferPointer)
     ) throws(MLProgramError) -> [UInt8] {
-        var writer = MILBlobStorageWriter()
+        var writer = MILBlobStorageWriter(reservingCapacity: expectedBytes)
         var copied: [String: UInt64] = [:]
         func relocate(_ value: inout CoreML_Specification_MILSpec_Value) throws(MLProgramError) {
             guard case .blobFileValue(var file)? = value.value else { return }

@@ -108,8 +108,11 @@ struct CoreMLCompressor {
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
+        let t0 = ContinuousClock.now
+        func lap(_ s: String) { FileHandle.standardError.write("PHASE \(s) \(ContinuousClock.now - t0)\n".data(using: .utf8)!) }
         let (archive, opened, opset) = try openForTarget(bytes)
         var model = opened
+        lap("open")
         let package = archive.package
 
         // Every weight file the model refers to, read and validated once.
@@ -127,10 +130,12 @@ struct CoreMLCompressor {
             }
         }
 
+        lap("read")
         let started = ContinuousClock.now
         let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, progress: progress, isCancelled: isCancelled)
         let encodeSeconds = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
             + Double((ContinuousClock.now - started).components.seconds)
+        lap("encode")
         var replacements: [String: [ConstexprOp]] = [:]
         for (weight, result) in zip(weights, results) where !result.chain.isEmpty { replacements[weight.outputName] = result.chain }
 
@@ -149,7 +154,9 @@ struct CoreMLCompressor {
         } catch {
             throw Problem.invalidModel(error.description)
         }
+        lap("rewrite")
         let specification = try model.serialized()
+        lap("serialize")
 
         // The package again, zipped: the new model and weight file in place of the old ones.
         let weightPath = package.modelDirectory + "weights/weight.bin"
@@ -176,6 +183,7 @@ struct CoreMLCompressor {
             try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
         }
         try writer.finish()
+        lap("zip")
         return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
                                   encodeSeconds: encodeSeconds, graph: model.opGraph)
     }

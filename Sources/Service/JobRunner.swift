@@ -128,8 +128,11 @@ struct JobRunner: Sendable {
                                                                            isCancelled: { flag.isStopped })
             parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         }
+        FileHandle.standardError.write("PHASE job-compress-done \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
         let gzipBytes = try gzipStream.finish()
+        FileHandle.standardError.write("PHASE gzip-finish \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
+        FileHandle.standardError.write("PHASE fsync \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
 
         let quantized = outcome.tensors.filter { $0.action == "compressed" }
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }

@@ -6,10 +6,17 @@ struct CompressionOutcome {
     var tensors: [CompressionReport.Tensor]
     var warnings: [String]
     var artifactBytes: Int
+    /// Opening the model and reading its weights (inflating a zipped package's weight file)
+    /// before compressing; 0 where weights are read as they are compressed (safetensors).
+    var readSeconds: Double = 0
     /// Compressing every tensor in memory, before the artifact is written.
     var encodeSeconds: Double
     /// The compressed model's op graph with weights in their new forms, where the format has one.
     var graph: OpGraph? = nil
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
 
     /// Each compressed weight's SQNR, by weight name, for the accuracy estimate.
     var sqnrByWeight: [String: Double] {

@@ -63,13 +63,16 @@ public struct CompressionReport: Codable, Sendable, Equatable {
     public struct Timings: Codable, Sendable, Equatable {
         /// Reading, quantizing and writing the gzip artifact (the two overlap).
         public var compressSeconds: Double
+        /// Of those, opening the model and reading its weights (inflating a zipped package).
+        public var readSeconds: Double
         /// Of those, compressing the tensors in memory (the engine), before writing begins.
         public var encodeSeconds: Double
         /// From the worker taking the job to the artifact being in place.
         public var totalSeconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case compressSeconds = "compress_seconds", encodeSeconds = "encode_seconds", totalSeconds = "total_seconds"
+            case compressSeconds = "compress_seconds", readSeconds = "read_seconds", encodeSeconds = "encode_seconds"
+            case totalSeconds = "total_seconds"
         }
     }
 

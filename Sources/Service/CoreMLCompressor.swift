@@ -108,11 +108,9 @@ struct CoreMLCompressor {
 
     func compress(_ bytes: UnsafeRawBufferPointer, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
-        let t0 = ContinuousClock.now
-        func lap(_ s: String) { FileHandle.standardError.write("PHASE \(s) \(ContinuousClock.now - t0)\n".data(using: .utf8)!) }
+        let opening = ContinuousClock.now
         let (archive, opened, opset) = try openForTarget(bytes)
         var model = opened
-        lap("open")
         let package = archive.package
 
         // Every weight file the model refers to, read and validated once.
@@ -130,21 +128,16 @@ struct CoreMLCompressor {
             }
         }
 
-        lap("read")
         let started = ContinuousClock.now
         let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, progress: progress, isCancelled: isCancelled)
-        let encodeSeconds = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
-            + Double((ContinuousClock.now - started).components.seconds)
-        lap("encode")
+        let encodeSeconds = CompressionOutcome.seconds(ContinuousClock.now - started)
+        let readSeconds = CompressionOutcome.seconds(started - opening)
         var replacements: [String: [ConstexprOp]] = [:]
         for (weight, result) in zip(weights, results) where !result.chain.isEmpty { replacements[weight.outputName] = result.chain }
 
-        let newWeights: [UInt8]
+        let newWeights: MILBlobStorageWriter
         do {
-            // Compressed weights are smaller than their floats, so the input's weight files bound
-            // the output's in practice (a larger file only grows the buffer).
-            let bound = weightFiles.values.reduce(0) { $0 + $1.data.bytes.count } + 4096
-            newWeights = try model.rewrite(replacing: replacements, weightFileName: Self.weightFileName, expectedBytes: bound) { fileName, offset throws(MLProgramError) in
+            newWeights = try model.rewrite(replacing: replacements, weightFileName: Self.weightFileName) { fileName, offset throws(MLProgramError) in
                 guard let file = weightFiles[fileName] ?? Self.resolveExtra(fileName, package, archive, bytes),
                       let blob = file.storage.blob(atMetadataOffset: offset) else {
                     throw .missingBlob(fileName: fileName, offset: offset)
@@ -154,9 +147,7 @@ struct CoreMLCompressor {
         } catch {
             throw Problem.invalidModel(error.description)
         }
-        lap("rewrite")
         let specification = try model.serialized()
-        lap("serialize")
 
         // The package again, zipped: the new model and weight file in place of the old ones.
         let weightPath = package.modelDirectory + "weights/weight.bin"
@@ -174,18 +165,17 @@ struct CoreMLCompressor {
             } else if path == weightPath || replacedWeightFiles.contains(path) {
                 guard !wroteWeights else { continue }
                 wroteWeights = true
-                try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
+                try writer.addFile(weightPath, pieces: newWeights.pieces)
             } else {
                 try archive.contents(of: path, in: bytes).withUnsafeBytes { try writer.addFile(path, contents: $0) }
             }
         }
-        if !wroteWeights, newWeights.count > 64 {
-            try newWeights.withUnsafeBytes { try writer.addFile(weightPath, contents: $0) }
+        if !wroteWeights, !newWeights.blobs.isEmpty {
+            try writer.addFile(weightPath, pieces: newWeights.pieces)
         }
         try writer.finish()
-        lap("zip")
         return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
-                                  encodeSeconds: encodeSeconds, graph: model.opGraph)
+                                  readSeconds: readSeconds, encodeSeconds: encodeSeconds, graph: model.opGraph)
     }
 
     /// A weight file of the package, read (in place where the archive stores it) and validated.

@@ -128,11 +128,8 @@ struct JobRunner: Sendable {
                                                                            isCancelled: { flag.isStopped })
             parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         }
-        FileHandle.standardError.write("PHASE job-compress-done \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
         let gzipBytes = try gzipStream.finish()
-        FileHandle.standardError.write("PHASE gzip-finish \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
-        FileHandle.standardError.write("PHASE fsync \(Date().timeIntervalSince(started))\n".data(using: .utf8)!)
 
         let quantized = outcome.tensors.filter { $0.action == "compressed" }
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
@@ -148,7 +145,8 @@ struct JobRunner: Sendable {
                 compressionRatioVsUpload: Double(uploadBytes) / Double(max(1, outcome.artifactBytes)),
                 meanSQNRDB: weight > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / weight : nil),
             warnings: outcome.warnings,
-            timings: .init(compressSeconds: Date().timeIntervalSince(started), encodeSeconds: outcome.encodeSeconds,
+            timings: .init(compressSeconds: Date().timeIntervalSince(started), readSeconds: outcome.readSeconds,
+                           encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
         report.estimates = outcome.estimates(catalog: catalog)
         let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + (isPackage ? ".mlpackage.zip" : ".safetensors")

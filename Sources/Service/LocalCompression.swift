@@ -55,7 +55,7 @@ public enum LocalCompression {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes,
                                           compressSeconds: Date().timeIntervalSince(started),
-                                          encodeSeconds: outcome.encodeSeconds))
+                                          readSeconds: outcome.readSeconds, encodeSeconds: outcome.encodeSeconds))
     }
 
     struct Summary: Encodable {
@@ -64,12 +64,15 @@ public enum LocalCompression {
         var artifactBytes: Int
         /// Opening, compressing and writing, in this process (no start-up).
         var compressSeconds: Double
+        /// Of those, opening the model and reading its weights (inflating a zipped package).
+        var readSeconds: Double
         /// Of those, compressing the tensors in memory, before writing.
         var encodeSeconds: Double
 
         enum CodingKeys: String, CodingKey {
             case tensors, warnings
-            case artifactBytes = "artifact_bytes", compressSeconds = "compress_seconds", encodeSeconds = "encode_seconds"
+            case artifactBytes = "artifact_bytes", compressSeconds = "compress_seconds", readSeconds = "read_seconds"
+            case encodeSeconds = "encode_seconds"
         }
     }
 }

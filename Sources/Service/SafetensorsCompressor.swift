@@ -29,7 +29,7 @@ struct SafetensorsCompressor {
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         let started = ContinuousClock.now
         var (encoded, warnings) = try encodeAll(file, progress: progress, isCancelled: isCancelled)
-        let encodeSeconds = Self.seconds(ContinuousClock.now - started)
+        let encodeSeconds = CompressionOutcome.seconds(ContinuousClock.now - started)
 
         var metadata = file.metadata
         for e in encoded { if let m = e.metadata { metadata["quantd:" + e.report.name] = m } }
@@ -58,10 +58,6 @@ struct SafetensorsCompressor {
         }
         return CompressionOutcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize,
                        encodeSeconds: encodeSeconds)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Compresses every tensor, one per core at a time: each tensor's own kernels are parallel

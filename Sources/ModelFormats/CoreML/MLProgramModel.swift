@@ -101,13 +101,13 @@ public struct MLProgramModel: Sendable {
     /// output name and type, so consumers are untouched) and returns the new weight file:
     /// every blob still referenced, in program order, and nothing else.
     ///
-    /// `blob` returns the stored blob behind a reference, to copy it across; `expectedBytes`
-    /// (an upper bound of the new file's size, if known) is reserved up front.
+    /// `blob` returns the stored blob behind a reference, to copy it across. The new file's
+    /// blobs of replaced weights are the constexpr ops' own arrays, not copies.
     public mutating func rewrite(
-        replacing replacements: [String: [ConstexprOp]], weightFileName: String, expectedBytes: Int = 0,
+        replacing replacements: [String: [ConstexprOp]], weightFileName: String,
         blob: (_ fileName: String, _ offset: UInt64) throws(MLProgramError) -> (MILBlob, UnsafeRawBufferPointer)
-    ) throws(MLProgramError) -> [UInt8] {
-        var writer = MILBlobStorageWriter(reservingCapacity: expectedBytes)
+    ) throws(MLProgramError) -> MILBlobStorageWriter {
+        var writer = MILBlobStorageWriter()
         var copied: [String: UInt64] = [:]
         func relocate(_ value: inout CoreML_Specification_MILSpec_Value) throws(MLProgramError) {
             guard case .blobFileValue(var file)? = value.value else { return }
@@ -149,7 +149,7 @@ public struct MLProgramModel: Sendable {
             program.functions[name] = function
         }
         specification.mlProgram = program
-        return writer.bytes
+        return writer
     }
 
     // MARK: - Traversal
@@ -285,9 +285,7 @@ public struct MLProgramModel: Sendable {
         switch tensor.storage {
         case .blob(let bytes):
             let bits = tensor.shape.reduce(1, *) * tensor.dataType.bitWidth
-            let offset = bytes.withUnsafeBytes {
-                writer.append(tensor.dataType, data: $0, paddingBits: tensor.dataType.isSubByte ? UInt64(bytes.count * 8 - bits) : 0)
-            }
+            let offset = writer.append(tensor.dataType, blob: bytes, paddingBits: tensor.dataType.isSubByte ? UInt64(bytes.count * 8 - bits) : 0)
             var file = CoreML_Specification_MILSpec_Value.BlobFileValue()
             file.fileName = weightFileName
             file.offset = offset

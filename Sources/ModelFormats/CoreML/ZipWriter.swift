@@ -27,13 +27,22 @@ public struct ZipWriter {
     /// `name` is a relative path; a trailing `/` is added.
     public mutating func addDirectory(_ name: String) throws {
         let path = try ArchivePath.validated(name)
-        try add(name: path + "/", contents: UnsafeRawBufferPointer(start: nil, count: 0), isDirectory: true)
+        try add(name: path + "/", size: 0, isDirectory: true) { _ in }
     }
 
     public mutating func addFile(_ name: String, contents: UnsafeRawBufferPointer) throws {
         guard !name.hasSuffix("/") else { throw ZipWriterError.fileNameEndsWithSlash(name) }
         let path = try ArchivePath.validated(name)
-        try add(name: path, contents: contents, isDirectory: false)
+        try add(name: path, size: contents.count, isDirectory: false) { visit in try visit(contents) }
+    }
+
+    /// A file whose contents are the concatenation of `pieces`, written without joining them.
+    public mutating func addFile(_ name: String, pieces: [[UInt8]]) throws {
+        guard !name.hasSuffix("/") else { throw ZipWriterError.fileNameEndsWithSlash(name) }
+        let path = try ArchivePath.validated(name)
+        try add(name: path, size: pieces.reduce(0) { $0 + $1.count }, isDirectory: false) { visit in
+            for piece in pieces { try piece.withUnsafeBytes { try visit($0) } }
+        }
     }
 
     /// Writes the central directory and end record; the writer accepts nothing afterwards.
@@ -83,24 +92,29 @@ public struct ZipWriter {
         try buffered.flush()
     }
 
-    private mutating func add(name: String, contents: UnsafeRawBufferPointer, isDirectory: Bool) throws {
+    /// `forEachPiece` hands the contents to its argument in order; it is called twice, for the
+    /// CRC the header needs and then to write them.
+    private mutating func add(name: String, size: Int, isDirectory: Bool,
+                              forEachPiece: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         precondition(!finished, "ZipWriter used after finish")
         guard names.insert(name).inserted else { throw ZipWriterError.duplicateEntry(name) }
         guard written.count < Int(UInt16.max) else { throw ZipWriterError.needsZip64(reason: "more than 65535 entries") }
         let nameBytes = Array(name.utf8)
         let headerSize = UInt64(ZipCentralDirectoryRecord.localFixedSize + nameBytes.count)
-        guard offset + headerSize + UInt64(contents.count) <= UInt64(UInt32.max) else {
+        guard offset + headerSize + UInt64(size) <= UInt64(UInt32.max) else {
             throw ZipWriterError.needsZip64(reason: "the archive would exceed 4 GiB at '\(name)'")
         }
-        let entry = Written(name: nameBytes, crc32: CRC32.checksum(contents), size: UInt32(contents.count),
+        var crc = CRC32()
+        try forEachPiece { crc.update($0) }
+        let entry = Written(name: nameBytes, crc32: crc.value, size: UInt32(size),
                             localHeaderOffset: UInt32(offset), isDirectory: isDirectory)
         var header: [UInt8] = []
         header.appendLittleEndian(ZipCentralDirectoryRecord.localSignature)
         appendCommonFields(entry, to: &header)
         header.append(contentsOf: nameBytes)
         try emit(header)
-        try output(contents)
-        offset += UInt64(contents.count)
+        try forEachPiece { piece in if piece.count > 0 { try output(piece) } }
+        offset += UInt64(size)
         written.append(entry)
     }
 

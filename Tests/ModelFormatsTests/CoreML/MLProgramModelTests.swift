@@ -112,7 +112,7 @@ private func rewrite(_ model: inout MLProgramModel, chains replacements: [String
                 throw .missingBlob(fileName: fileName, offset: offset)
             }
             return (blob, UnsafeRawBufferPointer(rebasing: raw[blob.dataRange]))
-        }
+        }.bytes
     }
 }
 

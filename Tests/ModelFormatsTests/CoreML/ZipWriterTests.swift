@@ -24,6 +24,15 @@ import Testing
         #expect(try zipContents(bytes, "x.mlpackage/Manifest.json") == Array("{}".utf8))
     }
 
+    /// A file written from pieces is the file written whole: same CRC, size and bytes.
+    @Test func piecesWriteTheSameArchiveAsTheJoinedContents() throws {
+        let pieces: [[UInt8]] = [[1, 2, 3], [], (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7) }, [9]]
+        let whole = try written { writer in try pieces.joined().map { $0 }.withUnsafeBytes { try writer.addFile("w.bin", contents: $0) } }
+        let fromPieces = try written { writer in try writer.addFile("w.bin", pieces: pieces) }
+        #expect(fromPieces == whole)
+        #expect(try zipContents(fromPieces, "w.bin") == Array(pieces.joined()))
+    }
+
     @Test func isDeterministic() throws {
         let make = { try self.written { writer in try [UInt8]([1, 2]).withUnsafeBytes { try writer.addFile("a", contents: $0) } } }
         #expect(try make() == make())

@@ -225,6 +225,13 @@ static inline void copy16(uint8_t *dst, const uint8_t *src) { memcpy(dst, src, 1
 
 qd_inflate_result qd_inflate_raw(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
                                  size_t *in_used, size_t *out_len) {
+    return qd_inflate_raw_reporting(in, in_len, out, out_capacity, in_used, out_len, 0, 0, 0);
+}
+
+qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
+                                           size_t *in_used, size_t *out_len, size_t report_every,
+                                           void (*report)(void *context, size_t produced), void *context) {
+    size_t next_report = report_every;
     static const uint8_t no_input = 0;
     uint8_t no_output = 0;
     if (!in) { in = &no_input; in_len = 0; }
@@ -448,7 +455,12 @@ qd_inflate_result qd_inflate_raw(const uint8_t *in, size_t in_len, uint8_t *out,
             for (unsigned i = 0; i < length; i++) out_next[i] = src[i];
             out_next += length;
         }
-    block_done:;
+    block_done:
+        // Output before out_next is final (matches only read it), so it may be handed on.
+        if (report && (size_t)(out_next - out) >= next_report) {
+            report(context, (size_t)(out_next - out));
+            next_report = (size_t)(out_next - out) + report_every;
+        }
     } while (!final);
 
     *in_used = (size_t)(in_next - in) - (bitsleft - 8 * overrun) / 8;

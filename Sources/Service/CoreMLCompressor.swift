@@ -113,24 +113,44 @@ struct CoreMLCompressor {
         var model = opened
         let package = archive.package
 
-        // Every weight file the model refers to, read and validated once.
-        var weightFiles: [String: WeightFile] = [:]
+        // Every weight file the model refers to: stored ones read in place and validated now,
+        // deflated ones inflating on their own threads while the weights are compressed.
+        var sources: [String: WeightFileSource] = [:]
         let weights = model.weights
+        defer { sources.values.forEach { $0.waitUntilDone() } }
         for fileName in Set(weights.map(\.fileName)).sorted() {
             do {
                 let (path, _) = try package.resolve(fileName)
-                let contents = try archive.data(of: path, in: bytes)
-                weightFiles[fileName] = WeightFile(path: path, data: contents, storage: try MILBlobStorage(parsing: contents.bytes))
+                if let entry = try archive.inflating(path, in: bytes) {
+                    sources[fileName] = .inflating(entry)
+                } else {
+                    let contents = try archive.data(of: path, in: bytes)
+                    sources[fileName] = .ready(WeightFile(path: path, data: contents, storage: try MILBlobStorage(parsing: contents.bytes)))
+                }
             } catch let error as MLPackageError {
                 throw Problem.invalidModel("the archive is not a valid .mlpackage: \(error)")
             } catch {
                 throw Problem.invalidModel("the weight file '\(fileName)' is invalid: \(error)")
             }
         }
+        /// Each file whole and validated; a file that is invalid is the error to report, before
+        /// any a weight in it met.
+        func finishedFiles() throws -> [String: WeightFile] {
+            try sources.reduce(into: [:]) { files, source in files[source.key] = try source.value.finish(fileName: source.key, weights: weights) }
+        }
 
         let started = ContinuousClock.now
-        let results = try encodeAll(weights, weightFiles: weightFiles, opset: opset, progress: progress, isCancelled: isCancelled)
+        let results: [WeightResult]
+        let weightFiles: [String: WeightFile]
+        do {
+            results = try encodeAll(weights, sources: sources, opset: opset, progress: progress, isCancelled: isCancelled)
+            weightFiles = try finishedFiles()
+        } catch {
+            _ = try finishedFiles()
+            throw error
+        }
         let encodeSeconds = CompressionOutcome.seconds(ContinuousClock.now - started)
+        // Inflating overlaps compressing; what it adds is in the encode time.
         let readSeconds = CompressionOutcome.seconds(started - opening)
         var replacements: [String: [ConstexprOp]] = [:]
         for (weight, result) in zip(weights, results) where !result.chain.isEmpty { replacements[weight.outputName] = result.chain }
@@ -202,7 +222,7 @@ struct CoreMLCompressor {
 
     /// Compresses the weights on all cores, one weight per core at a time, reporting the
     /// share of weight elements done (compressing is most of a job; writing the rest).
-    private func encodeAll(_ weights: [MLProgramWeight], weightFiles: [String: WeightFile], opset: MILOpset,
+    private func encodeAll(_ weights: [MLProgramWeight], sources: [String: WeightFileSource], opset: MILOpset,
                            progress: (Double) -> Void, isCancelled: () -> Bool) throws -> [WeightResult] {
         let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
         slots.initialize(repeating: nil)
@@ -220,13 +240,8 @@ struct CoreMLCompressor {
                 }
                 guard let index else { return }
                 let weight = weights[index]
-                let file = weightFiles[weight.fileName]!
                 output[index] = Result {
-                    guard let blob = file.storage.blob(atMetadataOffset: weight.blobOffset), blob.dataType == weight.dataType,
-                          blob.elementCount == UInt64(weight.elementCount) else {
-                        throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
-                    }
-                    return try encode(weight, UnsafeRawBufferPointer(rebasing: file.data.bytes[blob.dataRange]), opset: opset)
+                    try encode(weight, try sources[weight.fileName]!.blob(for: weight).1, opset: opset)
                 }
                 // Reported under the lock: the callback need not be thread-safe.
                 doneElements.withLock { done in

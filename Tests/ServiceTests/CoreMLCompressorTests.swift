@@ -40,6 +40,27 @@ import Testing
         #expect(abs(reports.last! - 0.9) < 1e-12)
     }
 
+    /// A `zip -r` upload's weight file is inflated on its own thread while weights are
+    /// compressed as their bytes arrive: the artifact is the one the stored zip gives.
+    @Test func aDeflatedPackageGivesTheSameArtifactAsAStoredOne() throws {
+        // Over 256 KiB of weights, so readers wait on partial output, not only on the end.
+        let stored = PackageFixture.linearProgram(weights: [512, 1024, 768, 256], seed: 3)
+        let (fromStored, storedOutcome, _) = try Self.compress(stored, CoreMLCompressor(pipeline: Self.int8))
+        let (fromDeflated, deflatedOutcome, _) = try Self.compress(try PackageFixture.deflated(stored), CoreMLCompressor(pipeline: Self.int8))
+        #expect(fromDeflated == fromStored)
+        #expect(deflatedOutcome.tensors == storedOutcome.tensors)
+    }
+
+    @Test func aDeflatedWeightFileWithAWrongChecksumIsRefusedAsInvalid() throws {
+        let package = try PackageFixture.deflated(PackageFixture.linearProgram(weights: [512, 1024], seed: 4), crcOf: "weight.bin", crc: 0x1234_5678)
+        #expect {
+            _ = try Self.compress(package, CoreMLCompressor(pipeline: Self.int8))
+        } throws: { error in
+            guard let problem = error as? Problem else { return false }
+            return problem.status == 422 && problem.detail.contains("the weight file") && problem.detail.contains("CRC")
+        }
+    }
+
     @Test func anIOS18EncodingOnAnIOS16ModelNeedsTheTarget() throws {
         let package = PackageFixture.linearProgram(weights: [64, 128])
         #expect {

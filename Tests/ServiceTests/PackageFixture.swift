@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 @testable import ModelFormats
 
@@ -93,6 +94,70 @@ enum PackageFixture {
         return zip([("net.mlpackage/Manifest.json", Array(manifest.utf8)),
                     ("net.mlpackage/Data/com.apple.CoreML/model.mlmodel", try! model.serializedBytes()),
                     ("net.mlpackage/Data/com.apple.CoreML/weights/weight.bin", writer.bytes)])
+    }
+
+    /// `package` (a stored zip) again with every file deflated, as `zip -r` writes it; `crc`
+    /// overrides the CRC-32 declared for the file whose name ends in `crcOf`.
+    static func deflated(_ package: [UInt8], crcOf: String? = nil, crc: UInt32 = 0) throws -> [UInt8] {
+        let archive = try package.withUnsafeBytes { try ZipArchive(parsing: $0) }
+        var out: [UInt8] = []
+        var central: [UInt8] = []
+        for entry in archive.entries {
+            let contents = try package.withUnsafeBytes { try archive.contents(of: entry, in: $0) }
+            let deflated = rawDeflate(contents)
+            let name = Array(entry.path.utf8)
+            let declaredCRC = crcOf.map { entry.path.hasSuffix($0) } == true ? crc : entry.crc32
+            func fields(_ bytes: inout [UInt8]) {
+                bytes.appendLittleEndian(UInt16(20))
+                bytes.appendLittleEndian(UInt16(0))
+                bytes.appendLittleEndian(UInt16(8))  // deflated
+                bytes.appendLittleEndian(UInt32(0x0021_0000))  // 1980-01-01 00:00
+                bytes.appendLittleEndian(declaredCRC)
+                bytes.appendLittleEndian(UInt32(deflated.count))
+                bytes.appendLittleEndian(UInt32(contents.count))
+                bytes.appendLittleEndian(UInt16(name.count))
+                bytes.appendLittleEndian(UInt16(0))
+            }
+            central.appendLittleEndian(UInt32(0x0201_4B50))
+            central.appendLittleEndian(UInt16(3 << 8 | 20))
+            fields(&central)
+            central += [UInt8](repeating: 0, count: 6)  // comment length, disk, internal attributes
+            central.appendLittleEndian(UInt32(0o100644 << 16))
+            central.appendLittleEndian(UInt32(out.count))
+            central += name
+            out.appendLittleEndian(UInt32(0x0403_4B50))
+            fields(&out)
+            out += name + deflated
+        }
+        let directoryOffset = out.count
+        out += central
+        out.appendLittleEndian(UInt32(0x0605_4B50))
+        out.appendLittleEndian(UInt32(0))
+        out.appendLittleEndian(UInt16(archive.entries.count))
+        out.appendLittleEndian(UInt16(archive.entries.count))
+        out.appendLittleEndian(UInt32(central.count))
+        out.appendLittleEndian(UInt32(directoryOffset))
+        out.appendLittleEndian(UInt16(0))
+        return out
+    }
+
+    private static func rawDeflate(_ data: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        deflateInit2_(&stream, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        defer { deflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(data.count))))
+        var input = data
+        let written = input.withUnsafeMutableBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                stream.next_in = i.baseAddress
+                stream.avail_in = uInt(i.count)
+                stream.next_out = o.baseAddress
+                stream.avail_out = uInt(o.count)
+                precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END)
+                return Int(stream.total_out)
+            }
+        }
+        return Array(out[0..<written])
     }
 
     /// The model specification of a package's bytes.

@@ -35,6 +35,13 @@ typedef enum {
 qd_inflate_result qd_inflate_raw(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
                                  size_t *in_used, size_t *out_len);
 
+// qd_inflate_raw that also calls `report` at the end of a deflate block whenever at least
+// `report_every` bytes were written since the last call, with the count of output bytes that
+// are final: another thread may read them while decoding goes on.
+qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
+                                           size_t *in_used, size_t *out_len, size_t report_every,
+                                           void (*report)(void *context, size_t produced), void *context);
+
 // What went wrong, in zlib's words (static storage).
 const char *qd_inflate_message(qd_inflate_result result);
 

@@ -6,13 +6,28 @@ import CDeflateDecoder
 enum DeflateDecoder {
     /// Returns how many bytes of `output` the stream filled. Throws when the data is not valid
     /// deflate, ends before the stream does, or would expand past `output`.
+    ///
+    /// `report`, if given, is called on this thread with the count of output bytes that are
+    /// final, at most every `reportEvery` bytes (at deflate block ends).
     static func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-                       entry: String) throws(ArchiveError) -> Int {
+                       entry: String, reportEvery: Int = 0, report: ((Int) -> Void)? = nil) throws(ArchiveError) -> Int {
         var used = 0
         var written = 0
-        let result = qd_inflate_raw(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count,
-                                    output.baseAddress?.assumingMemoryBound(to: UInt8.self), output.count,
-                                    &used, &written)
+        let inputBase = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let outputBase = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let result: qd_inflate_result
+        if let report {
+            result = withoutActuallyEscaping(report) { report in
+                var context = report
+                return withUnsafeMutablePointer(to: &context) { context in
+                    qd_inflate_raw_reporting(inputBase, input.count, outputBase, output.count, &used, &written, reportEvery, { context, produced in
+                        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(produced)
+                    }, context)
+                }
+            }
+        } else {
+            result = qd_inflate_raw(inputBase, input.count, outputBase, output.count, &used, &written)
+        }
         switch result {
         case QD_INFLATE_OK:
             return written

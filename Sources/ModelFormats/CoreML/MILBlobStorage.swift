@@ -43,7 +43,7 @@ public struct MILBlobStorage: Sendable {
 
     /// Reads and validates the metadata record at `offset` on its own, as the Core ML runtime
     /// does when a model refers to it.
-    static func blob(at offset: UInt64, in bytes: UnsafeRawBufferPointer) throws(MILBlobStorageError) -> MILBlob {
+    public static func blob(at offset: UInt64, in bytes: UnsafeRawBufferPointer) throws(MILBlobStorageError) -> MILBlob {
         guard offset % alignment == 0 else { throw .misalignedMetadata(offset: offset) }
         guard offset >= alignment, offset <= UInt64(bytes.count), UInt64(bytes.count) - offset >= alignment else {
             throw .metadataOutsideFile(offset: offset, fileSize: bytes.count)

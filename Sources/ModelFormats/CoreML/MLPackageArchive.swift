@@ -70,6 +70,14 @@ public struct MLPackageArchive: Sendable {
         }
     }
 
+    /// The file inflating on a thread of its own when the archive holds it deflated (see
+    /// `InflatingEntry`); nil when it is stored, whose bytes `data(of:in:)` gives in place.
+    public func inflating(_ path: String, in bytes: UnsafeRawBufferPointer) throws(MLPackageArchiveError) -> InflatingEntry? {
+        guard case .zip(let zip) = container else { return nil }
+        guard let entry = zip.entry(at: path) else { throw .archive(.truncated(what: "entry '\(path)'")) }
+        return entry.method == .deflated ? InflatingEntry(entry, of: zip, in: bytes) : nil
+    }
+
     /// The file's bytes; `bytes` must be the archive this was opened from.
     public func contents(of path: String, in bytes: UnsafeRawBufferPointer) throws(MLPackageArchiveError) -> [UInt8] {
         do { return try Self.contents(container, path, bytes) } catch { throw .archive(error) }
@@ -93,16 +101,27 @@ public final class EntryData: @unchecked Sendable {
     // Immutable after init; an owned buffer is freed with the object.
     public let bytes: UnsafeRawBufferPointer
     private let owned: UnsafeMutableRawBufferPointer?
+    /// What keeps `bytes` valid when another object owns them.
+    private let owner: AnyObject?
 
     init(borrowing bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         owned = nil
+        owner = nil
     }
 
     /// Takes ownership of `buffer`, which holds the contents.
     init(owning buffer: UnsafeMutableRawBufferPointer) {
         owned = buffer
         bytes = UnsafeRawBufferPointer(buffer)
+        owner = nil
+    }
+
+    /// Bytes that stay valid while `owner` lives.
+    init(keeping owner: AnyObject, bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        owned = nil
+        self.owner = owner
     }
 
     deinit { owned?.deallocate() }

@@ -88,12 +88,17 @@ public struct ZipArchive: Sendable {
         return contents
     }
 
+    /// The entry's bytes as the archive holds them (deflated or stored), not verified.
+    func rawData(of entry: ZipEntry, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        Self.data(of: entry, in: bytes)
+    }
+
     private static func data(of entry: ZipEntry, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         precondition(entry.dataRange.upperBound <= bytes.count, "entry '\(entry.path)' is not from this archive")
         return UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange])
     }
 
-    private static func verifyChecksum(of entry: ZipEntry, _ contents: UnsafeRawBufferPointer) throws(ArchiveError) {
+    static func verifyChecksum(of entry: ZipEntry, _ contents: UnsafeRawBufferPointer) throws(ArchiveError) {
         let crc = CRC32.checksum(contents)
         guard crc == entry.crc32 else { throw .checksumMismatch(entry: entry.path, declared: entry.crc32, actual: crc) }
     }

@@ -102,7 +102,8 @@ struct JobRunner: Sendable {
         defer { close(out) }
         // The artifact is never written uncompressed: members are gzipped while later tensors
         // are still being quantized.
-        let gzipStream = ParallelGzip.Stream(gzip, output: out)
+        let file = DirectFileOutput(fd: out, path: tmpGzip)
+        let gzipStream = ParallelGzip.Stream(gzip, output: { try file.write($0) })
         let outcome: CompressionOutcome
         let parameters: Int
         var lastProgress = 0.0
@@ -129,6 +130,7 @@ struct JobRunner: Sendable {
             parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         }
         let gzipBytes = try gzipStream.finish()
+        try file.finish()
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
 
         let quantized = outcome.tensors.filter { $0.action == "compressed" }

@@ -71,17 +71,22 @@ public struct ParallelGzip: Sendable {
         }
 
         private let settings: ParallelGzip
-        private let output: Int32
+        private let output: (UnsafeRawBufferPointer) throws -> Void
         private var current: [UInt8] = []
         private var inFlight: [Member] = []
         private var written = 0
         private var empty = true
         private static let queue = DispatchQueue(label: "quantd.gzip", attributes: .concurrent)
 
-        public init(_ settings: ParallelGzip, output: Int32) {
+        /// Members go to `output` in order, from the thread that calls `write` and `finish`.
+        public init(_ settings: ParallelGzip, output: @escaping (UnsafeRawBufferPointer) throws -> Void) {
             self.settings = settings
             self.output = output
             current.reserveCapacity(settings.memberBytes)
+        }
+
+        public convenience init(_ settings: ParallelGzip, output fd: Int32) {
+            self.init(settings, output: { try writeAll($0, to: fd) })
         }
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -123,7 +128,7 @@ public struct ParallelGzip: Sendable {
             let member = inFlight.removeFirst()
             member.done.wait()
             guard let bytes = member.result else { throw Failure(description: "zlib failed to compress a gzip member") }
-            try bytes.withUnsafeBytes { try writeAll($0, to: output) }
+            try bytes.withUnsafeBytes { try output($0) }
             written += bytes.count
         }
     }

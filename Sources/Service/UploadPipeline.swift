@@ -20,7 +20,7 @@ final class UploadPipeline: @unchecked Sendable {
     // @unchecked: `current`/`fill` are used only by the appending thread; everything shared
     // with the queues is immutable (`Chunk`) or guarded (`failure`).
 
-    static let chunkBytes = 4 << 20
+    static let chunkBytes = DirectFileOutput.blockBytes
     static let maxInFlight = 8
 
     private final class Chunk: @unchecked Sendable {
@@ -29,25 +29,13 @@ final class UploadPipeline: @unchecked Sendable {
         let bytes: UnsafeMutableRawBufferPointer
         var count = 0
 
-        /// Buffers of finished chunks, kept for the next ones: a fresh 4 MiB buffer is new
-        /// memory, and faulting its pages in was ~11% of an upload's CPU time here. Enough are
-        /// kept for one upload's whole window; a few uploads at once allocate the rest.
-        private static let spare = Mutex<[UnsafeMutableRawBufferPointer]>([])
-        private static let maxSpare = UploadPipeline.maxInFlight + 1
+        /// Buffers of finished chunks, kept for the next ones: enough for one upload's whole
+        /// window; a few uploads at once allocate the rest.
+        private static let buffers = BufferPool(byteCount: UploadPipeline.chunkBytes, keep: UploadPipeline.maxInFlight + 1)
 
-        init() {
-            bytes = Self.spare.withLock { $0.popLast() }
-                ?? .allocate(byteCount: UploadPipeline.chunkBytes, alignment: 4096)
-        }
+        init() { bytes = Self.buffers.take() }
 
-        deinit {
-            let kept = Self.spare.withLock { spare in
-                guard spare.count < Self.maxSpare else { return false }
-                spare.append(bytes)
-                return true
-            }
-            if !kept { bytes.deallocate() }
-        }
+        deinit { Self.buffers.give(bytes) }
 
         var filled: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[0..<count]) }
     }
@@ -152,26 +140,15 @@ final class UploadPipeline: @unchecked Sendable {
             beforeWrite?()
             let bytes = chunk.filled
             // Direct I/O needs aligned offset, length and memory: true for every full chunk.
-            let direct = directFd >= 0 && bytes.count == Self.chunkBytes
-            var target = direct ? directFd : self.fd
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(target, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-                // A short or refused direct write leaves an unaligned remainder: finish it buffered.
-                if target == directFd && (n < 0 || n < bytes.count - done) {
-                    if n > 0 { done += n }
-                    target = self.fd
-                    continue
-                }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let message = "writing the upload failed: \(String(cString: strerror(errno)))"
-                    self.failure.withLock { if $0 == nil { $0 = message } }
-                    return
-                }
-                done += n
+            do {
+                try DirectFileOutput.write(bytes, at: off_t(offset), fd: self.fd, directFd: directFd, what: "the upload")
+            } catch {
+                let message = (error as? Problem)?.detail ?? "writing the upload failed: \(error)"
+                self.failure.withLock { if $0 == nil { $0 = message } }
+                return
             }
-            if target == self.fd { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
+            let direct = directFd >= 0 && bytes.count == Self.chunkBytes
+            if !direct { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
         }
     }
 }

@@ -47,6 +47,27 @@ public struct LinearQuantizer: Sendable {
         return try withWeightSource(type, base, plan).get()
     }
 
+    /// `quantize`, and the error of the result as `QuantizationErrorMetrics(original:type:quantized:)`
+    /// gives it, measured run by run as codes are written, while the weights and codes are
+    /// still in cache, instead of in a second pass over both (equal sums, in the same order).
+    public func quantizeMeasured(
+        _ bytes: UnsafeRawBufferPointer, type: ScalarType, shape: [Int]
+    ) throws(QuantCoreError) -> (LinearQuantizedTensor, QuantizationErrorMetrics) {
+        guard type.isFloatingPoint else { throw .notFloatingPoint(type) }
+        let count = shape.reduce(1, *)
+        guard bytes.count == count * type.byteWidth else {
+            throw .sizeMismatch(expected: count * type.byteWidth, actual: bytes.count)
+        }
+        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type))
+        guard count > 0, let base = bytes.baseAddress else {
+            let empty = plan.emptyResult()
+            return (empty, QuantizationErrorMetrics(original: bytes, type: type, quantized: empty))
+        }
+        let (tensor, partial) = try withWeightSource(type, base, Plan.Measured(plan: plan)).get()
+        guard let partial else { return (tensor, QuantizationErrorMetrics(original: bytes, type: type, quantized: tensor)) }
+        return (tensor, QuantizationErrorMetrics(partial, count: count))
+    }
+
     /// Quantizes weights already in `Float`, doing the arithmetic in `scaleType` (F32, F16 or
     /// BF16), which should be the type the values were decoded from.
     public func quantize(
@@ -125,16 +146,35 @@ extension LinearQuantizer {
         var hasZeroPoints: Bool { config.mode == .linear || !config.dtype.isSigned }
 
         func visit<Source: WeightSource>(_ source: Source) -> Result<LinearQuantizedTensor, QuantCoreError> {
-            switch scaleType {
-            case .float16: run(source, Float16Quotient.self)
-            case .bfloat16: run(source, BFloat16Quotient.self)
-            default: run(source, Float32Quotient.self)
+            run(source, measure: false).map(\.0)
+        }
+
+        /// The plan run with its error measured in the same pass where the layout allows
+        /// (runs of one block each); the partial sums are nil otherwise.
+        struct Measured: WeightSourceVisitor {
+            let plan: Plan
+            func visit<Source: WeightSource>(_ source: Source)
+                -> Result<(LinearQuantizedTensor, QuantizationErrorMetrics.Partial?), QuantCoreError> {
+                plan.run(source, measure: true)
             }
         }
 
-        private func run<Source: WeightSource, Rounding: QuotientRounding>(
-            _ source: Source, _ rounding: Rounding.Type
-        ) -> Result<LinearQuantizedTensor, QuantCoreError> {
+        private func run<Source: WeightSource>(_ source: Source, measure: Bool)
+            -> Result<(LinearQuantizedTensor, QuantizationErrorMetrics.Partial?), QuantCoreError> {
+            switch (scaleType, config.dtype.isSigned) {
+            case (.float16, true): run(source, Float16Quotient.self, Int8.self, measure: measure)
+            case (.float16, false): run(source, Float16Quotient.self, UInt8.self, measure: measure)
+            case (.bfloat16, true): run(source, BFloat16Quotient.self, Int8.self, measure: measure)
+            case (.bfloat16, false): run(source, BFloat16Quotient.self, UInt8.self, measure: measure)
+            case (_, true): run(source, Float32Quotient.self, Int8.self, measure: measure)
+            case (_, false): run(source, Float32Quotient.self, UInt8.self, measure: measure)
+            }
+        }
+
+        /// `Code` is the integer type the code bytes stand for, for measuring.
+        private func run<Source: WeightSource, Rounding: QuotientRounding, Code: FixedWidthInteger>(
+            _ source: Source, _ rounding: Rounding.Type, _: Code.Type, measure: Bool
+        ) -> Result<(LinearQuantizedTensor, QuantizationErrorMetrics.Partial?), QuantCoreError> {
             let (minimums, maximums) = blockExtremes(source)
             let blockCount = layout.blockCount
             var blocks = [BlockQuantization](repeating: BlockQuantization(scale: 1, lower: 0, upper: 0, zeroPoint: 0),
@@ -159,13 +199,13 @@ extension LinearQuantizer {
                 }
             }
             if let failure = failures.lazy.compactMap({ $0 }).first { return .failure(failure) }
-            let codes = blocks.withUnsafeBufferPointer { blocks in
-                quantizedCodes(source, blocks: blocks, rounding)
+            let (codes, partial) = blocks.withUnsafeBufferPointer { blocks in
+                quantizedCodes(source, blocks: blocks, rounding, Code.self, measure: measure && layout.run.kind == .within)
             }
-            return .success(LinearQuantizedTensor(
+            return .success((LinearQuantizedTensor(
                 config: config, shape: shape, codes: codes, scales: blocks.map(\.scale),
                 scaleShape: layout.scaleShape, scaleType: scaleType,
-                zeroPoints: hasZeroPoints ? blocks.map { UInt8(truncatingIfNeeded: $0.zeroPoint) } : nil))
+                zeroPoints: hasZeroPoints ? blocks.map { UInt8(truncatingIfNeeded: $0.zeroPoint) } : nil), partial))
         }
 
         /// Rounds `value` to `scaleType`, as numpy does after each operation on that dtype.
@@ -270,20 +310,39 @@ extension LinearQuantizer {
                     highs[0..<blockCount].map(source.value(ofOrderKey:)))
         }
 
-        private func quantizedCodes<Source: WeightSource, Rounding: QuotientRounding>(
-            _ source: Source, blocks: UnsafeBufferPointer<BlockQuantization>, _ rounding: Rounding.Type
-        ) -> [UInt8] {
+        /// The codes, and with `measure` (`.within` runs only) each chunk's error sums, added
+        /// run by run right after the run's codes are written.
+        private func quantizedCodes<Source: WeightSource, Rounding: QuotientRounding, Code: FixedWidthInteger>(
+            _ source: Source, blocks: UnsafeBufferPointer<BlockQuantization>, _ rounding: Rounding.Type, _: Code.Type,
+            measure: Bool
+        ) -> ([UInt8], QuantizationErrorMetrics.Partial?) {
             let count = layout.elementCount
             let layout = layout
-            return [UInt8](unsafeUninitializedCapacity: count) { codes, initialized in
+            let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
+            var partials = [QuantizationErrorMetrics.Partial](repeating: .init(), count: measure ? max(chunks, 1) : 0)
+            let hasZeroPoints = hasZeroPoints
+            let codes = [UInt8](unsafeUninitializedCapacity: count) { codes, initialized in
                 let codes = codes.baseAddress!
                 qk_prefer_huge_pages(codes, count)
-                let chunks = ParallelChunks.chunkCount(items: layout.partitionSize, unitsPerItem: layout.elementsPerPartitionUnit)
+                let written = UnsafeBufferPointer(start: codes, count: count)
                 let runKind = layout.run.kind
                 let kernels = Rounding.vectorKernelFloat16Quotient == nil ? nil : source.vectorKernels
+                let measureKernels = source.vectorKernels
                 let float16Quotient = Rounding.vectorKernelFloat16Quotient ?? false
-                ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { _, partition in
+                partials.withUnsafeMutableBufferPointer { partials in
+                nonisolated(unsafe) let partials = partials
+                ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, partition in
+                    var accumulator = QuantizationErrorMetrics.RunAccumulator<Code>()
                     layout.forEachRun(in: partition) { offset, block, length in
+                        defer {
+                            if measure {
+                                let parameters = blocks[block]
+                                // As the tensor stores it: the zero point's low byte, read as a `Code`.
+                                let zeroPoint = hasZeroPoints ? Float(Code(truncatingIfNeeded: UInt8(truncatingIfNeeded: parameters.zeroPoint))) : 0
+                                accumulator.add(source, measureKernels, written, offset: offset, length: length,
+                                                scale: parameters.scale, zeroPoint: zeroPoint)
+                            }
+                        }
                         if runKind == .within {
                             let parameters = blocks[block]
                             var index = offset
@@ -307,9 +366,12 @@ extension LinearQuantizer {
                             }
                         }
                     }
+                    if measure { partials[chunk] = accumulator.finish() }
+                }
                 }
                 initialized = count
             }
+            return (codes, measure ? QuantizationErrorMetrics.Partial.sum(partials) : nil)
         }
     }
 }

@@ -259,6 +259,41 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         }
     }
 
+    /// One chunk's sums over runs of one block each (a `.within` run: a channel, or a block
+    /// of a per-block layout), in the order they are added. Runs are summed in Float lanes over
+    /// stretches of at most 1024 elements, then carried in Double. `Code` is the integer type
+    /// the code bytes stand for. Quantizing can add each run as soon as its codes are written,
+    /// while they and the weights are still in cache; the sums are the same either way.
+    struct RunAccumulator<Code: FixedWidthInteger> {
+        fileprivate(set) var partial = Partial()
+        private var lanes = Lanes()
+        private var kernelLanes = KernelLanes()
+
+        @inline(__always)
+        mutating func add<Source: WeightSource>(_ source: Source, _ kernels: VectorKernels?, _ codes: UnsafeBufferPointer<UInt8>,
+                                                offset: Int, length: Int, scale: Float, zeroPoint: Float) {
+            @inline(__always) func integer(_ byte: UInt8) -> Float { Float(Code(truncatingIfNeeded: byte)) }
+            var start = 0
+            while start < length {
+                let end = min(length, start + 1024)
+                if let kernels {
+                    partial.addRun(kernels, codes, from: offset + start, to: offset + end, scale: scale,
+                                   zeroPoint: zeroPoint, signed: Code.isSigned, lanes: &kernelLanes, source, integer)
+                } else {
+                    partial.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zeroPoint,
+                                   signed: Code.isSigned, lanes: &lanes, integer)
+                }
+                start = end
+            }
+        }
+
+        mutating func finish() -> Partial {
+            lanes.flush(into: &partial)
+            kernelLanes.flush(into: &partial)
+            return partial
+        }
+    }
+
     private struct Measure: WeightSourceVisitor {
         let tensor: LinearQuantizedTensor
         let layout: BlockLayout
@@ -280,39 +315,22 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                         partials.withUnsafeMutableBufferPointer { out in
                             nonisolated(unsafe) let out = out
                             ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, range in
-                                var p = Partial()
-                                var lanes = Lanes()
-                                var kernelLanes = KernelLanes()
+                                var accumulator = RunAccumulator<Code>()
                                 layout.forEachRun(in: range) { offset, firstBlock, length in
                                     guard layout.run.kind == .within else {
                                         for i in 0..<length {
                                             let block = firstBlock + i
                                             let zp = zeroPoints.isEmpty ? 0 : integer(zeroPoints[block])
                                             let r = (integer(codes[offset + i]) - zp) * scales[block]
-                                            p.add(original: Double(source[offset + i]), reconstructed: Double(r))
+                                            accumulator.partial.add(original: Double(source[offset + i]), reconstructed: Double(r))
                                         }
                                         return
                                     }
-                                    // One block: scale and zero point are constants of the loop, and
-                                    // sums run in Float over short stretches, then carry in Double.
-                                    let scale = scales[firstBlock]
                                     let zp = zeroPoints.isEmpty ? 0 : integer(zeroPoints[firstBlock])
-                                    var start = 0
-                                    while start < length {
-                                        let end = min(length, start + 1024)
-                                        if let kernels {
-                                            p.addRun(kernels, codes, from: offset + start, to: offset + end, scale: scale,
-                                                     zeroPoint: zp, signed: Code.isSigned, lanes: &kernelLanes, source, integer)
-                                        } else {
-                                            p.addRun(source, codes, from: offset + start, to: offset + end, scale: scale, zeroPoint: zp,
-                                                     signed: Code.isSigned, lanes: &lanes, integer)
-                                        }
-                                        start = end
-                                    }
+                                    accumulator.add(source, kernels, codes, offset: offset, length: length,
+                                                    scale: scales[firstBlock], zeroPoint: zp)
                                 }
-                                lanes.flush(into: &p)
-                                kernelLanes.flush(into: &p)
-                                out[chunk] = p
+                                out[chunk] = accumulator.finish()
                             }
                         }
                     }

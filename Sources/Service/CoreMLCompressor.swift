@@ -282,10 +282,10 @@ struct CoreMLCompressor {
                     result.warnings.append("\(w.name): \(reason); left unchanged")
                     return result
                 }
-                let q = try LinearQuantizer(c).quantize(bytes, type: type, shape: w.shape)
+                let (q, metrics) = try LinearQuantizer(c).quantizeMeasured(bytes, type: type, shape: w.shape)
                 let op = try ConstexprEncoding.linear(q, weightType: w.dataType, opset: opset)
                 return compressed(w, type, [op], mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                  metrics: QuantizationErrorMetrics(original: bytes, type: type, quantized: q), unique: q.distinctCodes)
+                                  metrics: metrics, unique: q.distinctCodes)
             case .palettization(var pc):
                 guard pc.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(pc.weightThreshold)") }
                 if pc.channelAxis == nil { pc.channelAxis = outputAxis }

@@ -139,8 +139,8 @@ struct SafetensorsCompressor {
         switch ops.first! {
         case .linearQuantization(let c):
             if let reason = Self.linearSkipReason(t, c, warnings: &warnings) { return .unchanged(t, reason: reason) }
-            let q = try LinearQuantizer(c).quantize(bytes, type: t.dtype, shape: t.shape)
-            return try LinearEncoding.encode(t, q, metrics: QuantizationErrorMetrics(original: bytes, type: t.dtype, quantized: q))
+            let (q, metrics) = try LinearQuantizer(c).quantizeMeasured(bytes, type: t.dtype, shape: t.shape)
+            return try LinearEncoding.encode(t, q, metrics: metrics)
         case .pruning(let p):
             let pruned: PrunedTensor
             switch try Pruner(p).outcome(bytes, type: t.dtype, shape: t.shape) {

@@ -19,6 +19,10 @@ final class APIResponder: HTTPResponder {
         if route.requiresAuthentication, !service.isAuthorized(head.headers["Authorization"]) {
             return .reject(recorded(Problem.unauthorized().response, route: route, method: head.method))
         }
+        if case .createJob = route, let wait = QueryString(head.query)["wait"], Self.waitSeconds(wait) == nil {
+            // Refused before a model body is read or a job is queued.
+            return .reject(recorded(Self.badWait.response, route: route, method: head.method))
+        }
         switch route {
         case .uploadModel:
             return uploadDecision(head)
@@ -66,6 +70,8 @@ final class APIResponder: HTTPResponder {
         }
         if case .getJob(let id) = route, head.method == "GET", let wait = QueryString(head.query)["wait"] {
             waitForJob(id, wait: wait, request, done)
+        } else if case .createJob = route, let wait = QueryString(head.query)["wait"] {
+            work.async { [self] in createJobAndWait(request, wait: wait, done) }
         } else if Self.answersInline(route) {
             done(handle(route, request))
         } else {

@@ -128,14 +128,42 @@ extension APIResponder {
     /// The longest `?wait=` a request may hold its connection for.
     static let maxWaitSeconds = 600.0
 
+    /// A `wait` query value in seconds, or nil when it is not a number from 0 to the maximum.
+    static func waitSeconds(_ value: String) -> Double? {
+        guard let seconds = Double(value), seconds.isFinite, (0...maxWaitSeconds).contains(seconds) else { return nil }
+        return seconds
+    }
+
+    static var badWait: Problem {
+        Problem.invalidRequest("wait must be a number of seconds from 0 to \(Int(maxWaitSeconds))", field: "wait")
+    }
+
     /// `GET /v1/jobs/{id}?wait=S`: answers when the job finishes or after S seconds, whichever
     /// is first, with the job as it is then; a build pipeline blocks on one request instead of
     /// polling. Validation errors and unknown jobs answer at once.
     func waitForJob(_ id: String, wait: String, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
         let respondNow: @Sendable () -> Void = { [self] in done(handle(.getJob(id), request)) }
-        guard let seconds = Double(wait), seconds.isFinite, (0...Self.maxWaitSeconds).contains(seconds) else {
-            return done(Problem.invalidRequest("wait must be a number of seconds from 0 to \(Int(Self.maxWaitSeconds))", field: "wait").response)
+        waitForJob(id, wait: wait, respondNow, done)
+    }
+
+    /// `POST /v1/jobs?wait=S`: queues the job as without `wait`, then answers as the wait on it
+    /// would, with the job's Location: 200 once it has finished, 202 if it is still queued or
+    /// running after S seconds. A refused job answers its problem at once.
+    func createJobAndWait(_ request: HTTPRequest, wait: String, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let created = handle(.createJob, request)
+        guard created.status == 202, let location = created.headers["Location"],
+              let id = location.split(separator: "/").last.map(String.init) else { return done(created) }
+        let respondNow: @Sendable () -> Void = { [self] in
+            guard let job = try? service.store.job(id) else { return done(created) }
+            done(HTTPResponse(status: job.status.isFinished ? 200 : 202,
+                              headers: ["Content-Type": "application/json", "Location": location], body: .bytes(service.jobJSON(job))))
         }
+        waitForJob(id, wait: wait, respondNow, done)
+    }
+
+    private func waitForJob(_ id: String, wait: String, _ respondNow: @escaping @Sendable () -> Void,
+                            _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard let seconds = Self.waitSeconds(wait) else { return done(Self.badWait.response) }
         guard (try? service.store.job(id)) != nil else { return respondNow() }
         let watcher = service.store.watchers.watch(id, seconds: seconds, respondNow)
         // Registered first, checked second: a job that finished in between is answered here.

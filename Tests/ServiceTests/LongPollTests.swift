@@ -46,4 +46,45 @@ struct LongPollTests {
         defer { server.stop() }
         expectProblem(try server.get("/v1/jobs/job_000000000000deadbeef?wait=30"), status: 404, "unknown job")
     }
+
+    @Test("POST /v1/jobs?preset=w8&wait=S with the model as body: one request that answers 200 with the finished job")
+    func oneShotWithWait() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let response = try server.request("POST", "/v1/jobs?preset=w8&wait=120",
+                                          headers: [("Content-Type", "application/octet-stream")],
+                                          body: SafetensorsFixture.standard(seed: 44).bytes)
+        #expect(response.status == 200, "\(response.text)")
+        #expect(response.json["status"] as? String == "succeeded")
+        let jobID = try #require(response.json["id"] as? String)
+        #expect(response.header("Location") == "/v1/jobs/\(jobID)")
+        #expect(try server.get("/v1/jobs/\(jobID)/artifact").status == 200)
+    }
+
+    @Test("POST /v1/jobs?wait=S with a JSON job answers with the finished job; wait=0 with the job as it is")
+    func jsonJobWithWait() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let modelID = try #require(try server.uploadModel(SafetensorsFixture.standard(seed: 45).bytes)["id"] as? String)
+        let waited = try server.postJSON("/v1/jobs?wait=120", ["model_id": modelID, "preset": "w8"])
+        #expect(waited.status == 200, "\(waited.text)")
+        #expect(waited.json["status"] as? String == "succeeded")
+
+        let now = try server.postJSON("/v1/jobs?wait=0", ["model_id": modelID, "preset": "w8"])
+        let status = try #require(now.json["status"] as? String)
+        #expect(now.status == (["succeeded", "failed", "cancelled"].contains(status) ? 200 : 202), "\(now.status) \(status)")
+    }
+
+    @Test("a bad wait on POST /v1/jobs is a 400 before the model is stored or a job queued")
+    func badWaitOnCreate() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let response = try server.request("POST", "/v1/jobs?preset=w8&wait=forever",
+                                          headers: [("Content-Type", "application/octet-stream")],
+                                          body: SafetensorsFixture.standard(seed: 46).bytes)
+        expectProblem(response, status: 400, "wait=forever")
+        #expect(response.json["field"] as? String == "wait")
+        #expect(server.files(in: server.modelsDirectory).isEmpty, "no model was stored")
+        #expect((try server.get("/v1/jobs").json["jobs"] as? [Any])?.isEmpty == true, "no job was queued")
+    }
 }

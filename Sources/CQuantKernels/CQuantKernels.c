@@ -276,13 +276,10 @@ size_t qk_mark_codes(const uint8_t *codes, size_t count, uint8_t seen[256], size
     return distinct;
 }
 
-void qk_prefer_huge_pages(void *buffer, size_t count) {
-#if defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t start = ((uintptr_t)buffer + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)buffer + count) & ~(huge - 1);
-    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)buffer; (void)count;
-#endif
+void qk_populate_for_write(void *buffer, size_t count) {
+    const uintptr_t page = 4096;
+    uintptr_t start = ((uintptr_t)buffer + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)buffer + count) & ~(page - 1);
+    // MADV_POPULATE_WRITE (Linux 5.14), which older headers do not name.
+    if (end > start) (void)madvise((void *)start, end - start, 23);
 }

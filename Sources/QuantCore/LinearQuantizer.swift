@@ -323,7 +323,6 @@ extension LinearQuantizer {
             let hasZeroPoints = hasZeroPoints
             let codes = [UInt8](unsafeUninitializedCapacity: count) { codes, initialized in
                 let codes = codes.baseAddress!
-                qk_prefer_huge_pages(codes, count)
                 let written = UnsafeBufferPointer(start: codes, count: count)
                 let runKind = layout.run.kind
                 let kernels = Rounding.vectorKernelFloat16Quotient == nil ? nil : source.vectorKernels
@@ -331,7 +330,10 @@ extension LinearQuantizer {
                 let float16Quotient = Rounding.vectorKernelFloat16Quotient ?? false
                 partials.withUnsafeMutableBufferPointer { partials in
                 nonisolated(unsafe) let partials = partials
+                let unit = layout.elementsPerPartitionUnit
                 ParallelChunks.forEach(count: layout.partitionSize, chunks: chunks) { chunk, partition in
+                    // The chunk's codes are contiguous: its outer indices times their stride.
+                    qk_populate_for_write(codes + partition.lowerBound * unit, partition.count * unit)
                     var accumulator = QuantizationErrorMetrics.RunAccumulator<Code>()
                     layout.forEachRun(in: partition) { offset, block, length in
                         defer {

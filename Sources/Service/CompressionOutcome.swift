@@ -6,8 +6,9 @@ struct CompressionOutcome {
     var tensors: [CompressionReport.Tensor]
     var warnings: [String]
     var artifactBytes: Int
-    /// Opening the model and reading its weights (inflating a zipped package's weight file)
-    /// before compressing; 0 where weights are read as they are compressed (safetensors).
+    /// Opening the model before compressing (a package's manifest and program, a stored weight
+    /// file's checksum); a deflated weight file inflates during `encodeSeconds`, and
+    /// safetensors weights are read as they are compressed (0).
     var readSeconds: Double = 0
     /// Compressing every tensor in memory, before the artifact is written.
     var encodeSeconds: Double

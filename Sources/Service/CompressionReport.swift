@@ -63,7 +63,7 @@ public struct CompressionReport: Codable, Sendable, Equatable {
     public struct Timings: Codable, Sendable, Equatable {
         /// Reading, quantizing and writing the gzip artifact (the two overlap).
         public var compressSeconds: Double
-        /// Of those, opening the model and reading its weights (inflating a zipped package).
+        /// Of those, opening the model before compressing (see `CompressionOutcome.readSeconds`).
         public var readSeconds: Double
         /// Of those, compressing the tensors in memory (the engine), before writing begins.
         public var encodeSeconds: Double

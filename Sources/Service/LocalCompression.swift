@@ -64,7 +64,7 @@ public enum LocalCompression {
         var artifactBytes: Int
         /// Opening, compressing and writing, in this process (no start-up).
         var compressSeconds: Double
-        /// Of those, opening the model and reading its weights (inflating a zipped package).
+        /// Of those, opening the model before compressing (see `CompressionOutcome.readSeconds`).
         var readSeconds: Double
         /// Of those, compressing the tensors in memory, before writing.
         var encodeSeconds: Double

@@ -13,6 +13,13 @@ import Synchronization
 struct SafetensorsCompressor {
     let pipeline: CompressionPipeline
 
+    /// Files at least this large give back each tensor's pages once it is done with, so that a
+    /// job of a model near the size of memory holds little more than the tensors at hand.
+    /// Smaller ones keep their mapping: each give-back is a TLB shootdown on every core, and
+    /// measured on ResNet50's 54 tensors the best encode went from 28–30 ms to 25 ms without
+    /// them, while the mapped pages are at most the model's size.
+    static let pageReleaseThreshold = 1 << 30
+
 
     /// The op type a safetensors weight stands for, for `op_type_configs`: safetensors has no
     /// graph, so rank decides (2 → linear, 3–5 → conv).
@@ -51,7 +58,7 @@ struct SafetensorsCompressor {
                 encoded[i].parts[k].bytes = .owned([])
             case .input(let info):
                 try file.withTensorBytes(info) { try emit($0) }
-                file.releasePages(of: info)
+                if file.byteCount >= Self.pageReleaseThreshold { file.releasePages(of: info) }
             }
             written += encoded[i].parts[k].byteCount
             progress(0.8 + 0.2 * Double(written) / artifactBytes)
@@ -92,7 +99,7 @@ struct SafetensorsCompressor {
                 let t = tensors[index]
                 var notes: [String] = []
                 let result = Result { try encode(t, in: file, warnings: &notes) }
-                file.releasePages(of: t)
+                if file.byteCount >= Self.pageReleaseThreshold { file.releasePages(of: t) }
                 slots[index] = (result, notes)
                 state.withLock { s in
                     if case .failure = result { s.failed = true }

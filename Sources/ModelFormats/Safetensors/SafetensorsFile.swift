@@ -9,6 +9,8 @@ public struct SafetensorsFile: Sendable {
     private let mapping: MemoryMappedFile
 
     public var path: String { mapping.path }
+    /// The file's size in bytes.
+    public var byteCount: Int { mapping.byteCount }
     /// Tensors in the order their bytes appear in the file.
     public var tensors: [SafetensorsTensorInfo] { header.tensors }
     public var metadata: [String: String] { header.metadata }

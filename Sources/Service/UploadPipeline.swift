@@ -139,7 +139,6 @@ final class UploadPipeline: @unchecked Sendable {
             defer { release.leave() }
             beforeWrite?()
             let bytes = chunk.filled
-            // Direct I/O needs aligned offset, length and memory: true for every full chunk.
             do {
                 try DirectFileOutput.write(bytes, at: off_t(offset), fd: self.fd, directFd: directFd, what: "the upload")
             } catch {
@@ -147,6 +146,8 @@ final class UploadPipeline: @unchecked Sendable {
                 self.failure.withLock { if $0 == nil { $0 = message } }
                 return
             }
+            // Full chunks went direct (aligned offset, length and memory); the rest is buffered
+            // and its writeback started now.
             let direct = directFd >= 0 && bytes.count == Self.chunkBytes
             if !direct { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
         }

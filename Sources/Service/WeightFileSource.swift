@@ -18,15 +18,14 @@ enum WeightFileSource {
         case .inflating(let entry):
             // The metadata record first, then the data it points at; offsets past the end wait
             // for the whole file, and the record's own checks refuse them.
-            let metadataEnd = weight.blobOffset < UInt64(entry.byteCount) - min(UInt64(entry.byteCount), 64)
-                ? Int(weight.blobOffset) + 64 : entry.byteCount
+            let metadataEnd = min(Int(min(weight.blobOffset, UInt64(entry.byteCount))) + 64, entry.byteCount)
             let head = try entry.bytes(decodedThrough: metadataEnd)
             let found = try? MILBlobStorage.blob(at: weight.blobOffset, in: head)
             blob = found
             file = try found.map { try entry.bytes(decodedThrough: Int($0.dataOffset + $0.byteCount)) } ?? head
         }
         guard let blob, blob.dataType == weight.dataType, blob.elementCount == UInt64(weight.elementCount) else {
-            throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
+            throw Self.noBlob(weight)
         }
         return (blob, UnsafeRawBufferPointer(rebasing: file[blob.dataRange]))
     }
@@ -52,9 +51,13 @@ enum WeightFileSource {
                 throw Problem.invalidModel("the weight file '\(fileName)' is invalid: \(error)")
             }
             for weight in weights where weight.fileName == fileName && file.storage.blob(atMetadataOffset: weight.blobOffset) == nil {
-                throw Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
+                throw Self.noBlob(weight)
             }
             return file
         }
+    }
+
+    private static func noBlob(_ weight: MLProgramWeight) -> Problem {
+        Problem.invalidModel("weight '\(weight.name)': its blob at offset \(weight.blobOffset) does not hold \(weight.elementCount) \(weight.dataType) values")
     }
 }

@@ -1,4 +1,5 @@
 #include "CDeflateDecoder.h"
+#include <sched.h>
 #include <string.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -198,7 +199,12 @@ static inline uint64_t load64(const uint8_t *p) {
     } while (0)
 #define CHECK_TRUNCATED()                                                                                              \
     do {                                                                                                               \
-        if (bitsleft < 8 * overrun) return QD_INFLATE_TRUNCATED;                                                       \
+        if (bitsleft < 8 * overrun) FAIL(QD_INFLATE_TRUNCATED);                                                        \
+    } while (0)
+#define FAIL(code)                                                                                                     \
+    do {                                                                                                               \
+        result = (code);                                                                                               \
+        goto done;                                                                                                     \
     } while (0)
 // The entry of the next code: one lookup, or a second in the subtable for a longer code.
 #define FOLLOW_SUBTABLE(table, table_bits)                                                                             \
@@ -223,25 +229,44 @@ static inline void copy16(uint8_t *dst, const uint8_t *src) { memcpy(dst, src, 1
 #define FAST_INPUT_MARGIN 32
 #define FAST_OUTPUT_MARGIN 320
 
-qd_inflate_result qd_inflate_raw(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
-                                 size_t *in_used, size_t *out_len) {
-    return qd_inflate_raw_reporting(in, in_len, out, out_capacity, in_used, out_len, 0, 0, 0);
-}
+// Bits of the input consumed so far: whole bytes loaded (and zero bytes past the end), less
+// what is still buffered.
+#define BIT_POSITION() ((uint64_t)(in_next - in + overrun) * 8 - bitsleft)
 
-qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
-                                           size_t *in_used, size_t *out_len, size_t report_every,
-                                           void (*report)(void *context, size_t produced), void *context) {
-    size_t next_report = report_every;
+// Records a match that reads unknown history, or output such a match wrote (which ends below
+// `tainted_end`), so that it can be copied again once the history is known. Matches that read
+// only later output read only literals and clean matches, which are already right.
+#define RECORD_IF_TAINTED(dst, distance, length)                                                                       \
+    do {                                                                                                               \
+        if (speculative && (dst) - (distance) < tainted_end) {                                                         \
+            if (match_count == p->match_capacity) FAIL(QD_INFLATE_TOO_MANY_MATCHES);                                   \
+            p->matches[match_count++] = (qd_inflate_match){(uint64_t)((dst) - out_begin), (uint32_t)(distance),        \
+                                                           (uint32_t)(length)};                                        \
+            if ((dst) + (length) > tainted_end) tainted_end = (dst) + (length);                                        \
+        }                                                                                                              \
+    } while (0)
+
+// The decoder, for a stream whose history is known (`speculative` 0) or not (1): one body,
+// inlined into two functions, so the known case carries no recording.
+static inline __attribute__((always_inline)) qd_inflate_result inflate_part(qd_inflate_part *p, const int speculative) {
     static const uint8_t no_input = 0;
     uint8_t no_output = 0;
-    if (!in) { in = &no_input; in_len = 0; }
-    if (!out) { out = &no_output; out_capacity = 0; }
-    const uint8_t *in_next = in;
+    const uint8_t *in = p->in ? p->in : &no_input;
+    const size_t in_len = p->in ? p->in_len : 0;
+    uint8_t *const out = p->out ? p->out : &no_output;
+    const size_t out_capacity = p->out ? p->out_capacity : 0;
+    const size_t report_every = p->report ? p->report_every : 0;
+    const uint8_t *in_next = in + (p->start_bit / 8 < in_len ? p->start_bit / 8 : in_len);
     const uint8_t *const in_end = in + in_len;
-    uint8_t *out_next = out;
+    uint8_t *const out_begin = out + p->out_start;
+    uint8_t *out_next = out_begin;
     uint8_t *const out_end = out + out_capacity;
+    const uint8_t *tainted_end = out_begin;
+    size_t match_count = 0, blocks = 0;
+    size_t next_report = (size_t)(out_begin - out) + report_every;
     uint64_t bitbuf = 0;
     unsigned bitsleft = 0, overrun = 0;
+    qd_inflate_result result = QD_INFLATE_OK;
 
     uint32_t litlen[LITLEN_ENOUGH];
     uint32_t dist[DIST_ENOUGH];
@@ -250,7 +275,21 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
     int tables_are_fixed = 0;
     unsigned final;
 
+    if (p->start_bit & 7) {
+        REFILL();
+        CONSUME(p->start_bit & 7);
+        CHECK_TRUNCATED();
+    }
     do {
+        if (p->stop_bit && BIT_POSITION() >= p->stop_from) {
+            // The next part's search is short and started long before this part got here;
+            // should it still be running, waiting keeps the parts in use whatever the timing.
+            uint64_t stop;
+            while ((stop = __atomic_load_n(p->stop_bit, __ATOMIC_ACQUIRE)) == QD_INFLATE_STOP_PENDING) sched_yield();
+            if (BIT_POSITION() == stop) FAIL(QD_INFLATE_STOPPED);
+        }
+        if (p->max_blocks && blocks == p->max_blocks) FAIL(QD_INFLATE_STOPPED);
+        blocks++;
         REFILL();
         final = bitbuf & 1;
         const unsigned type = (bitbuf >> 1) & 3;
@@ -263,20 +302,20 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
             const unsigned len = bitbuf & 0xffff, nlen = (bitbuf >> 16) & 0xffff;
             CONSUME(32);
             CHECK_TRUNCATED();
-            if (len != (~nlen & 0xffff)) return QD_INFLATE_BAD_STORED_LENGTHS;
+            if (len != (~nlen & 0xffff)) FAIL(QD_INFLATE_BAD_STORED_LENGTHS);
             // Hand the whole bytes still buffered back to the input and copy from there.
             in_next -= (bitsleft - 8 * overrun) / 8;
             bitbuf = 0;
             bitsleft = overrun = 0;
             const size_t in_avail = (size_t)(in_end - in_next), out_avail = (size_t)(out_end - out_next);
-            if (len > out_avail) return in_avail > out_avail ? QD_INFLATE_OUTPUT_FULL : QD_INFLATE_TRUNCATED;
-            if (len > in_avail) return QD_INFLATE_TRUNCATED;
+            if (len > out_avail) FAIL(in_avail > out_avail ? QD_INFLATE_OUTPUT_FULL : QD_INFLATE_TRUNCATED);
+            if (len > in_avail) FAIL(QD_INFLATE_TRUNCATED);
             if (len) memcpy(out_next, in_next, len);
             in_next += len;
             out_next += len;
             continue;
         }
-        if (type == 3) return QD_INFLATE_BAD_BLOCK_TYPE;
+        if (type == 3) FAIL(QD_INFLATE_BAD_BLOCK_TYPE);
 
         if (type == 1) {
             if (!tables_are_fixed) {
@@ -293,7 +332,7 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
             const unsigned ncode = ((bitbuf >> 10) & 15) + 4;
             CONSUME(14);
             CHECK_TRUNCATED();
-            if (nlit > 286 || ndist > 30) return QD_INFLATE_TOO_MANY_SYMBOLS;
+            if (nlit > 286 || ndist > 30) FAIL(QD_INFLATE_TOO_MANY_SYMBOLS);
             uint8_t precode_lengths[PRECODE_SYMBOLS] = {0};
             unsigned any = 0;
             for (unsigned i = 0; i < ncode; i++) {
@@ -314,11 +353,11 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
                     CHECK_TRUNCATED();
                     left -= n;
                 }
-                return QD_INFLATE_MISSING_END_OF_BLOCK;
+                FAIL(QD_INFLATE_MISSING_END_OF_BLOCK);
             }
             if (build_table(precode, PRECODE_TABLE_BITS, PRECODE_ENOUGH, precode_lengths, PRECODE_SYMBOLS,
                             CODE_PRECODE) != 0)
-                return QD_INFLATE_BAD_CODE_LENGTHS_SET;
+                FAIL(QD_INFLATE_BAD_CODE_LENGTHS_SET);
             for (unsigned n = 0; n < total;) {
                 REFILL();
                 const uint32_t entry = precode[bitbuf & ((1u << PRECODE_TABLE_BITS) - 1)];
@@ -332,21 +371,21 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
                 }
                 unsigned value = 0, repeat;
                 if (symbol == 16) {
-                    if (n == 0) return QD_INFLATE_BAD_BIT_LENGTH_REPEAT;
+                    if (n == 0) FAIL(QD_INFLATE_BAD_BIT_LENGTH_REPEAT);
                     value = lengths[n - 1];
                     repeat = 3 + EXTRA(saved, entry);
                 } else {
                     repeat = (symbol == 17 ? 3 : 11) + EXTRA(saved, entry);
                 }
-                if (repeat > total - n) return QD_INFLATE_BAD_BIT_LENGTH_REPEAT;
+                if (repeat > total - n) FAIL(QD_INFLATE_BAD_BIT_LENGTH_REPEAT);
                 memset(lengths + n, (int)value, repeat);
                 n += repeat;
             }
-            if (lengths[256] == 0) return QD_INFLATE_MISSING_END_OF_BLOCK;
+            if (lengths[256] == 0) FAIL(QD_INFLATE_MISSING_END_OF_BLOCK);
             if (build_table(litlen, LITLEN_TABLE_BITS, LITLEN_ENOUGH, lengths, nlit, CODE_LITLEN) != 0)
-                return QD_INFLATE_BAD_LITERAL_LENGTHS_SET;
+                FAIL(QD_INFLATE_BAD_LITERAL_LENGTHS_SET);
             if (build_table(dist, DIST_TABLE_BITS, DIST_ENOUGH, lengths + nlit, ndist, CODE_DIST) != 0)
-                return QD_INFLATE_BAD_DISTANCES_SET;
+                FAIL(QD_INFLATE_BAD_DISTANCES_SET);
         }
 
         const uint64_t litlen_mask = (1u << LITLEN_TABLE_BITS) - 1;
@@ -390,7 +429,7 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
                     }
                 }
                 if (entry & F_EXCEPTIONAL) {
-                    if (!(entry & F_END_OF_BLOCK)) return QD_INFLATE_BAD_LITERAL_LENGTH_CODE;
+                    if (!(entry & F_END_OF_BLOCK)) FAIL(QD_INFLATE_BAD_LITERAL_LENGTH_CODE);
                     CONSUME(E_CONSUME(entry));
                     goto block_done;
                 }
@@ -400,11 +439,12 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
             const unsigned length = E_VALUE(entry) + EXTRA(saved, entry);
 
             LOOKUP(dist, DIST_TABLE_BITS);
-            if (entry & F_EXCEPTIONAL) return QD_INFLATE_BAD_DISTANCE_CODE;
+            if (entry & F_EXCEPTIONAL) FAIL(QD_INFLATE_BAD_DISTANCE_CODE);
             saved = bitbuf;
             CONSUME(E_CONSUME(entry));
             const size_t distance = E_VALUE(entry) + EXTRA(saved, entry);
-            if (distance > (size_t)(out_next - out)) return QD_INFLATE_DISTANCE_TOO_FAR_BACK;
+            if (distance > (size_t)(out_next - out)) FAIL(QD_INFLATE_DISTANCE_TOO_FAR_BACK);
+            RECORD_IF_TAINTED(out_next, distance, length);
 
             // Whole words may run past the match end (inside the margin); later output
             // overwrites them. A word never reads bytes this copy has not yet written.
@@ -432,13 +472,13 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
             CONSUME(E_CONSUME(entry));
             CHECK_TRUNCATED();
             if (entry & F_LITERAL) {
-                if (out_next == out_end) return QD_INFLATE_OUTPUT_FULL;
+                if (out_next == out_end) FAIL(QD_INFLATE_OUTPUT_FULL);
                 *out_next++ = (uint8_t)E_VALUE(entry);
                 continue;
             }
             if (entry & F_EXCEPTIONAL) {
                 if (entry & F_END_OF_BLOCK) break;
-                return QD_INFLATE_BAD_LITERAL_LENGTH_CODE;
+                FAIL(QD_INFLATE_BAD_LITERAL_LENGTH_CODE);
             }
             const unsigned length = E_VALUE(entry) + EXTRA(saved, entry);
 
@@ -447,25 +487,120 @@ qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uin
             saved = bitbuf;
             CONSUME(E_CONSUME(entry));
             CHECK_TRUNCATED();
-            if (entry & F_EXCEPTIONAL) return QD_INFLATE_BAD_DISTANCE_CODE;
+            if (entry & F_EXCEPTIONAL) FAIL(QD_INFLATE_BAD_DISTANCE_CODE);
             const size_t distance = E_VALUE(entry) + EXTRA(saved, entry);
-            if (distance > (size_t)(out_next - out)) return QD_INFLATE_DISTANCE_TOO_FAR_BACK;
-            if (length > (size_t)(out_end - out_next)) return QD_INFLATE_OUTPUT_FULL;
+            if (distance > (size_t)(out_next - out)) FAIL(QD_INFLATE_DISTANCE_TOO_FAR_BACK);
+            if (length > (size_t)(out_end - out_next)) FAIL(QD_INFLATE_OUTPUT_FULL);
+            RECORD_IF_TAINTED(out_next, distance, length);
             const uint8_t *src = out_next - distance;
             for (unsigned i = 0; i < length; i++) out_next[i] = src[i];
             out_next += length;
         }
     block_done:
         // Output before out_next is final (matches only read it), so it may be handed on.
-        if (report && (size_t)(out_next - out) >= next_report) {
-            report(context, (size_t)(out_next - out));
+        if (report_every && (size_t)(out_next - out) >= next_report) {
+            p->report(p->context, (size_t)(out_next - out));
             next_report = (size_t)(out_next - out) + report_every;
         }
     } while (!final);
 
-    *in_used = (size_t)(in_next - in) - (bitsleft - 8 * overrun) / 8;
-    *out_len = (size_t)(out_next - out);
-    return QD_INFLATE_OK;
+done:
+    p->end_bit = BIT_POSITION();
+    p->out_len = (size_t)(out_next - out_begin);
+    p->match_count = match_count;
+    return result;
+}
+
+static qd_inflate_result inflate_known(qd_inflate_part *p) { return inflate_part(p, 0); }
+static qd_inflate_result inflate_unknown(qd_inflate_part *p) { return inflate_part(p, 1); }
+
+qd_inflate_result qd_inflate_part_run(qd_inflate_part *part) {
+    return part->matches ? inflate_unknown(part) : inflate_known(part);
+}
+
+qd_inflate_result qd_inflate_raw(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
+                                 size_t *in_used, size_t *out_len) {
+    return qd_inflate_raw_reporting(in, in_len, out, out_capacity, in_used, out_len, 0, 0, 0);
+}
+
+qd_inflate_result qd_inflate_raw_reporting(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_capacity,
+                                           size_t *in_used, size_t *out_len, size_t report_every,
+                                           void (*report)(void *context, size_t produced), void *context) {
+    qd_inflate_part part = {.in = in, .in_len = in_len, .out = out, .out_capacity = out_capacity,
+                            .report_every = report_every, .report = report, .context = context};
+    const qd_inflate_result result = inflate_known(&part);
+    *in_used = (size_t)((part.end_bit + 7) / 8);
+    *out_len = part.out_len;
+    return result;
+}
+
+// Whether the precode lengths of a dynamic block header at `bits` (the block's first 64 bits,
+// and `more` the next 64) form a complete code, as the decoder requires: cheap enough to try at
+// every bit position before a full check.
+static int plausible_dynamic_header(uint64_t bits, uint64_t more) {
+    if (((bits >> 1) & 3) != 2) return 0;
+    if (((bits >> 3) & 31) > 29 || ((bits >> 8) & 31) > 29) return 0;
+    const unsigned ncode = ((bits >> 13) & 15) + 4;
+    unsigned kraft = 0; // in units of 2^-7
+    for (unsigned i = 0; i < ncode; i++) {
+        const unsigned at = 17 + 3 * i;
+        const unsigned length = (unsigned)((at <= 61 ? bits >> at : at >= 64 ? more >> (at - 64) : bits >> at | more << (64 - at)) & 7);
+        if (length) kraft += 128u >> length;
+    }
+    return kraft == 128;
+}
+
+// The first bit in [from_bit, to_bit) where a dynamic-Huffman block starts that decodes whole
+// (to its end, or past scratch) with any history: a candidate start for a part, which decoding
+// the part before confirms or refutes. Returns 1 and sets *found, or 0.
+static int find_block(const uint8_t *in, size_t in_len, uint64_t from_bit, uint64_t to_bit, uint8_t *scratch,
+                      size_t scratch_len, qd_inflate_match *matches, size_t match_capacity, uint64_t *found) {
+    if (in_len < 16 || scratch_len <= QD_INFLATE_WINDOW) return 0;
+    const uint64_t last = (uint64_t)(in_len - 16) * 8;
+    if (to_bit > last) to_bit = last;
+    for (uint64_t bit = from_bit; bit < to_bit; bit++) {
+        const uint8_t *at = in + bit / 8;
+        const unsigned shift = bit & 7;
+        const uint64_t low = load64(at), high = load64(at + 8);
+        const uint64_t bits = shift ? low >> shift | high << (64 - shift) : low;
+        const uint64_t more = high >> shift; // bits 64 to 120: the precode ends by bit 74
+        if (!plausible_dynamic_header(bits, more)) continue;
+        // The whole first block must decode, with any history.
+        qd_inflate_part part = {.in = in, .in_len = in_len, .start_bit = bit, .out = scratch,
+                                .out_start = QD_INFLATE_WINDOW, .out_capacity = scratch_len, .max_blocks = 1,
+                                .matches = matches, .match_capacity = match_capacity};
+        const qd_inflate_result result = inflate_unknown(&part);
+        if (result == QD_INFLATE_STOPPED || result == QD_INFLATE_OK || result == QD_INFLATE_OUTPUT_FULL ||
+            result == QD_INFLATE_TOO_MANY_MATCHES) {
+            *found = bit;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+qd_inflate_result qd_inflate_speculate(qd_inflate_part *part, uint64_t from_bit, uint64_t to_bit, uint64_t *start) {
+    part->end_bit = from_bit;
+    part->out_len = part->match_count = 0;
+    if (!part->matches || part->out_start != QD_INFLATE_WINDOW ||
+        !find_block(part->in, part->in_len, from_bit, to_bit, part->out, part->out_capacity, part->matches,
+                    part->match_capacity, &part->start_bit)) {
+        __atomic_store_n(start, QD_INFLATE_STOP_NONE, __ATOMIC_RELEASE);
+        return QD_INFLATE_NO_BLOCK_START;
+    }
+    __atomic_store_n(start, part->start_bit, __ATOMIC_RELEASE);
+    return inflate_unknown(part);
+}
+
+int qd_inflate_replay(uint8_t *part, size_t history, const qd_inflate_match *matches, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const qd_inflate_match m = matches[i];
+        if (m.distance > history + m.position) return -1;
+        uint8_t *dst = part + m.position;
+        const uint8_t *src = dst - m.distance;
+        for (uint32_t n = 0; n < m.length; n++) dst[n] = src[n];
+    }
+    return 0;
 }
 
 const char *qd_inflate_message(qd_inflate_result result) {
@@ -484,6 +619,9 @@ const char *qd_inflate_message(qd_inflate_result result) {
     case QD_INFLATE_BAD_LITERAL_LENGTH_CODE: return "invalid literal/length code";
     case QD_INFLATE_BAD_DISTANCE_CODE: return "invalid distance code";
     case QD_INFLATE_DISTANCE_TOO_FAR_BACK: return "invalid distance too far back";
+    case QD_INFLATE_STOPPED: return "stopped at a block boundary";
+    case QD_INFLATE_TOO_MANY_MATCHES: return "too many matches read unknown history";
+    case QD_INFLATE_NO_BLOCK_START: return "no block start found";
     }
     return "invalid deflate data";
 }

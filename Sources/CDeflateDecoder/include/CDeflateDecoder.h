@@ -26,7 +26,75 @@ typedef enum {
     QD_INFLATE_BAD_LITERAL_LENGTH_CODE,
     QD_INFLATE_BAD_DISTANCE_CODE,
     QD_INFLATE_DISTANCE_TOO_FAR_BACK,
+    // Not errors: a part stopped where it was asked to (`stop_bit`, `max_blocks`).
+    QD_INFLATE_STOPPED,
+    // A part with unknown history met more matches reading it than it can record.
+    QD_INFLATE_TOO_MANY_MATCHES,
+    // qd_inflate_speculate found no block start where it looked.
+    QD_INFLATE_NO_BLOCK_START,
 } qd_inflate_result;
+
+// The farthest back a match reaches: a part decoded without its history is written after this
+// many bytes of stand-in history.
+#define QD_INFLATE_WINDOW 32768
+
+// A `stop_bit` not yet published, and one that will not be (no block start was found).
+#define QD_INFLATE_STOP_PENDING 0xFFFFFFFFFFFFFFFFull
+#define QD_INFLATE_STOP_NONE 0xFFFFFFFFFFFFFFFEull
+
+// A match copied from unknown history (or from output such a match wrote), to be copied again
+// once the history is known.
+typedef struct {
+    uint64_t position; // of its first output byte, from the part's first
+    uint32_t distance;
+    uint32_t length;
+} qd_inflate_match;
+
+// One stretch of a raw deflate stream, decoded from a block start: how a stream is decoded in
+// parallel. A part that starts mid-stream cannot know the 32 KiB before it; it is decoded with
+// `matches` set, against stand-in history, and the matches that read it are recorded. Once the
+// parts before it are decoded, and the one just before has stopped exactly where it started
+// (which proves its start is a real block start), its output is moved into place and
+// `qd_inflate_replay` repairs what those matches copied.
+typedef struct {
+    const uint8_t *in; // the whole stream
+    size_t in_len;
+    uint64_t start_bit; // a block's first bit
+    uint8_t *out;       // output goes to out[out_start, out_capacity); before it, history
+    size_t out_start;
+    size_t out_capacity;
+    // If set, the part stops before a block that starts at the bit this holds, which another
+    // thread may publish while the part runs: from the first block start at or after
+    // `stop_from`, the part waits while it is QD_INFLATE_STOP_PENDING.
+    const uint64_t *stop_bit;
+    uint64_t stop_from;
+    size_t max_blocks; // if not 0, the part stops after this many blocks
+    // If set, the history is unknown, and matches that read it are recorded here.
+    qd_inflate_match *matches;
+    size_t match_capacity;
+    // Called with the output count from `out` that is final, at most every report_every bytes.
+    size_t report_every;
+    void (*report)(void *context, size_t produced);
+    void *context;
+    // Set by qd_inflate_part_run, whatever it returns.
+    uint64_t end_bit;   // the first bit not consumed
+    size_t out_len;     // bytes written after out_start
+    size_t match_count; // matches recorded
+} qd_inflate_part;
+
+// QD_INFLATE_OK at the end of the final block, QD_INFLATE_STOPPED as asked, or an error.
+qd_inflate_result qd_inflate_part_run(qd_inflate_part *part);
+
+// A part decoded without its history (`matches` set, out_start QD_INFLATE_WINDOW): finds the
+// first bit in [from_bit, to_bit) where a dynamic-Huffman block starts that decodes whole with
+// any history, stores it to *start (atomically: the part before reads it as its stop_bit) and
+// in part->start_bit, and decodes from there. If there is none, stores QD_INFLATE_STOP_NONE
+// and returns QD_INFLATE_NO_BLOCK_START.
+qd_inflate_result qd_inflate_speculate(qd_inflate_part *part, uint64_t from_bit, uint64_t to_bit, uint64_t *start);
+
+// Copies the recorded matches again, in order, now that the `history` bytes before `part` are
+// known. Returns -1 (nothing more copied) if a match reaches before them: the stream is invalid.
+int qd_inflate_replay(uint8_t *part, size_t history, const qd_inflate_match *matches, size_t count);
 
 // Decodes the raw deflate stream at the front of `in` into `out`. On QD_INFLATE_OK, *in_used
 // is the bytes the stream occupies (later bytes are not read as deflate) and *out_len the bytes

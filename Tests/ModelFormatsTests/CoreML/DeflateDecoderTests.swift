@@ -252,3 +252,106 @@ func float16Weights(count: Int, random: inout SplitMix64) -> [UInt8] {
     }
     return bytes
 }
+
+/// Decoding in parts at once against decoding in order: the same bytes and the same verdicts,
+/// with the parts really used where the stream allows them.
+@Suite struct DeflateDecoderPartsTests {
+    /// What `decodeInParts` made of a stream: the bytes, or the error's words, and the parts used.
+    struct Outcome: Equatable {
+        var bytes: [UInt8]?
+        var error: String?
+        var partsUsed = 0
+        var reports: [Int] = []
+    }
+
+    static func decode(_ stream: [UInt8], capacity: Int, parts: Int, minimumPartInput: Int = 16 << 10) -> Outcome {
+        var output = [UInt8](repeating: 0xAA, count: capacity)
+        var outcome = Outcome()
+        do {
+            let (count, used) = try stream.withUnsafeBytes { input in
+                try output.withUnsafeMutableBytes { out in
+                    try DeflateDecoder.decodeInParts(input, into: out, entry: "w", parts: parts, minimumPartInput: minimumPartInput,
+                                                     reportEvery: 4096) { outcome.reports.append($0) }
+                }
+            }
+            outcome.bytes = Array(output[..<count])
+            outcome.partsUsed = used
+        } catch {
+            outcome.error = String(describing: error)
+        }
+        return outcome
+    }
+
+    /// Weights, text and four-symbol noise, every level that searches for matches: the same
+    /// bytes as one part. Weights and text are split as asked (text's matches chain through
+    /// the whole stream, so each part records thousands and copies them again); the noise is
+    /// nearly all matches, and whether its parts' records suffice depends on their size.
+    @Test(arguments: [2, 3, 4])
+    func decodesTheSameBytesAsOnePart(parts: Int) {
+        var random = SplitMix64(seed: UInt64(parts))
+        let inputs: [(String, [UInt8], split: Bool)] = [
+            ("float16 weights", float16Weights(count: 400_000, random: &random), true),
+            ("text-like", (0..<600_000).map { _ in random.next() % 4 == 0 ? UInt8(truncatingIfNeeded: random.next()) : UInt8(97 + random.next() % 8) }, true),
+            ("four symbols", (0..<600_000).map { _ in UInt8(random.next() % 4) }, false),
+        ]
+        for (name, data, split) in inputs {
+            for level: Int32 in [1, 6, 9] {
+                let stream = ZipTestBytes.rawDeflate(data, level: level)
+                let outcome = Self.decode(stream, capacity: data.count, parts: parts, minimumPartInput: stream.count / (parts + 1))
+                #expect(outcome.bytes == data, "\(name), level \(level)")
+                #expect(!split || outcome.partsUsed == parts, "\(name), level \(level)")
+                #expect(outcome.reports == outcome.reports.sorted() && outcome.reports.last == data.count, "\(name), level \(level)")
+            }
+        }
+    }
+
+    /// A part whose matches into unknown history outgrow its records (one per 256 bytes of
+    /// output, and 65536) is decoded in order instead.
+    @Test func decodesInOrderWhenMatchesOutgrowTheRecords() {
+        var random = SplitMix64(seed: 3)
+        let data = (0..<(4 << 20)).map { _ in UInt8(random.next() % 4) }
+        let stream = ZipTestBytes.rawDeflate(data, level: 1)
+        let outcome = Self.decode(stream, capacity: data.count, parts: 2, minimumPartInput: 4096)
+        #expect(outcome.bytes == data)
+        #expect(outcome.partsUsed == 1)
+    }
+
+    /// Stored and fixed-code blocks give no block start to find: one part, the same bytes.
+    @Test func decodesInOrderWhereNoBlockStartIsFound() {
+        var random = SplitMix64(seed: 11)
+        let data = float16Weights(count: 200_000, random: &random)
+        for strategy in [Z_FIXED, Z_DEFAULT_STRATEGY] {
+            let stream = ZipTestBytes.rawDeflate(data, level: strategy == Z_FIXED ? 6 : 0, strategy: strategy)
+            let outcome = Self.decode(stream, capacity: data.count, parts: 2, minimumPartInput: 4096)
+            #expect(outcome.bytes == data)
+            #expect(outcome.partsUsed == 1)
+        }
+    }
+
+    /// A damaged byte anywhere, a cut anywhere, or a declared size one short: the verdict one
+    /// part gives, word for word.
+    @Test func failsAsOnePartDoes() {
+        var random = SplitMix64(seed: 5)
+        let data = float16Weights(count: 200_000, random: &random)
+        let stream = ZipTestBytes.rawDeflate(data, level: 6)
+        var damaged: [[UInt8]] = []
+        for position in stride(from: stream.count / 8, to: stream.count, by: stream.count / 9) {
+            for mask: UInt8 in [0x01, 0x10, 0xFF] {
+                var bytes = stream
+                bytes[position] ^= mask
+                damaged.append(bytes)
+            }
+        }
+        let cuts = [stream.count / 3, stream.count / 2, stream.count * 3 / 4, stream.count - 1].map { Array(stream[..<$0]) }
+        var failures = 0
+        for bytes in damaged + cuts {
+            let inOrder = Self.decode(bytes, capacity: data.count, parts: 1)
+            let inParts = Self.decode(bytes, capacity: data.count, parts: 3, minimumPartInput: 4096)
+            #expect(inParts.bytes == inOrder.bytes && inParts.error == inOrder.error)
+            if inOrder.error != nil { failures += 1 }
+        }
+        #expect(failures >= cuts.count)
+        let short = Self.decode(stream, capacity: data.count - 1, parts: 3, minimumPartInput: 4096)
+        #expect(short.error == String(describing: ArchiveError.expandsPastDeclaredSize(entry: "w", declared: UInt64(data.count - 1))))
+    }
+}

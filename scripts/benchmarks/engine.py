@@ -143,7 +143,7 @@ def main():
                     theirs_db = 10 * np.log10(signal / sum(n for _, n in KMEANS_ERRORS))
                     # quantd's per-tensor SQNR → noise energy, summed the same way.
                     noise = sum(s / 10 ** (t["sqnr_db"] / 10) for (s, _), t in zip(KMEANS_ERRORS, ours) if t["sqnr_db"])
-                    print(f"{'':22s} total SQNR: quantd {10 * np.log10(signal / noise):.3f} dB, coremltools {theirs_db:.3f} dB "
+                    print(f"{'':22s} total SQNR: quantd {10 * np.log10(signal / noise):.5f} dB, coremltools {theirs_db:.5f} dB "
                           f"(higher is better; quantd must not be lower)")
 
 

@@ -106,6 +106,7 @@ enum DeflateDecoder {
     private final class Speculation: @unchecked Sendable {
         // @unchecked: `part` and `result` are written by the thread before `done` is signalled
         // and read by others only after waiting on it.
+        private let storage: UnsafeMutableRawBufferPointer
         let buffer: UnsafeMutableBufferPointer<UInt8>
         let matches: UnsafeMutableBufferPointer<qd_inflate_match>
         private(set) var part = qd_inflate_part()
@@ -116,7 +117,8 @@ enum DeflateDecoder {
         init(input: UnsafeRawBufferPointer, stop: (bit: UnsafeMutablePointer<UInt64>, from: UInt64)?, outputCapacity: Int,
              from: UInt64, to: UInt64, publishing start: UnsafeMutablePointer<UInt64>) {
             // Pages are touched only as far as the part writes; the history stand-in is zeros.
-            buffer = .allocate(capacity: Int(QD_INFLATE_WINDOW) + outputCapacity)
+            storage = RecycledBuffers.shared.take(atLeast: Int(QD_INFLATE_WINDOW) + outputCapacity)
+            buffer = storage.bindMemory(to: UInt8.self)
             buffer.baseAddress!.initialize(repeating: 0, count: Int(QD_INFLATE_WINDOW))
             // Floating-point weights need about one record per 4 KB of output (ResNet50's:
             // 14 thousand for 25 MB); text, whose matches chain without end, would need one per
@@ -142,7 +144,7 @@ enum DeflateDecoder {
         }
 
         deinit {
-            buffer.deallocate()
+            RecycledBuffers.shared.give(storage)
             matches.deallocate()
         }
 

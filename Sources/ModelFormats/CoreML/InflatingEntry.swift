@@ -14,6 +14,7 @@ public final class InflatingEntry: @unchecked Sendable {
     // guarded by `condition`.
     public let path: String
     private let entry: ZipEntry
+    private let storage: UnsafeMutableRawBufferPointer
     private let buffer: UnsafeMutableRawBufferPointer
     private let condition = NSCondition()
     private var produced = 0
@@ -32,7 +33,8 @@ public final class InflatingEntry: @unchecked Sendable {
         precondition(entry.method == .deflated, "entry '\(entry.path)' is not deflated")
         path = entry.path
         self.entry = entry
-        buffer = .allocate(byteCount: Int(entry.uncompressedByteCount), alignment: 64)
+        storage = RecycledBuffers.shared.take(atLeast: Int(entry.uncompressedByteCount))
+        buffer = UnsafeMutableRawBufferPointer(rebasing: storage[0..<Int(entry.uncompressedByteCount)])
         // The caller keeps the archive's bytes valid until decoding ends (see the type's note).
         nonisolated(unsafe) let input = zip.rawData(of: entry, in: bytes)
         // A thread of its own: readers block on it from dispatch's workers, which Linux's
@@ -42,7 +44,7 @@ public final class InflatingEntry: @unchecked Sendable {
         thread.start()
     }
 
-    deinit { buffer.deallocate() }
+    deinit { RecycledBuffers.shared.give(storage) }
 
     public var byteCount: Int { buffer.count }
 

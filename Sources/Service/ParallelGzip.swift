@@ -3,6 +3,7 @@ import CZlib
 import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 
 /// Writes a multi-member gzip file from a stream of bytes: the stream is cut into fixed-size
 /// pieces, each compressed on its own (in parallel, while the producer goes on) as a complete
@@ -64,15 +65,21 @@ public struct ParallelGzip: Sendable {
     /// producer at a time.
     public final class Stream {
         private final class Member: @unchecked Sendable {
-            // @unchecked: `result` is written once by the compressing thread before `done`
-            // is signalled, and read only after waiting on it.
+            // @unchecked: `size` is written once by the compressing thread before `done` is
+            // signalled, and read only after waiting on it.
             let done = DispatchGroup()
-            var result: [UInt8]?
+            let output: UnsafeMutableRawBufferPointer
+            var size: Int?
+
+            init(output: UnsafeMutableRawBufferPointer) { self.output = output }
         }
 
         private let settings: ParallelGzip
         private let output: (UnsafeRawBufferPointer) throws -> Void
-        private var current: [UInt8] = []
+        private let buffers: Buffers
+        /// The member being filled, and how much of it is.
+        private var current: UnsafeMutableRawBufferPointer
+        private var filled = 0
         private var inFlight: [Member] = []
         private var written = 0
         private var empty = true
@@ -82,41 +89,54 @@ public struct ParallelGzip: Sendable {
         public init(_ settings: ParallelGzip, output: @escaping (UnsafeRawBufferPointer) throws -> Void) {
             self.settings = settings
             self.output = output
-            current.reserveCapacity(settings.memberBytes)
+            buffers = Buffers.forMembers(of: settings.memberBytes)
+            current = buffers.input.take()
         }
 
         public convenience init(_ settings: ParallelGzip, output fd: Int32) {
             self.init(settings, output: { try writeAll($0, to: fd) })
         }
 
+        deinit {
+            // Abandoned after an error: whatever is still compressing finishes first.
+            for member in inFlight {
+                member.done.wait()
+                buffers.output.give(member.output)
+            }
+            buffers.input.give(current)
+        }
+
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             var offset = 0
             while offset < bytes.count {
-                let n = min(bytes.count - offset, settings.memberBytes - current.count)
-                current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+                let n = min(bytes.count - offset, settings.memberBytes - filled)
+                (current.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+                filled += n
                 offset += n
-                if current.count == settings.memberBytes { try submit() }
+                if filled == settings.memberBytes { try submit() }
             }
         }
 
         /// Compresses what is left and waits for every member; returns the compressed size.
         public func finish() throws -> Int {
             // An empty input still makes one (empty) member, so the file is valid gzip.
-            if !current.isEmpty || empty { try submit() }
+            if filled > 0 || empty { try submit() }
             while !inFlight.isEmpty { try drainOldest() }
             return written
         }
 
         private func submit() throws {
             empty = false
-            let member = Member()
-            let piece = current
-            current = []
-            current.reserveCapacity(settings.memberBytes)
+            let member = Member(output: buffers.output.take())
+            nonisolated(unsafe) let (input, count, buffers) = (current, filled, buffers)
+            current = buffers.input.take()
+            filled = 0
             let (level, strategy) = (settings.level, settings.strategy.zlibValue)
             member.done.enter()
             Self.queue.async {
-                member.result = piece.withUnsafeBytes { ParallelGzip.member($0, level: level, strategy: strategy) }
+                member.size = ParallelGzip.member(UnsafeRawBufferPointer(rebasing: input[0..<count]), level: level,
+                                                  strategy: strategy, into: member.output)
+                buffers.input.give(input)
                 member.done.leave()
             }
             inFlight.append(member)
@@ -127,38 +147,62 @@ public struct ParallelGzip: Sendable {
         private func drainOldest() throws {
             let member = inFlight.removeFirst()
             member.done.wait()
-            guard let bytes = member.result else { throw Failure(description: "zlib failed to compress a gzip member") }
-            try bytes.withUnsafeBytes { try output($0) }
-            written += bytes.count
+            defer { buffers.output.give(member.output) }
+            guard let size = member.size else { throw Failure(description: "zlib failed to compress a gzip member") }
+            try output(UnsafeRawBufferPointer(rebasing: member.output[0..<size]))
+            written += size
         }
     }
 
-    /// One complete gzip member (header, deflate stream, CRC-32 and size trailer).
+    /// Member input and output buffers, shared by every stream with the same member size: a
+    /// job's artifact is tens of members, and fresh buffers' page faults were ~9% of a Core
+    /// ML job's CPU time.
+    private struct Buffers: Sendable {
+        let input: BufferPool
+        let output: BufferPool
+
+        private static let pools = Mutex<[Int: Buffers]>([:])
+
+        static func forMembers(of memberBytes: Int) -> Buffers {
+            pools.withLock { pools in
+                if let buffers = pools[memberBytes] { return buffers }
+                // Two members per core in flight, one being filled, one being written.
+                let keep = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+                let buffers = Buffers(input: BufferPool(byteCount: max(memberBytes, 1), keep: keep),
+                                      output: BufferPool(byteCount: ParallelGzip.bound(memberBytes), keep: keep))
+                pools[memberBytes] = buffers
+                return buffers
+            }
+        }
+    }
+
+    /// Room enough for a member of `count` bytes with any strategy: zlib's bound for a stored
+    /// stream with the gzip wrapper, which also covers CHuffmanGzip's.
+    static func bound(_ count: Int) -> Int {
+        max(chg_bound(count), count + (count >> 12) + (count >> 14) + (count >> 25) + 13 + 18 + 5 * (count / 16383 + 1))
+    }
+
+    /// One complete gzip member (header, deflate stream, CRC-32 and size trailer) written to
+    /// `output` (at least `bound(input.count)` bytes); its size, or nil if zlib failed.
     /// Huffman-only members are written by CHuffmanGzip: the same format zlib's Z_HUFFMAN_ONLY
     /// writes, at ~8× its speed on quantized weights.
-    static func member(_ input: UnsafeRawBufferPointer, level: Int32, strategy: Int32) -> [UInt8]? {
+    static func member(_ input: UnsafeRawBufferPointer, level: Int32, strategy: Int32,
+                       into output: UnsafeMutableRawBufferPointer) -> Int? {
+        let out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if strategy == Z_HUFFMAN_ONLY {
-            let capacity = chg_bound(input.count)
-            return [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
-                let bytes = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                initialized = chg_gzip_member(bytes, input.count, out.baseAddress!, capacity)
-            }
+            let size = chg_gzip_member(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, out, output.count)
+            return size > 0 ? size : nil
         }
         var stream = z_stream()
         // windowBits 15 + 16 selects the gzip wrapper.
         guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, strategy, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
         defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(input.count)))
-        var out = [UInt8](repeating: 0, count: bound)
-        let ok = out.withUnsafeMutableBytes { o -> Bool in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(input.count)
-            stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = uInt(o.count)
-            return deflate(&stream, Z_FINISH) == Z_STREAM_END
-        }
-        guard ok else { return nil }
-        out.removeSubrange(Int(stream.total_out)...)
-        return out
+        guard Int(deflateBound(&stream, uLong(input.count))) <= output.count else { return nil }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        stream.next_out = out
+        stream.avail_out = uInt(output.count)
+        guard deflate(&stream, Z_FINISH) == Z_STREAM_END else { return nil }
+        return Int(stream.total_out)
     }
 }

@@ -17,6 +17,8 @@ struct CoreMLCompressor {
     /// The job's `minimum_deployment_target`: a model written for an older one is raised to it,
     /// as coremltools converts with `minimum_deployment_target`; a newer model stays as it is.
     var minimumDeploymentTarget: MILOpset? = nil
+    /// Where to find the package already opened, and the model's id there.
+    var opened: (packages: OpenedPackages, modelID: String)? = nil
 
     /// The weight file every compressed package refers to, relative to the model.
     static let weightFileName = "@model_path/weights/weight.bin"
@@ -54,9 +56,9 @@ struct CoreMLCompressor {
     /// The package as `open` reads it, with the program raised to the minimum deployment
     /// target when that is newer than the model's.
     private func openForTarget(_ bytes: UnsafeRawBufferPointer) throws -> (MLPackageArchive, MLProgramModel, MILOpset) {
-        let (archive, opened, opset) = try Self.open(bytes)
-        guard let target = minimumDeploymentTarget, target > opset else { return (archive, opened, opset) }
-        var model = opened
+        let (archive, read, opset) = try opened.map { try $0.packages.open(bytes, id: $0.modelID) } ?? Self.open(bytes)
+        guard let target = minimumDeploymentTarget, target > opset else { return (archive, read, opset) }
+        var model = read
         do { try model.raiseOpset(to: target) } catch {
             throw Problem.invalidConfig(error.description, field: "minimum_deployment_target")
         }

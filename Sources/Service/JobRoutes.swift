@@ -69,7 +69,8 @@ extension APIResponder {
             let path = service.data.model(modelID)
             if stored.format == "mlpackage" {
                 try MemoryMappedFile(path: path).withBytes {
-                    try CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target).preflight($0)
+                    try CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target,
+                                         opened: (service.packages, modelID)).preflight($0)
                 }
             } else {
                 try ConfigPreflight.check(config, against: try SafetensorsFile(path: path))

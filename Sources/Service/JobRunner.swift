@@ -12,6 +12,7 @@ struct JobRunner: Sendable {
     let store: JobStore
     let data: DataDirectory
     let catalog: DeviceCatalog
+    let packages: OpenedPackages
     let gzip: ParallelGzip
     let metrics: Metrics
     let logger: Logger
@@ -118,7 +119,7 @@ struct JobRunner: Sendable {
             // The whole file is about to be read: start reading it in now, in large requests.
             let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
             let target = try job.minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:))
-            let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target)
+            let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target, opened: (packages, job.modelId))
             outcome = try mapping.withBytes { bytes in
                 try compressor.compress(bytes, to: { try gzipStream.write($0) }, progress: progress, isCancelled: { flag.isStopped })
             }

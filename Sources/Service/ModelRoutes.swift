@@ -38,7 +38,7 @@ extension APIResponder {
                 let file = try SafetensorsFile(path: sink.path)
                 summary = ("safetensors", file.tensors.count, Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
             case .zip, .tar:
-                let weights = try MemoryMappedFile(path: sink.path).withBytes { try CoreMLCompressor.open($0).1.weights }
+                let weights = try MemoryMappedFile(path: sink.path).withBytes { try service.packages.open($0, id: sink.sha256).model.weights }
                 summary = ("mlpackage", weights.count, Int64(weights.reduce(0) { $0 + $1.elementCount }))
             default:
                 throw Problem.unsupportedFormat("the upload is not a supported model (detected: \(format.description)); this server reads safetensors files and Core ML .mlpackage directories zipped (zip -r) or tarred")

@@ -20,9 +20,10 @@ public final class QuantdService: Sendable {
         let store = try JobStore(path: data.database)
         let metrics = Metrics()
         let catalog = try DeviceCatalogFile.load(config.devicesPath)
+        let packages = OpenedPackages()
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
-                                 openapiDocument: Self.loadOpenAPI(config.openapiPath), catalog: catalog)
-        let runner = JobRunner(store: store, data: data, catalog: catalog,
+                                 openapiDocument: Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages)
+        let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
                                gzip: ParallelGzip(memberBytes: config.gzipMemberBytes, level: Int32(config.gzipLevel), strategy: config.gzipStrategy),
                                metrics: metrics, logger: logger)
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in

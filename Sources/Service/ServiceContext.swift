@@ -14,6 +14,7 @@ final class ServiceContext: Sendable {
     let logger: Logger
     let openapiDocument: [UInt8]?
     let catalog: DeviceCatalog
+    let packages: OpenedPackages
     private let poolBox = Mutex<WorkerPool?>(nil)
     private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
     private let draining = Atomic(false)
@@ -23,7 +24,7 @@ final class ServiceContext: Sendable {
     let storage = Mutex(())
 
     init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?,
-         catalog: DeviceCatalog) {
+         catalog: DeviceCatalog, packages: OpenedPackages) {
         self.config = config
         self.data = data
         self.store = store
@@ -31,6 +32,7 @@ final class ServiceContext: Sendable {
         self.logger = logger
         self.openapiDocument = openapiDocument
         self.catalog = catalog
+        self.packages = packages
     }
 
     var pool: WorkerPool {

@@ -107,11 +107,9 @@ struct JobRunner: Sendable {
         let gzipStream = ParallelGzip.Stream(gzip, output: { try file.write($0) })
         let outcome: CompressionOutcome
         let parameters: Int
-        var lastProgress = 0.0
+        var throttle = ProgressThrottle(start: Date().timeIntervalSinceReferenceDate)
         let progress = { (p: Double) in
-            // Persist at most every 5%, so progress costs no noticeable database traffic.
-            if p - lastProgress >= 0.05 {
-                lastProgress = p
+            if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
                 _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
             }
         }

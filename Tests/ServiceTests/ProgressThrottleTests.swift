@@ -4,14 +4,15 @@ import Testing
 @Suite struct ProgressThrottleTests {
     @Test func writesOnlyAfterBothAStepAndAnInterval() {
         var throttle = ProgressThrottle(start: 100)
-        // Early reports of a fast job: none written, however far they move.
-        #expect(!throttle.shouldWrite(0.5, at: 100.1))
-        #expect(!throttle.shouldWrite(0.9, at: 100.2))
-        #expect(throttle.shouldWrite(0.9, at: 100.25))
-        // Then each needs another step and another interval.
-        #expect(!throttle.shouldWrite(0.92, at: 101))
-        #expect(!throttle.shouldWrite(0.96, at: 100.4))
-        #expect(throttle.shouldWrite(0.96, at: 100.5))
-        #expect(!throttle.shouldWrite(0.99, at: 100.8))
+        // (progress, time, written?): early reports of a fast job are not written, however far
+        // they move; then each needs another step and another interval.
+        let reports: [(Double, Double, Bool)] = [
+            (0.5, 100.1, false), (0.9, 100.2, false), (0.9, 100.25, true),
+            (0.92, 101, false), (0.96, 100.4, false), (0.96, 100.5, true), (0.99, 100.8, false),
+        ]
+        for (progress, time, written) in reports {
+            let decision = throttle.shouldWrite(progress, at: time)
+            #expect(decision == written, "\(progress) at \(time)")
+        }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import ModelFormats
 import QuantCore
 import Testing
+@testable import ModelFormats
 @testable import Service
 
 @Suite struct CoreMLCompressorTests {
@@ -47,6 +47,19 @@ import Testing
         let stored = PackageFixture.linearProgram(weights: [512, 1024, 768, 256], seed: 3)
         let (fromStored, storedOutcome, _) = try Self.compress(stored, CoreMLCompressor(pipeline: Self.int8))
         let (fromDeflated, deflatedOutcome, _) = try Self.compress(try PackageFixture.deflated(stored), CoreMLCompressor(pipeline: Self.int8))
+        #expect(fromDeflated == fromStored)
+        #expect(deflatedOutcome.tensors == storedOutcome.tensors)
+    }
+
+    /// A weight file large enough to be inflated in parts (over 4 MiB deflated per core: two
+    /// parts on a 2-core machine), each weight compressed as its part arrives: the artifact is
+    /// still the stored zip's, byte for byte.
+    @Test func aDeflatedWeightFileInflatedInPartsGivesTheSameArtifact() throws {
+        let stored = PackageFixture.linearProgram(weights: [32768, 32768, 16384, 4096], seed: 5)
+        let deflated = try PackageFixture.deflated(stored)
+        #expect(deflated.count > 2 * DeflateDecoder.minimumPartInput)
+        let (fromStored, storedOutcome, _) = try Self.compress(stored, CoreMLCompressor(pipeline: Self.int8))
+        let (fromDeflated, deflatedOutcome, _) = try Self.compress(deflated, CoreMLCompressor(pipeline: Self.int8))
         #expect(fromDeflated == fromStored)
         #expect(deflatedOutcome.tensors == storedOutcome.tensors)
     }

@@ -1,5 +1,6 @@
 import CLinuxIO
 import Glibc
+import ModelFormats
 
 /// A new file written front to back, whole 4 MiB blocks straight to the disk with O_DIRECT
 /// where the file system allows it and the rest through the page cache.
@@ -19,13 +20,13 @@ final class DirectFileOutput {
     private(set) var bytesWritten = 0
 
     /// Blocks of finished outputs, kept for the next ones.
-    private static let blocks = BufferPool(byteCount: blockBytes, keep: 2)
+    private static let blocks = RecycledBuffers(keepCount: 2, alignment: 4096)
 
     /// `fd` is the open, empty file at `path`; the caller closes it (and fsyncs it).
     init(fd: Int32, path: String) {
         self.fd = fd
         directFd = clinuxio_open_direct_write(path)
-        block = Self.blocks.take()
+        block = Self.blocks.take(atLeast: Self.blockBytes)
     }
 
     deinit {

@@ -3,6 +3,7 @@ import CZlib
 import Dispatch
 import Foundation
 import Glibc
+import ModelFormats
 import Synchronization
 
 /// Writes a multi-member gzip file from a stream of bytes: the stream is cut into fixed-size
@@ -90,7 +91,7 @@ public struct ParallelGzip: Sendable {
             self.settings = settings
             self.output = output
             buffers = Buffers.forMembers(of: settings.memberBytes)
-            current = buffers.input.take()
+            current = buffers.takeInput()
         }
 
         public convenience init(_ settings: ParallelGzip, output fd: Int32) {
@@ -127,9 +128,9 @@ public struct ParallelGzip: Sendable {
 
         private func submit() throws {
             empty = false
-            let member = Member(output: buffers.output.take())
+            let member = Member(output: buffers.takeOutput())
             nonisolated(unsafe) let (input, count, buffers) = (current, filled, buffers)
-            current = buffers.input.take()
+            current = buffers.takeInput()
             filled = 0
             let (level, strategy) = (settings.level, settings.strategy.zlibValue)
             member.done.enter()
@@ -158,18 +159,22 @@ public struct ParallelGzip: Sendable {
     /// job's artifact is tens of members, and fresh buffers' page faults were ~9% of a Core
     /// ML job's CPU time.
     private struct Buffers: Sendable {
-        let input: BufferPool
-        let output: BufferPool
+        let memberBytes: Int
+        let input: RecycledBuffers
+        let output: RecycledBuffers
 
         private static let pools = Mutex<[Int: Buffers]>([:])
+
+        func takeInput() -> UnsafeMutableRawBufferPointer { input.take(atLeast: memberBytes) }
+        func takeOutput() -> UnsafeMutableRawBufferPointer { output.take(atLeast: ParallelGzip.bound(memberBytes)) }
 
         static func forMembers(of memberBytes: Int) -> Buffers {
             pools.withLock { pools in
                 if let buffers = pools[memberBytes] { return buffers }
                 // Two members per core in flight, one being filled, one being written.
                 let keep = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
-                let buffers = Buffers(input: BufferPool(byteCount: max(memberBytes, 1), keep: keep),
-                                      output: BufferPool(byteCount: ParallelGzip.bound(memberBytes), keep: keep))
+                let buffers = Buffers(memberBytes: memberBytes, input: RecycledBuffers(keepCount: keep),
+                                      output: RecycledBuffers(keepCount: keep))
                 pools[memberBytes] = buffers
                 return buffers
             }

@@ -2,6 +2,7 @@ import CLinuxIO
 import Dispatch
 import Foundation
 import Glibc
+import ModelFormats
 import Synchronization
 
 /// Hashes and writes an upload on two background queues while the event loop keeps reading
@@ -31,9 +32,9 @@ final class UploadPipeline: @unchecked Sendable {
 
         /// Buffers of finished chunks, kept for the next ones: enough for one upload's whole
         /// window; a few uploads at once allocate the rest.
-        private static let buffers = BufferPool(byteCount: UploadPipeline.chunkBytes, keep: UploadPipeline.maxInFlight + 1)
+        private static let buffers = RecycledBuffers(keepCount: UploadPipeline.maxInFlight + 1, alignment: 4096)
 
-        init() { bytes = Self.buffers.take() }
+        init() { bytes = Self.buffers.take(atLeast: UploadPipeline.chunkBytes) }
 
         deinit { Self.buffers.give(bytes) }
 

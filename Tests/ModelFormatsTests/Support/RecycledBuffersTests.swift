@@ -34,6 +34,22 @@ import Testing
         #expect(buffers.spareSizes == [9000])
     }
 
+    /// One size only, as upload chunks and artifact blocks use it: given buffers are taken
+    /// again, page-aligned, and no more than `keepCount` are held.
+    @Test func aGivenBufferOfOneSizeIsTakenAgainAndNoMoreThanKeepAreHeld() {
+        let pool = RecycledBuffers(keepCount: 2, alignment: 4096)
+        let a = pool.take(atLeast: 8192), b = pool.take(atLeast: 8192), c = pool.take(atLeast: 8192)
+        #expect(a.count == 8192 && Int(bitPattern: a.baseAddress) % 4096 == 0)
+        pool.give(a)
+        pool.give(b)
+        pool.give(c)  // over the limit: the oldest spare is freed
+        #expect(pool.spareSizes == [8192, 8192])
+        let again = [pool.take(atLeast: 8192), pool.take(atLeast: 8192)].map(\.baseAddress)
+        #expect(Set(again) == Set([b.baseAddress, c.baseAddress]))
+        let fresh = pool.take(atLeast: 8192)
+        #expect(fresh.count == 8192 && !again.contains(fresh.baseAddress))
+    }
+
     @Test func buffersAreAlignedAndWritable() {
         let buffers = RecycledBuffers(keepBytes: 1 << 20, keepCount: 1)
         let buffer = buffers.take(atLeast: 4096)

@@ -17,6 +17,9 @@ import CQuantKernels
 /// same zeros without a NaN on the way.
 public struct LinearQuantizer: Sendable {
     public let config: LinearQuantizationConfig
+    /// Whether layouts `symmetricRuns` covers take its one-pass kernel; tests turn it off to
+    /// compare it with the general passes.
+    var fusesRuns = true
 
     public init(_ config: LinearQuantizationConfig = LinearQuantizationConfig()) {
         self.config = config
@@ -42,7 +45,7 @@ public struct LinearQuantizer: Sendable {
         guard bytes.count == count * type.byteWidth else {
             throw .sizeMismatch(expected: count * type.byteWidth, actual: bytes.count)
         }
-        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type))
+        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type), fusesRuns: fusesRuns)
         guard count > 0, let base = bytes.baseAddress else { return plan.emptyResult() }
         return try withWeightSource(type, base, plan).get()
     }
@@ -58,7 +61,7 @@ public struct LinearQuantizer: Sendable {
         guard bytes.count == count * type.byteWidth else {
             throw .sizeMismatch(expected: count * type.byteWidth, actual: bytes.count)
         }
-        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type))
+        let plan = try Plan(config: config, shape: shape, scaleType: Self.scaleType(for: type), fusesRuns: fusesRuns)
         guard count > 0, let base = bytes.baseAddress else {
             let empty = plan.emptyResult()
             return (empty, QuantizationErrorMetrics(original: bytes, type: type, quantized: empty))
@@ -76,7 +79,7 @@ public struct LinearQuantizer: Sendable {
         guard [.float32, .float16, .bfloat16].contains(scaleType) else { throw .unsupportedEncoding(scaleType) }
         let count = shape.reduce(1, *)
         guard values.count == count else { throw .sizeMismatch(expected: count, actual: values.count) }
-        let plan = try Plan(config: config, shape: shape, scaleType: scaleType)
+        let plan = try Plan(config: config, shape: shape, scaleType: scaleType, fusesRuns: fusesRuns)
         guard count > 0, let base = values.baseAddress else { return plan.emptyResult() }
         return try plan.visit(FloatBufferSource(base: base)).get()
     }
@@ -127,9 +130,11 @@ extension LinearQuantizer {
         let layout: BlockLayout
         let scaleType: ScalarType
         let range: ClosedRange<Int>
+        let fusesRuns: Bool
 
-        init(config: LinearQuantizationConfig, shape: [Int], scaleType: ScalarType) throws(QuantCoreError) {
+        init(config: LinearQuantizationConfig, shape: [Int], scaleType: ScalarType, fusesRuns: Bool = true) throws(QuantCoreError) {
             self.config = config
+            self.fusesRuns = fusesRuns
             self.shape = shape
             self.layout = try BlockLayout(shape: shape, blockSizes: config.blockSizes(for: shape))
             self.scaleType = scaleType
@@ -175,6 +180,7 @@ extension LinearQuantizer {
         private func run<Source: WeightSource, Rounding: QuotientRounding, Code: FixedWidthInteger>(
             _ source: Source, _ rounding: Rounding.Type, _: Code.Type, measure: Bool
         ) -> Result<(LinearQuantizedTensor, QuantizationErrorMetrics.Partial?), QuantCoreError> {
+            if let done = symmetricRuns(source, rounding, Code.self, measure: measure) { return done }
             let (minimums, maximums) = blockExtremes(source)
             let blockCount = layout.blockCount
             var blocks = [BlockQuantization](repeating: BlockQuantization(scale: 1, lower: 0, upper: 0, zeroPoint: 0),

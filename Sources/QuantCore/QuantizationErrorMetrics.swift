@@ -41,6 +41,11 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
         var pending = 0
 
         mutating func flush(into p: inout Partial) {
+            Self.add(sums, into: &p)
+            self = KernelLanes()
+        }
+
+        static func add(_ sums: qk_lanes, into p: inout Partial) {
             withUnsafeBytes(of: sums) { raw in
                 // qk_lanes is only Float-aligned: load, do not bind, as SIMD8.
                 let v = { (field: Int) in raw.loadUnaligned(fromByteOffset: field * 32, as: SIMD8<Float>.self) }
@@ -51,7 +56,6 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                 p.maxError = max(p.maxError, Double(v(4).max()).squareRoot())
                 p.zeros += Int(v(5).sum().rounded())
             }
-            self = KernelLanes()
         }
     }
 
@@ -284,6 +288,20 @@ public struct QuantizationErrorMetrics: Sendable, Equatable {
                                    signed: Code.isSigned, lanes: &lanes, integer)
                 }
                 start = end
+            }
+        }
+
+        /// Lets a kernel that measures whole runs and flushes by itself
+        /// (`qk_quantize_symmetric_runs`) add into the kernel lanes: `body` gets the lanes,
+        /// their pending count, and the flush function with its context.
+        @inline(__always)
+        mutating func addKernelRuns(_ body: (UnsafeMutablePointer<qk_lanes>, inout Int, qk_flush, UnsafeMutableRawPointer) -> Void) {
+            withUnsafeMutablePointer(to: &partial) { partial in
+                withUnsafeMutablePointer(to: &kernelLanes.sums) { sums in
+                    body(sums, &kernelLanes.pending, { lanes, context in
+                        KernelLanes.add(lanes!.pointee, into: &context!.assumingMemoryBound(to: Partial.self).pointee)
+                    }, UnsafeMutableRawPointer(partial))
+                }
             }
         }
 

@@ -43,6 +43,36 @@ typedef struct {
 void qk_measure(int element, const void *source, const uint8_t *codes, size_t count,
                 float scale, float zero_point, int signed_codes, qk_lanes *lanes);
 
+// A symmetric linear quantization done run by run in one pass (see qk_quantize_symmetric_runs).
+typedef struct {
+    int32_t element;           // QK_FLOAT16 or QK_FLOAT32: the weights' encoding
+    int32_t scale_float16;     // the scale's arithmetic is rounded to float16 (else float32)
+    int32_t float16_quotient;  // as qk_block's
+    int32_t signed_codes;      // codes are int8 (else uint8)
+    float qmin, qmax;          // the quantized range
+    int32_t zero_point;        // the fixed zero point of symmetric modes
+} qk_symmetric_plan;
+
+#define QK_RUN_OK 0
+#define QK_RUN_NON_FINITE 1
+#define QK_RUN_SCALE_OVERFLOW 2
+
+// Takes the lanes' sums (and leaves `lanes` to be zeroed by the caller).
+typedef void (*qk_flush)(qk_lanes *lanes, void *context);
+
+// Quantizes `count` consecutive runs of `length` contiguous elements (a multiple of 8), each
+// run one block: its extremes, scale = R(R(2·max|w|) / (qmax − qmin)) (R rounds to the scale
+// type; a zero scale is stored as 1 with every code at the zero point), its codes as qk_codes
+// writes them, and, when `lanes` is not NULL, its error as qk_measure adds it, in stretches of
+// at most 1024 elements per run: `*pending` counts the elements added since the last flush,
+// and after a stretch that brings it to 1024 the lanes go to `flush(lanes, context)` and
+// start again from zero. `scales[k]` receives run k's scale. Returns how many runs it
+// finished: all, or, at the first run whose extremes are not finite or whose scale overflows,
+// that run's index (`*status` says which; nothing of that run or later is written).
+size_t qk_quantize_symmetric_runs(const qk_symmetric_plan *plan, const void *source, size_t length, size_t count,
+                                  uint8_t *codes, float *scales, qk_lanes *lanes, size_t *pending, qk_flush flush,
+                                  void *context, int *status);
+
 // Sets seen[c] = 1 for every byte c among `count` codes, stopping early once `possible`
 // distinct codes are seen (no more can be); returns how many distinct codes it saw.
 size_t qk_mark_codes(const uint8_t *codes, size_t count, uint8_t seen[256], size_t possible);

@@ -9,10 +9,10 @@ import Synchronization
 /// the socket, so a fast upload is bound by the slowest of the three, not their sum.
 ///
 /// Bytes are gathered into fixed chunks; each full chunk goes to the hash queue and the write
-/// queue (both serial, so order is kept). Full chunks are written with O_DIRECT where the file
+/// queue (both serial, so order is kept). Chunks are written with O_DIRECT where the file
 /// system allows it: measured here, buffered writes followed by fsync ran at ~250 MB/s while
 /// direct writes of 4 MiB ran at ~1.2 GB/s, and the fsync before the 201 then has nothing left
-/// to flush. The short last chunk goes through the page cache.
+/// to flush. The short last chunk is padded and the file cut back (`DirectFileOutput.writeLast`).
 ///
 /// Nothing here blocks the appending thread (an event loop): once `maxInFlight` chunks are in
 /// flight, `whenReady` says so and calls back when one completes, and the connection stops
@@ -140,16 +140,22 @@ final class UploadPipeline: @unchecked Sendable {
             defer { release.leave() }
             beforeWrite?()
             let bytes = chunk.filled
+            let direct: Bool
             do {
-                try DirectFileOutput.write(bytes, at: off_t(offset), fd: self.fd, directFd: directFd, what: "the upload")
+                // Only the last chunk is short.
+                if bytes.count < Self.chunkBytes {
+                    direct = try DirectFileOutput.writeLast(chunk.bytes, count: bytes.count, at: off_t(offset), fd: self.fd,
+                                                            directFd: directFd, what: "the upload")
+                } else {
+                    try DirectFileOutput.write(bytes, at: off_t(offset), fd: self.fd, directFd: directFd, what: "the upload")
+                    direct = directFd >= 0
+                }
             } catch {
                 let message = (error as? Problem)?.detail ?? "writing the upload failed: \(error)"
                 self.failure.withLock { if $0 == nil { $0 = message } }
                 return
             }
-            // Full chunks went direct (aligned offset, length and memory); the rest is buffered
-            // and its writeback started now.
-            let direct = directFd >= 0 && bytes.count == Self.chunkBytes
+            // What went through the page cache has its writeback started now.
             if !direct { _ = clinuxio_start_writeback(self.fd, Int64(offset), Int64(bytes.count)) }
         }
     }

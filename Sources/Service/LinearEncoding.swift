@@ -31,7 +31,7 @@ enum LinearEncoding {
         let meta = metadata(c, original: t.dtype, shape: t.shape, zeroPoints: q.zeroPoints != nil)
         let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
                                           parts: parts, metrics: metrics, uniqueValues: q.distinctCodes)
-        return EncodedTensor(parts: parts, metadata: try json(meta), report: report)
+        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
     }
 
     /// The `quantd:N` entry of a linearly quantized tensor (shared with the sparse form).
@@ -49,9 +49,5 @@ enum LinearEncoding {
             }
         }
         return meta
-    }
-
-    static func json(_ object: [String: Any]) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }

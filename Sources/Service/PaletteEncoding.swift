@@ -52,6 +52,6 @@ enum PaletteEncoding {
         p.indices.withUnsafeBufferPointer { for index in $0 { used[Int(index)] = true } }
         let report = EncodedTensor.report(for: t, mode: mode, parts: parts, metrics: metrics,
                                           uniqueValues: used.lazy.filter { $0 }.count)
-        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
     }
 }

@@ -24,7 +24,7 @@ enum SparseEncoding {
         ]
         let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(config))", parts: parts, metrics: metrics,
                                           uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
     }
 
     static func prunedQuantized(_ t: SafetensorsTensorInfo, _ q: SparseLinearQuantizedTensor, pruning: PruningConfig,
@@ -56,7 +56,7 @@ enum SparseEncoding {
         meta["pruning"] = pruning.dictionary
         let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(pruning)) + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
                                           parts: parts, metrics: metrics, uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
     }
 
     /// Pruned then palettized: `N` holds the kept elements' LUT indices (packed as in the
@@ -86,7 +86,7 @@ enum SparseEncoding {
         ]
         let report = EncodedTensor.report(for: t, mode: "prune \(describe(pruning)) + palettize \(p.config.mode.rawValue) \(p.nbits)-bit",
                                           parts: parts, metrics: metrics, uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try LinearEncoding.json(meta), report: report)
+        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
     }
 
     static func describe(_ p: PruningConfig) -> String {

@@ -35,17 +35,17 @@ enum LinearEncoding {
     }
 
     /// The `quantd:N` entry of a linearly quantized tensor (shared with the sparse form).
-    static func metadata(_ c: LinearQuantizationConfig, original: ScalarType, shape: [Int], zeroPoints: Bool) -> [String: Any] {
-        var meta: [String: Any] = [
-            "mode": c.mode.rawValue, "dtype": c.dtype.rawValue, "granularity": c.granularity.rawValue,
-            "original_dtype": original.rawValue, "shape": shape, "output_axis": c.outputAxis,
-            "scale": EncodedTensor.scaleSuffix, "zero_point": zeroPoints ? EncodedTensor.zeroPointSuffix : NSNull(),
+    static func metadata(_ c: LinearQuantizationConfig, original: ScalarType, shape: [Int], zeroPoints: Bool) -> [String: MetadataJSON.Value] {
+        var meta: [String: MetadataJSON.Value] = [
+            "mode": .string(c.mode.rawValue), "dtype": .string(c.dtype.rawValue), "granularity": .string(c.granularity.rawValue),
+            "original_dtype": .string(original.rawValue), "shape": .ints(shape), "output_axis": .int(c.outputAxis),
+            "scale": .string(EncodedTensor.scaleSuffix), "zero_point": zeroPoints ? .string(EncodedTensor.zeroPointSuffix) : nil,
         ]
-        if c.dtype.bitWidth < 8 { meta["packed_bits"] = c.dtype.bitWidth }
+        if c.dtype.bitWidth < 8 { meta["packed_bits"] = .int(c.dtype.bitWidth) }
         if c.granularity == .perBlock {
             switch c.blockSize {
-            case .alongInputAxis(let n): meta["block_size"] = n
-            case .perAxis(let sizes): meta["block_size"] = sizes
+            case .alongInputAxis(let n): meta["block_size"] = .int(n)
+            case .perAxis(let sizes): meta["block_size"] = .ints(sizes)
             }
         }
         return meta

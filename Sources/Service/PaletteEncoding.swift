@@ -22,12 +22,7 @@ enum PaletteEncoding {
             EncodedTensor.Part(name: t.name, dtype: .uint8, shape: [BitPacking.packedByteCount(count: p.indices.count, bits: p.nbits)],
                                bytes: .owned(BitPacking.pack(p.indices, bits: p.nbits))),
         ]
-        var meta: [String: Any] = [
-            "mode": "palettize", "algorithm": p.config.mode.rawValue, "nbits": p.nbits,
-            "granularity": p.config.granularity.rawValue, "group_size": p.groupSize, "channel_axis": p.channelAxis,
-            "cluster_dim": p.clusterDim, "original_dtype": t.dtype.rawValue, "shape": t.shape,
-            "lut": EncodedTensor.lutSuffix, "scale": p.perChannelScale == nil ? NSNull() : EncodedTensor.scaleSuffix,
-        ]
+        var meta = metadata(t, p)
         if let q = quantizedLUT {
             let codeType: ScalarType = q.config.dtype.isSigned ? .int8 : .uint8
             parts.append(.init(name: t.name + EncodedTensor.lutSuffix, dtype: codeType, shape: p.lutShape, bytes: .owned(q.codes)))
@@ -36,7 +31,7 @@ enum PaletteEncoding {
             if let zp = q.zeroPoints {
                 parts.append(.init(name: t.name + "::lut_zero_point", dtype: codeType, shape: q.scaleShape, bytes: .owned(zp)))
             }
-            meta["lut_quantization"] = LinearEncoding.metadata(q.config, original: p.lutType, shape: p.lutShape, zeroPoints: q.zeroPoints != nil)
+            meta["lut_quantization"] = .object(LinearEncoding.metadata(q.config, original: p.lutType, shape: p.lutShape, zeroPoints: q.zeroPoints != nil))
         } else {
             parts.append(.init(name: t.name + EncodedTensor.lutSuffix, dtype: p.lutType, shape: p.lutShape,
                                bytes: .owned(try EncodedTensor.floatBytes(p.lut, as: p.lutType))))
@@ -53,5 +48,15 @@ enum PaletteEncoding {
         let report = EncodedTensor.report(for: t, mode: mode, parts: parts, metrics: metrics,
                                           uniqueValues: used.lazy.filter { $0 }.count)
         return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
+    }
+
+    /// The `quantd:N` entry of a palettized tensor (shared with the pruned form).
+    static func metadata(_ t: SafetensorsTensorInfo, _ p: PalettizedTensor) -> [String: MetadataJSON.Value] {
+        [
+            "mode": "palettize", "algorithm": .string(p.config.mode.rawValue), "nbits": .int(p.nbits),
+            "granularity": .string(p.config.granularity.rawValue), "group_size": .int(p.groupSize), "channel_axis": .int(p.channelAxis),
+            "cluster_dim": .int(p.clusterDim), "original_dtype": .string(t.dtype.rawValue), "shape": .ints(t.shape),
+            "lut": .string(EncodedTensor.lutSuffix), "scale": p.perChannelScale == nil ? nil : .string(EncodedTensor.scaleSuffix),
+        ]
     }
 }

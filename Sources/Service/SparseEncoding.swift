@@ -18,9 +18,9 @@ enum SparseEncoding {
             EncodedTensor.Part(name: t.name, dtype: t.dtype, shape: [p.nonZeroCount], bytes: .owned(p.values)),
             EncodedTensor.Part(name: t.name + EncodedTensor.maskSuffix, dtype: .uint8, shape: [p.mask.count], bytes: .owned(p.mask)),
         ]
-        let meta: [String: Any] = [
-            "mode": "prune", "original_dtype": t.dtype.rawValue, "shape": t.shape, "mask": EncodedTensor.maskSuffix,
-            "sparsity": p.sparsity, "config": config.dictionary,
+        let meta: [String: MetadataJSON.Value] = [
+            "mode": "prune", "original_dtype": .string(t.dtype.rawValue), "shape": .ints(t.shape), "mask": .string(EncodedTensor.maskSuffix),
+            "sparsity": .double(p.sparsity), "config": try MetadataJSON.Value(any: config.dictionary),
         ]
         let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(config))", parts: parts, metrics: metrics,
                                           uniqueValues: nil)
@@ -50,10 +50,10 @@ enum SparseEncoding {
         }
         var meta = LinearEncoding.metadata(c, original: t.dtype, shape: t.shape, zeroPoints: q.zeroPoints != nil)
         meta["mode"] = "prune+linear"
-        meta["quantization_mode"] = c.mode.rawValue
-        meta["mask"] = EncodedTensor.maskSuffix
-        meta["sparsity"] = 1 - Double(q.nonZeroCount) / Double(max(1, t.elementCount))
-        meta["pruning"] = pruning.dictionary
+        meta["quantization_mode"] = .string(c.mode.rawValue)
+        meta["mask"] = .string(EncodedTensor.maskSuffix)
+        meta["sparsity"] = .double(1 - Double(q.nonZeroCount) / Double(max(1, t.elementCount)))
+        meta["pruning"] = try MetadataJSON.Value(any: pruning.dictionary)
         let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(pruning)) + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
                                           parts: parts, metrics: metrics, uniqueValues: nil)
         return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
@@ -77,13 +77,11 @@ enum SparseEncoding {
             parts.append(.init(name: t.name + EncodedTensor.scaleSuffix, dtype: p.lutType, shape: shape,
                                bytes: .owned(try EncodedTensor.floatBytes(scales, as: p.lutType))))
         }
-        let meta: [String: Any] = [
-            "mode": "prune+palettize", "algorithm": p.config.mode.rawValue, "nbits": p.nbits,
-            "granularity": p.config.granularity.rawValue, "group_size": p.groupSize, "channel_axis": p.channelAxis,
-            "cluster_dim": p.clusterDim, "original_dtype": t.dtype.rawValue, "shape": t.shape,
-            "lut": EncodedTensor.lutSuffix, "scale": p.perChannelScale == nil ? NSNull() : EncodedTensor.scaleSuffix,
-            "mask": EncodedTensor.maskSuffix, "sparsity": pruned.sparsity, "pruning": pruning.dictionary,
-        ]
+        var meta = PaletteEncoding.metadata(t, p)
+        meta["mode"] = "prune+palettize"
+        meta["mask"] = .string(EncodedTensor.maskSuffix)
+        meta["sparsity"] = .double(pruned.sparsity)
+        meta["pruning"] = try MetadataJSON.Value(any: pruning.dictionary)
         let report = EncodedTensor.report(for: t, mode: "prune \(describe(pruning)) + palettize \(p.config.mode.rawValue) \(p.nbits)-bit",
                                           parts: parts, metrics: metrics, uniqueValues: nil)
         return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)

@@ -174,7 +174,7 @@ struct CoreMLCompressor {
         // entries may come in any order.
         nonisolated(unsafe) var serialized: Result<[UInt8], any Error> = .success([])
         let serializing = DispatchGroup()
-        nonisolated(unsafe) let finalModel = model
+        let finalModel = model
         DispatchQueue.global().async(group: serializing) { serialized = Result { try finalModel.serialized() } }
         defer { serializing.wait() }
 

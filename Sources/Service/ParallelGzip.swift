@@ -129,7 +129,8 @@ public struct ParallelGzip: Sendable {
         private func submit() throws {
             empty = false
             let member = Member(output: buffers.takeOutput())
-            nonisolated(unsafe) let (input, count, buffers) = (current, filled, buffers)
+            nonisolated(unsafe) let input = current
+            let (count, buffers) = (filled, buffers)
             current = buffers.takeInput()
             filled = 0
             let (level, strategy) = (settings.level, settings.strategy.zlibValue)

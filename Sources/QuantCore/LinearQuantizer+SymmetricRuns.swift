@@ -44,21 +44,21 @@ extension LinearQuantizer.Plan {
                         ParallelChunks.forEach(count: runs, chunks: chunks) { chunk, range in
                             qk_populate_for_write(codes + range.lowerBound * length, range.count * length)
                             var accumulator = QuantizationErrorMetrics.RunAccumulator<Code>()
-                            var step: (done: Int, status: Int32) = (0, QK_RUN_OK)
+                            var status: Int32 = QK_RUN_OK
                             if measure {
                                 accumulator.addKernelRuns { lanes, pending, flush, context in
-                                    step = kernels.quantizeSymmetricRuns(plan, first: range.lowerBound, count: range.count, length: length,
-                                                                         codes: codes, scales: scales, lanes: lanes, pending: &pending,
-                                                                         flush: flush, context: context)
+                                    status = kernels.quantizeSymmetricRuns(plan, first: range.lowerBound, count: range.count, length: length,
+                                                                           codes: codes, scales: scales, lanes: lanes, pending: &pending,
+                                                                           flush: flush, context: context)
                                 }
                             } else {
                                 var pending = 0
-                                step = kernels.quantizeSymmetricRuns(plan, first: range.lowerBound, count: range.count, length: length,
-                                                                     codes: codes, scales: scales, lanes: nil, pending: &pending,
-                                                                     flush: nil, context: nil)
+                                status = kernels.quantizeSymmetricRuns(plan, first: range.lowerBound, count: range.count, length: length,
+                                                                       codes: codes, scales: scales, lanes: nil, pending: &pending,
+                                                                       flush: nil, context: nil)
                             }
-                            guard step.status == QK_RUN_OK else {
-                                failures[chunk] = step.status == QK_RUN_NON_FINITE ? .nonFiniteWeight : .scaleOverflow
+                            guard status == QK_RUN_OK else {
+                                failures[chunk] = status == QK_RUN_NON_FINITE ? .nonFiniteWeight : .scaleOverflow
                                 return
                             }
                             if measure { partials[chunk] = accumulator.finish() }

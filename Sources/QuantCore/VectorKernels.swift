@@ -47,17 +47,17 @@ struct VectorKernels {
 
     /// Quantizes runs `first..<first + count` of `length` elements each, one block per run,
     /// as `qk_quantize_symmetric_runs` says: writes their codes at `codes + first·length` and
-    /// scales at `scales + first`, and adds their error to `lanes` when given. Returns how
-    /// many runs it finished and its status.
+    /// scales at `scales + first`, and adds their error to `lanes` when given. Returns its
+    /// status: `QK_RUN_OK` when every run is done.
     @inline(__always)
     func quantizeSymmetricRuns(_ plan: qk_symmetric_plan, first: Int, count: Int, length: Int,
                                codes: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>,
                                lanes: UnsafeMutablePointer<qk_lanes>?, pending: inout Int,
-                               flush: qk_flush?, context: UnsafeMutableRawPointer?) -> (done: Int, status: Int32) {
+                               flush: qk_flush?, context: UnsafeMutableRawPointer?) -> Int32 {
         var plan = plan
         var status: Int32 = QK_RUN_OK
-        let done = qk_quantize_symmetric_runs(&plan, base + first &* length &* elementSize, length, count,
-                                              codes + first &* length, scales + first, lanes, &pending, flush, context, &status)
-        return (done, status)
+        _ = qk_quantize_symmetric_runs(&plan, base + first &* length &* elementSize, length, count,
+                                       codes + first &* length, scales + first, lanes, &pending, flush, context, &status)
+        return status
     }
 }

@@ -63,7 +63,7 @@ struct VectorKernelsTests {
     }
 
     @Test func extremesEqualTheOrderKeysOfTheSwiftLoop() {
-        let values = weights(count: 777, seed: 3) + [-0.0, 0.0, -1e-40]
+        let values = weights(count: 777, seed: 3) + [-0.0, 0.0, -0x1p-133]  // a negative float32 subnormal
         let halfBits = values.map { FloatConversion.float16Bits($0) }
         for (element, bytes, keys) in [
             (QK_FLOAT32, values.withUnsafeBytes { Array($0) }, values.map { OrderKey.of32($0.bitPattern) }),

@@ -229,32 +229,25 @@ struct CoreMLCompressor {
         var warnings: [String] = []
     }
 
-    /// Compresses the weights on all cores, one weight per core at a time, reporting the
-    /// share of weight elements done (compressing is most of a job; writing the rest).
-    ///
-    /// Where a weight file is inflating, weights are taken in file order, the order they
-    /// arrive in. Where every weight file is read in place (a stored zip entry, a tar member)
-    /// they are taken largest first, so that the last ones to finish are small and no core
-    /// waits long on another (ResNet ends with its largest weights).
+    /// Compresses the weights on all cores, one weight per core at a time (in `EncodeOrder`),
+    /// reporting the share of weight elements done (compressing is most of a job; writing the
+    /// rest).
     private func encodeAll(_ weights: [MLProgramWeight], sources: [String: WeightFileSource], opset: MILOpset,
                            progress: (Double) -> Void, isCancelled: () -> Bool) throws -> [WeightResult] {
-        let allReady = sources.values.allSatisfy { if case .ready = $0 { true } else { false } }
-        let order = allReady
-            ? weights.indices.sorted { (weights[$0].elementCount, $1) > (weights[$1].elementCount, $0) }
-            : Array(weights.indices)
         let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
-        let next = Mutex(0)
+        let order = Mutex(EncodeOrder(sizes: weights.map(\.elementCount)))
+        let files = Array(sources.values)
         let doneElements = Mutex(0)
         let totalElements = Double(max(1, weights.reduce(0) { $0 + $1.elementCount }))
         nonisolated(unsafe) let (output, cancelled, report) = (slots, isCancelled, progress)
         DispatchQueue.concurrentPerform(iterations: min(ProcessInfo.processInfo.activeProcessorCount, max(1, weights.count))) { _ in
             while true {
-                let index: Int? = next.withLock { n in
-                    guard n < weights.count, !cancelled() else { return nil }
-                    defer { n += 1 }
-                    return order[n]
+                let allInMemory = files.allSatisfy(\.isInMemory)
+                let index: Int? = order.withLock { order in
+                    guard !cancelled() else { return nil }
+                    return order.next(allInMemory: allInMemory)
                 }
                 guard let index else { return }
                 let weight = weights[index]

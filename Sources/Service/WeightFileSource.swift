@@ -30,6 +30,14 @@ enum WeightFileSource {
         return (blob, UnsafeRawBufferPointer(rebasing: file[blob.dataRange]))
     }
 
+    /// Whether every blob can be read without waiting: read in place, or done inflating.
+    var isInMemory: Bool {
+        switch self {
+        case .ready: true
+        case .inflating(let entry): entry.isDone
+        }
+    }
+
     /// Waits for decoding to end, however it ends: the archive's bytes it reads from must
     /// outlive it.
     func waitUntilDone() {

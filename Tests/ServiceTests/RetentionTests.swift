@@ -15,7 +15,7 @@ import Testing
                                      packages: OpenedPackages())
         let old = Date(timeIntervalSinceNow: -10 * 3600)
         for id in ["idle", "busy"] {
-            FileManager.default.createFile(atPath: data.model(id), contents: Data([1]))
+            _ = FileManager.default.createFile(atPath: data.model(id), contents: Data([1]))
             try store.upsertModel(StoredModel(id: id, format: "safetensors", bytes: 1, tensorCount: 1, parameterCount: 1, createdAt: old, lastUsedAt: old))
         }
         var done = JobStoreTests.job("job_old", status: .succeeded, finished: old)
@@ -25,7 +25,7 @@ import Testing
         running.modelId = "busy"
         try store.insert(running)
         for path in [data.artifact(job: "job_old"), data.report(job: "job_old")] {
-            FileManager.default.createFile(atPath: path, contents: Data([1]))
+            _ = FileManager.default.createFile(atPath: path, contents: Data([1]))
         }
 
         Retention(context: context).sweep(olderThan: Date(timeIntervalSinceNow: -3600))
@@ -44,7 +44,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = DataDirectory(root: root)
         try data.prepare()
-        FileManager.default.createFile(atPath: data.temporary("half-written"), contents: Data([1, 2]))
+        _ = FileManager.default.createFile(atPath: data.temporary("half-written"), contents: Data([1, 2]))
         try data.prepare()
         #expect(try FileManager.default.contentsOfDirectory(atPath: data.tmp).isEmpty)
     }

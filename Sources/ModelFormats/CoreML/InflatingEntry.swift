@@ -67,6 +67,13 @@ public final class InflatingEntry: @unchecked Sendable {
         return EntryData(keeping: self, bytes: UnsafeRawBufferPointer(buffer))
     }
 
+    /// Whether decoding has ended, however it ended; does not wait.
+    public var isDone: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return outcome != nil
+    }
+
     /// Waits for decoding to end, however it ends.
     @discardableResult
     public func waitUntilDone() -> Result<Void, ArchiveError> {

@@ -190,35 +190,50 @@ void qk_codes(int element, const void *source, size_t count, const qk_block *blo
     }
 }
 
+// qk_lanes in registers.
+typedef struct {
+    __m256 signal, noise, dot, energy, max_square, zeros;
+} lane_sums;
+
+QK_TARGET __attribute__((always_inline)) static inline lane_sums lanes_load(const qk_lanes *l) {
+    return (lane_sums){_mm256_loadu_ps(l->signal), _mm256_loadu_ps(l->noise), _mm256_loadu_ps(l->dot),
+                       _mm256_loadu_ps(l->energy), _mm256_loadu_ps(l->max_square), _mm256_loadu_ps(l->zeros)};
+}
+
+QK_TARGET __attribute__((always_inline)) static inline void lanes_store(lane_sums s, qk_lanes *l) {
+    _mm256_storeu_ps(l->signal, s.signal);
+    _mm256_storeu_ps(l->noise, s.noise);
+    _mm256_storeu_ps(l->dot, s.dot);
+    _mm256_storeu_ps(l->energy, s.energy);
+    _mm256_storeu_ps(l->max_square, s.max_square);
+    _mm256_storeu_ps(l->zeros, s.zeros);
+}
+
+// Adds eight weights `w` whose code integers less the zero point are `q`: reconstructed
+// r = q·scale. The one place both measuring kernels add, so their sums agree bit for bit.
+QK_TARGET __attribute__((always_inline)) static inline void lanes_add(lane_sums *s, __m256 w, __m256 q, __m256 scale) {
+    __m256 r = _mm256_mul_ps(q, scale);
+    __m256 e = _mm256_sub_ps(w, r);
+    s->signal = _mm256_add_ps(s->signal, _mm256_mul_ps(w, w));
+    __m256 e2 = _mm256_mul_ps(e, e);
+    s->noise = _mm256_add_ps(s->noise, e2);
+    s->dot = _mm256_add_ps(s->dot, _mm256_mul_ps(w, r));
+    s->energy = _mm256_add_ps(s->energy, _mm256_mul_ps(r, r));
+    s->max_square = _mm256_max_ps(e2, s->max_square);
+    s->zeros = _mm256_add_ps(s->zeros, _mm256_and_ps(_mm256_cmp_ps(q, _mm256_setzero_ps(), _CMP_EQ_OQ), _mm256_set1_ps(1.0f)));
+}
+
 QK_TARGET __attribute__((always_inline)) static inline void measure_loop(
     int element, const void *source, const uint8_t *codes, size_t count,
     float scale, float zero_point, int signed_codes, qk_lanes *lanes) {
-    __m256 signal = _mm256_loadu_ps(lanes->signal), noise = _mm256_loadu_ps(lanes->noise);
-    __m256 dot = _mm256_loadu_ps(lanes->dot), energy = _mm256_loadu_ps(lanes->energy);
-    __m256 max_square = _mm256_loadu_ps(lanes->max_square), zeros = _mm256_loadu_ps(lanes->zeros);
+    lane_sums sums = lanes_load(lanes);
     const __m256 vscale = _mm256_set1_ps(scale), vzp = _mm256_set1_ps(zero_point);
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
     for (size_t i = 0; i + 8 <= count; i += 8) {
-        __m256 w = load8(element, source, i);
         __m128i bytes = _mm_loadl_epi64((const __m128i *)(codes + i));
         __m256i integers = signed_codes ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
-        __m256 q = _mm256_sub_ps(_mm256_cvtepi32_ps(integers), vzp);
-        __m256 r = _mm256_mul_ps(q, vscale);
-        __m256 e = _mm256_sub_ps(w, r);
-        signal = _mm256_add_ps(signal, _mm256_mul_ps(w, w));
-        __m256 e2 = _mm256_mul_ps(e, e);
-        noise = _mm256_add_ps(noise, e2);
-        dot = _mm256_add_ps(dot, _mm256_mul_ps(w, r));
-        energy = _mm256_add_ps(energy, _mm256_mul_ps(r, r));
-        max_square = _mm256_max_ps(e2, max_square);
-        zeros = _mm256_add_ps(zeros, _mm256_and_ps(_mm256_cmp_ps(q, zero, _CMP_EQ_OQ), one));
+        lanes_add(&sums, load8(element, source, i), _mm256_sub_ps(_mm256_cvtepi32_ps(integers), vzp), vscale);
     }
-    _mm256_storeu_ps(lanes->signal, signal);
-    _mm256_storeu_ps(lanes->noise, noise);
-    _mm256_storeu_ps(lanes->dot, dot);
-    _mm256_storeu_ps(lanes->energy, energy);
-    _mm256_storeu_ps(lanes->max_square, max_square);
-    _mm256_storeu_ps(lanes->zeros, zeros);
+    lanes_store(sums, lanes);
 }
 
 #define QK_MEASURE(name, element, signed_codes) \
@@ -361,16 +376,9 @@ QK_TARGET __attribute__((always_inline)) static inline size_t symmetric_runs_loo
     const __m256i zero_point = _mm256_set1_epi32(plan->zero_point);
     const __m256i lower = _mm256_set1_epi32((int32_t)plan->qmin - plan->zero_point);
     const __m256i upper = _mm256_set1_epi32((int32_t)plan->qmax - plan->zero_point);
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    __m256 signal = zero, noise = zero, dot = zero, energy = zero, max_square = zero, zeros = zero;
-    if (lanes) {
-        signal = _mm256_loadu_ps(lanes->signal);
-        noise = _mm256_loadu_ps(lanes->noise);
-        dot = _mm256_loadu_ps(lanes->dot);
-        energy = _mm256_loadu_ps(lanes->energy);
-        max_square = _mm256_loadu_ps(lanes->max_square);
-        zeros = _mm256_loadu_ps(lanes->zeros);
-    }
+    const __m256 zero = _mm256_setzero_ps();
+    const lane_sums cleared = {zero, zero, zero, zero, zero, zero};
+    lane_sums sums = lanes ? lanes_load(lanes) : cleared;
     int32_t low_keys[QK_SCALE_GROUP + 8], high_keys[QK_SCALE_GROUP + 8], zero_scale[QK_SCALE_GROUP + 8], divide[QK_SCALE_GROUP + 8];
     float scale[QK_SCALE_GROUP + 8], reciprocal[QK_SCALE_GROUP + 8];
     size_t run = 0;
@@ -398,43 +406,21 @@ QK_TARGET __attribute__((always_inline)) static inline size_t symmetric_runs_loo
                     __m256i coded = codes8_unmasked(w, v);
                     __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(coded), _mm256_extracti128_si256(coded, 1));
                     _mm_storel_epi64((__m128i *)(c + i), signed_codes ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words));
-                    if (!lanes) continue;
-                    __m256 q = _mm256_sub_ps(_mm256_cvtepi32_ps(coded), zp_float);
-                    __m256 r = _mm256_mul_ps(q, v.scale);
-                    __m256 e = _mm256_sub_ps(w, r);
-                    signal = _mm256_add_ps(signal, _mm256_mul_ps(w, w));
-                    __m256 e2 = _mm256_mul_ps(e, e);
-                    noise = _mm256_add_ps(noise, e2);
-                    dot = _mm256_add_ps(dot, _mm256_mul_ps(w, r));
-                    energy = _mm256_add_ps(energy, _mm256_mul_ps(r, r));
-                    max_square = _mm256_max_ps(e2, max_square);
-                    zeros = _mm256_add_ps(zeros, _mm256_and_ps(_mm256_cmp_ps(q, zero, _CMP_EQ_OQ), one));
+                    if (lanes) lanes_add(&sums, w, _mm256_sub_ps(_mm256_cvtepi32_ps(coded), zp_float), v.scale);
                 }
                 if (!lanes) continue;
                 *pending += end - stretch;
                 if (*pending < 1024) continue;
-                _mm256_storeu_ps(lanes->signal, signal);
-                _mm256_storeu_ps(lanes->noise, noise);
-                _mm256_storeu_ps(lanes->dot, dot);
-                _mm256_storeu_ps(lanes->energy, energy);
-                _mm256_storeu_ps(lanes->max_square, max_square);
-                _mm256_storeu_ps(lanes->zeros, zeros);
+                lanes_store(sums, lanes);
                 flush(lanes, context);
                 *pending = 0;
-                signal = noise = dot = energy = max_square = zeros = zero;
+                sums = cleared;
             }
         }
         run += good;
         if (*status != QK_RUN_OK) break;
     }
-    if (lanes) {
-        _mm256_storeu_ps(lanes->signal, signal);
-        _mm256_storeu_ps(lanes->noise, noise);
-        _mm256_storeu_ps(lanes->dot, dot);
-        _mm256_storeu_ps(lanes->energy, energy);
-        _mm256_storeu_ps(lanes->max_square, max_square);
-        _mm256_storeu_ps(lanes->zeros, zeros);
-    }
+    if (lanes) lanes_store(sums, lanes);
     return run;
 }
 

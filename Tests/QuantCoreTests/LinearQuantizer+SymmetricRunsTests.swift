@@ -4,13 +4,7 @@ import Testing
 /// The one-pass kernel for symmetric runs must give exactly what the general passes give:
 /// codes, scales, zero points, the error sums, and the same error for weights it must refuse.
 @Suite struct LinearQuantizerSymmetricRunsTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        var name: String
-        var type: ScalarType
-        var shape: [Int]
-        var config: LinearQuantizationConfig
-        var testDescription: String { name }
-    }
+    typealias Case = LinearQuantizerMeasuredTests.Case
 
     static let cases: [Case] = {
         var cases: [Case] = []

@@ -367,8 +367,8 @@ struct CoreMLCompressor {
     private func palettizedAlone(_ w: MLProgramWeight, _ type: ScalarType, _ palette: PalettizedTensor,
                                  _ bytes: UnsafeRawBufferPointer, opset: MILOpset, mode: String) throws -> WeightResult {
         let chain = try ConstexprEncoding.palettizedWithChannelScale(palette, weightType: w.dataType, opset: opset)
-        let dense = palette.dequantized()
-        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+        let metrics = QuantizationErrorMetrics(original: bytes, type: type, palettized: palette)
+            ?? palette.dequantized().withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
         return compressed(w, type, chain, mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
     }
 

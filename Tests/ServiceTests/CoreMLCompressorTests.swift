@@ -40,6 +40,33 @@ import Testing
         #expect(abs(reports.last! - 0.9) < 1e-12)
     }
 
+    /// A per-tensor k-means weight's error is summed over its distinct values, not element by
+    /// element: the report still gives what comparing the dense reconstruction gives.
+    @Test func aPalettizedWeightsErrorIsTheDenseComparisons() throws {
+        let package = PackageFixture.linearProgram(weights: [96, 160], seed: 11)
+        let kmeans = try CompressionPipeline(value: ["config_type": "OpPalettizerConfig", "global_config": ["mode": "kmeans", "nbits": 4]])
+        let (_, outcome, _) = try Self.compress(package, CoreMLCompressor(pipeline: kmeans))
+        let weightFile = try package.withUnsafeBytes { bytes in
+            try MLPackageArchive(bytes: bytes).contents(of: "net.mlpackage/Data/com.apple.CoreML/weights/weight.bin", in: bytes)
+        }
+        try weightFile.withUnsafeBytes { file in
+            let blobs = try MILBlobStorage(parsing: file).blobs
+            try #require(blobs.count == 2 && outcome.tensors.count == 2)
+            for (blob, (report, channels)) in zip(blobs, zip(outcome.tensors, [96, 160])) {
+                let bytes = UnsafeRawBufferPointer(rebasing: file[blob.dataRange])
+                let palette = try Palettizer(PalettizationConfig(nbits: 4)).palettize(bytes, type: .float16, shape: [channels, 64])
+                let dense = palette.dequantized().withUnsafeBufferPointer {
+                    QuantizationErrorMetrics(original: bytes, type: .float16, reconstructed: $0)
+                }
+                #expect(report.action == "compressed")
+                #expect(abs((report.sqnrDB ?? 0) - dense.sqnrDB) < 1e-9, "\(report.name)")
+                #expect(abs((report.cosine ?? 0) - dense.cosine) < 1e-12, "\(report.name)")
+                #expect(report.maxAbsError == dense.maxAbsError, "\(report.name)")
+                #expect(report.sparsity == dense.sparsity, "\(report.name)")
+            }
+        }
+    }
+
     /// A `zip -r` upload's weight file is inflated on its own thread while weights are
     /// compressed as their bytes arrive: the artifact is the one the stored zip gives.
     @Test func aDeflatedPackageGivesTheSameArtifactAsAStoredOne() throws {

@@ -305,8 +305,7 @@ struct CoreMLCompressor {
                 if case .linearQuantization(let c)? = ops.dropFirst().first {
                     if let lut = try palette.quantizingLUT(with: c) {
                         let chain = try ConstexprEncoding.palettizedWithQuantizedLUT(palette, lut: lut, weightType: w.dataType, opset: opset)
-                        let dense = palette.replacingLUT(lut.dequantized()).dequantized()
-                        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
+                        let metrics = QuantizationErrorMetrics(original: bytes, type: type, palettized: palette.replacingLUT(lut.dequantized()))
                         return compressed(w, type, chain, mode: mode + " + LUT linear \(c.mode.rawValue) \(c.dtype.rawValue)",
                                           metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
                     }
@@ -368,7 +367,6 @@ struct CoreMLCompressor {
                                  _ bytes: UnsafeRawBufferPointer, opset: MILOpset, mode: String) throws -> WeightResult {
         let chain = try ConstexprEncoding.palettizedWithChannelScale(palette, weightType: w.dataType, opset: opset)
         let metrics = QuantizationErrorMetrics(original: bytes, type: type, palettized: palette)
-            ?? palette.dequantized().withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
         return compressed(w, type, chain, mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
     }
 

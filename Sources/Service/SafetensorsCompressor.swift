@@ -204,7 +204,6 @@ struct SafetensorsCompressor {
                 }
             }
             let metrics = QuantizationErrorMetrics(original: bytes, type: t.dtype, palettized: final)
-                ?? final.dequantized().withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: t.dtype, reconstructed: $0) }
             return try PaletteEncoding.encode(t, palette, lut: quantizedLUT, metrics: metrics)
         }
     }

@@ -27,8 +27,8 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CLinuxIO"]),
         // CRC-32 of zip and gzip by carry-less multiplication where the CPU has it.
         .target(name: "CCRC32"),
-        // Huffman-only gzip members written without zlib's per-byte machinery.
-        .target(name: "CHuffmanGzip", dependencies: ["CCRC32"]),
+        // Huffman-only deflate chunks written without zlib's per-byte machinery.
+        .target(name: "CHuffmanGzip"),
         // Whole-buffer raw deflate decoder for zip entries of known size, about twice zlib's inflate speed.
         .target(name: "CDeflateDecoder"),
         // AVX2/F16C/FMA loops for the linear quantizer, chosen at run time (Swift cannot target them per function).
@@ -61,7 +61,10 @@ let package = Package(
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib"]),
+        .testTarget(name: "ServiceTests", dependencies: [
+            "Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

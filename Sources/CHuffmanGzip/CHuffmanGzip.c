@@ -1,6 +1,5 @@
 #include "CHuffmanGzip.h"
 #include <string.h>
-#include "CCRC32.h"
 
 // Literals per deflate block: large enough that the ~150-byte code header is negligible, small
 // enough that the codes follow local statistics.
@@ -228,29 +227,33 @@ static void huffman_block(bit_writer *w, const uint8_t *in, size_t n, int final)
 }
 
 size_t chg_bound(size_t count) {
-    // At most 15 bits a literal, plus per-block headers (under 200 bytes), the gzip frame and
-    // the spare word the bit writer stores past its position.
+    // At most 15 bits a literal, plus per-block headers (under 200 bytes), the closing empty
+    // stored block and the spare word the bit writer stores past its position.
     return count * 2 + (count / BLOCK_BYTES + 1) * 256 + 64;
 }
 
-size_t chg_gzip_member(const uint8_t *in, size_t count, uint8_t *out, size_t capacity) {
+size_t chg_deflate_chunk(const uint8_t *in, size_t count, int last, uint8_t *out, size_t capacity) {
     const uint16_t probe = 1;
     uint8_t little;
     memcpy(&little, &probe, 1);
     if (!little || capacity < chg_bound(count)) return 0;
-    static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-    memcpy(out, header, sizeof header);
-    bit_writer w = {out, sizeof header, 0, 0};
+    bit_writer w = {out, 0, 0, 0};
     size_t offset = 0;
     do {
         size_t n = count - offset < BLOCK_BYTES ? count - offset : BLOCK_BYTES;
-        huffman_block(&w, in + offset, n, offset + n == count);
+        huffman_block(&w, in + offset, n, last && offset + n == count);
         offset += n;
     } while (offset < count);
+    if (!last) {
+        // An empty stored block, as zlib's Z_SYNC_FLUSH writes: it ends the chunk on a byte
+        // boundary, so the next chunk's blocks can follow it byte for byte.
+        put_bits(&w, 0, 3);
+        put_bits(&w, 0, (8 - w.count % 8) % 8);
+        flush_bits(&w);
+        static const uint8_t empty[4] = {0, 0, 0xff, 0xff};
+        memcpy(w.out + w.pos, empty, sizeof empty);
+        w.pos += sizeof empty;
+    }
     flush_bits(&w);
-    uint32_t crc = ccrc32_update(0, in, count);
-    uint32_t size = (uint32_t)count;
-    for (int i = 0; i < 4; i++) out[w.pos++] = (uint8_t)(crc >> (8 * i));
-    for (int i = 0; i < 4; i++) out[w.pos++] = (uint8_t)(size >> (8 * i));
     return w.pos;
 }

@@ -27,8 +27,9 @@ public struct Configuration: Sendable, Equatable {
     public var retentionSweepSeconds = 600.0
     /// Bearer tokens accepted on /v1 routes; empty = no authentication.
     public var apiTokens: [String] = []
-    /// Bytes per independent gzip member of an artifact; members compress in parallel.
-    public var gzipMemberBytes = 4 << 20
+    /// Bytes per independently deflated chunk of an artifact's one gzip member; chunks
+    /// compress in parallel.
+    public var gzipChunkBytes = 4 << 20
     /// zlib level (1–9).
     public var gzipLevel = 1
     /// gzip strategy: `huffman` (default: quantd's own Huffman-only encoder, ~3× zlib's speed
@@ -77,7 +78,7 @@ public struct Configuration: Sendable, Equatable {
         ("storage.retention_sweep_seconds", "how often retention runs"),
         ("jobs.workers", "compression workers, 0 = one per core"),
         ("jobs.queue_capacity", "queued jobs before POST /v1/jobs gets 429"),
-        ("gzip.member_bytes", "bytes per independently compressed gzip member"),
+        ("gzip.chunk_bytes", "bytes per independently deflated chunk of an artifact's gzip member"),
         ("gzip.level", "zlib level (1–9)"),
         ("gzip.strategy", "huffman (quantd's encoder, fastest at the same ratio), rle or standard (zlib, LZ77)"),
         ("log.level", "trace, debug, info, notice, warning, error, critical"),
@@ -124,10 +125,11 @@ public struct Configuration: Sendable, Equatable {
         case "storage.retention_sweep_seconds": retentionSweepSeconds = try double()
         case "jobs.workers": workers = try int()
         case "jobs.queue_capacity": queueCapacity = try int()
-        case "gzip.member_bytes":
+        // member_bytes is the setting's name from before artifacts were one member.
+        case "gzip.chunk_bytes", "gzip.member_bytes":
             let v = try int()
             guard v >= 64 * 1024 else { throw LoadError.badValue(key, text, source: source) }
-            gzipMemberBytes = v
+            gzipChunkBytes = v
         case "gzip.level":
             let v = try int()
             guard (1...9).contains(v) else { throw LoadError.badValue(key, text, source: source) }
@@ -161,6 +163,8 @@ public struct Configuration: Sendable, Equatable {
         for (key, v) in overrides.sorted(by: { $0.key < $1.key }) { try config.set(key, v, source: "--\(key)") }
         return config
     }
+
+    var gzip: ParallelGzip { ParallelGzip(chunkBytes: gzipChunkBytes, level: Int32(gzipLevel), strategy: gzipStrategy) }
 
     var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
 

@@ -28,6 +28,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var artifactBytes: Int64?
     /// The artifact's file name for Content-Disposition, e.g. `model-w8.safetensors`.
     public var artifactName: String?
+    /// How the stored artifact is gzipped, once it exists.
+    public var artifactEncoding: ArtifactEncoding? = nil
     /// How many times a worker started it (more than 1 after a crash or restart).
     public var attempts: Int
     /// Set when retention removed the artifact and report.
@@ -40,6 +42,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
         case minimumDeploymentTarget = "minimum_deployment_target"
+        case artifactEncoding = "artifact_encoding"
     }
 }
 

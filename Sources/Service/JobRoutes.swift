@@ -184,7 +184,7 @@ extension APIResponder {
     }
 
     func artifact(_ id: String, _ head: HTTPRequestHead) throws -> HTTPResponse {
-        let job = try finishedJob(id)
+        let job = try ArtifactRewrite(data: service.data, store: service.store, gzip: service.config.gzip).oneMember(finishedJob(id))
         guard let file = HTTPFileRegion(path: service.data.artifact(job: id)) else {
             throw Problem.gone("the artifact of job \(id) is no longer stored")
         }

@@ -43,6 +43,7 @@ struct JobRunner: Sendable {
                 job.finishedAt = Date()
                 job.artifactBytes = Int64(report.totals.gzipBytes)
                 job.artifactName = name
+                job.artifactEncoding = .gzip
             }
             metrics.recordJobDuration(Date().timeIntervalSince(started))
             logger.info("job succeeded", metadata: ["job": "\(id)", "seconds": "\(Date().timeIntervalSince(started))"])

@@ -51,6 +51,12 @@ public final class JobStore: Sendable {
         m.registerMigration("v2: minimum_deployment_target") { db in
             try db.alter(table: "jobs") { t in t.add(column: "minimum_deployment_target", .text) }
         }
+        m.registerMigration("v3: artifact_encoding") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "artifact_encoding", .text) }
+            // Every artifact stored so far is several concatenated gzip members.
+            try db.execute(sql: "UPDATE jobs SET artifact_encoding = ? WHERE status = ?",
+                           arguments: [ArtifactEncoding.gzipMembers.rawValue, JobStatus.succeeded.rawValue])
+        }
         return m
     }
 

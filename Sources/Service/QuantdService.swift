@@ -24,7 +24,7 @@ public final class QuantdService: Sendable {
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
                                  openapiDocument: Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages)
         let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
-                               gzip: ParallelGzip(memberBytes: config.gzipMemberBytes, level: Int32(config.gzipLevel), strategy: config.gzipStrategy),
+                               gzip: config.gzip,
                                metrics: metrics, logger: logger)
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
             runner.run(id, flag: flag)

@@ -36,7 +36,7 @@ import Testing
 
     @Test(arguments: [
         ("server.port", "70000"), ("server.port", "-1"), ("jobs.workers", "two"),
-        ("gzip.level", "0"), ("gzip.level", "10"), ("gzip.member_bytes", "1024"),
+        ("gzip.level", "0"), ("gzip.level", "10"), ("gzip.chunk_bytes", "1024"), ("gzip.member_bytes", "1024"),
         ("server.idle_timeout_seconds", "nan"),
     ])
     func rejectsBadValues(key: String, value: String) {

@@ -1,36 +1,35 @@
 import CZlib
 import Foundation
 import Glibc
+import ModelFormats
 import Testing
 @testable import Service
 
 @Suite struct ParallelGzipTests {
-    /// Inflates a (multi-member) gzip buffer with zlib, member after member.
+    /// Inflates a gzip buffer with zlib as exactly one member, as curl and browsers read a
+    /// `Content-Encoding: gzip` body: nil unless the member ends exactly where the buffer does
+    /// (zlib checks the trailer's CRC-32 and size on the way).
     static func gunzip(_ data: [UInt8]) -> [UInt8]? {
         var out: [UInt8] = []
-        var offset = 0
-        while offset < data.count {
-            var stream = z_stream()
-            guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
-            defer { inflateEnd(&stream) }
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            let status: Int32 = data.withUnsafeBytes { input in
-                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
-                stream.avail_in = uInt(data.count - offset)
-                var status = Z_OK
-                while status == Z_OK {
-                    status = chunk.withUnsafeMutableBytes { o in
-                        stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                        stream.avail_out = uInt(o.count)
-                        return inflate(&stream, Z_NO_FLUSH)
-                    }
-                    out += chunk[0..<(chunk.count - Int(stream.avail_out))]
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let status: Int32 = data.withUnsafeBytes { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(data.count)
+            var status = Z_OK
+            while status == Z_OK {
+                status = chunk.withUnsafeMutableBytes { o in
+                    stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_out = uInt(o.count)
+                    return inflate(&stream, Z_NO_FLUSH)
                 }
-                return status
+                out += chunk[0..<(chunk.count - Int(stream.avail_out))]
             }
-            guard status == Z_STREAM_END else { return nil }
-            offset += Int(stream.total_in)
+            return status
         }
+        guard status == Z_STREAM_END, Int(stream.total_in) == data.count else { return nil }
         return out
     }
 
@@ -53,22 +52,22 @@ import Testing
         }
     }
 
-    @Test(arguments: ParallelGzip.Strategy.allCases, [0, 1, 65_535, 65_536, 200_001])
+    @Test(arguments: ParallelGzip.Strategy.allCases, [0, 1, 65_535, 65_536, 131_072, 200_001])
     func roundTripsThroughZlib(strategy: ParallelGzip.Strategy, size: Int) throws {
         let input = Self.sample(size, seed: UInt64(size) + 1)
-        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, strategy: strategy, concurrency: 2))
+        let gz = try Self.compress(input, gzip: ParallelGzip(chunkBytes: 65_536, strategy: strategy, concurrency: 2))
         #expect(Self.gunzip(gz) == input)
     }
 
     /// The Huffman-only encoder's own edge cases: one symbol (its code must still be complete),
     /// every byte value, and several 256 KiB deflate blocks in one member.
-    @Test func huffmanMembersRoundTripAndCompressSkewedData() throws {
+    @Test func huffmanChunksRoundTripAndCompressSkewedData() throws {
         let constant = [UInt8](repeating: 7, count: 600_000)
         let everyValue = (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
         let skewed = Self.sample(600_000, seed: 11)
         // The last mixes stored and coded blocks in one member.
         for input in [constant, everyValue, skewed, everyValue + skewed] {
-            let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 1 << 20, strategy: .huffmanOnly, concurrency: 2))
+            let gz = try Self.compress(input, gzip: ParallelGzip(chunkBytes: 1 << 20, strategy: .huffmanOnly, concurrency: 2))
             #expect(Self.gunzip(gz) == input)
             // Uniform bytes cannot shrink: they are stored (5 bytes a 64 KiB block, plus the gzip
             // frame), not coded; anything skewed must shrink.
@@ -80,7 +79,7 @@ import Testing
     /// Frequencies halving from symbol to symbol give natural code lengths past deflate's limit
     /// (and the encoder's 14 bits); lengths that are not multiples of its four-literal step
     /// exercise the tail.
-    @Test func huffmanMembersRoundTripWhenCodesMustBeLengthLimited() throws {
+    @Test func huffmanChunksRoundTripWhenCodesMustBeLengthLimited() throws {
         var geometric: [UInt8] = []
         for symbol in 0..<24 { geometric += [UInt8](repeating: UInt8(symbol * 11), count: max(1, 1 << (18 - symbol))) }
         // A fixed permutation (multiplying by a number coprime to the count) spreads every symbol.
@@ -89,46 +88,32 @@ import Testing
         geometric = (0..<n).map { geometric[($0 * stride) % n] }
         for count in [1, 2, 3, 5, 4097, 262_147, geometric.count] {
             let input = Array(geometric.prefix(count))
-            let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 1 << 22, strategy: .huffmanOnly, concurrency: 1))
+            let gz = try Self.compress(input, gzip: ParallelGzip(chunkBytes: 1 << 22, strategy: .huffmanOnly, concurrency: 1))
             #expect(Self.gunzip(gz) == input, "\(count) bytes")
         }
     }
 
     private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 
-    @Test func writesOneMemberPerPiece() throws {
-        let input = Self.sample(200_001, seed: 9)
-        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))
-        // Each member starts with the gzip magic and deflate method; 4 pieces → 4 headers.
-        var members = 0
-        var i = 0
-        var offset = 0
-        while offset < gz.count, i < 10 {
-            #expect(gz[offset] == 0x1F && gz[offset + 1] == 0x8B && gz[offset + 2] == 8)
-            members += 1
-            // The member's compressed size: inflate one member to learn it.
-            var stream = z_stream()
-            inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-            var sink = [UInt8](repeating: 0, count: 70_000)
-            gz.withUnsafeBytes { g in
-                sink.withUnsafeMutableBytes { o in
-                    stream.next_in = UnsafeMutablePointer(mutating: g.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
-                    stream.avail_in = uInt(gz.count - offset)
-                    stream.next_out = o.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                    stream.avail_out = uInt(o.count)
-                    _ = inflate(&stream, Z_FINISH)
-                }
-            }
-            offset += Int(stream.total_in)
-            inflateEnd(&stream)
-            i += 1
+    /// One header, one trailer: the gzip magic appears once at the start, zlib reads the
+    /// whole file as a single member, and the trailer holds the combined CRC-32 and the size.
+    @Test func writesExactlyOneMemberWhateverTheChunkCount() throws {
+        let input = Self.sample(300_001, seed: 9)
+        for strategy in ParallelGzip.Strategy.allCases {
+            let gz = try Self.compress(input, gzip: ParallelGzip(chunkBytes: 65_536, strategy: strategy, concurrency: 2))
+            #expect(Array(gz.prefix(10)) == ParallelGzip.header)
+            #expect(Self.gunzip(gz) == input, "\(strategy)")
+            let trailer = Array(gz.suffix(8))
+            let crc = trailer[0..<4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let size = trailer[4..<8].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            #expect(crc == input.withUnsafeBytes { CRC32.checksum($0) })
+            #expect(size == UInt32(input.count))
         }
-        #expect(members == 4)
     }
 
-    @Test func systemGunzipReadsAllMembers() throws {
+    @Test func systemGunzipReadsTheArtifact() throws {
         let input = Self.sample(300_000, seed: 3)
-        let gz = try Self.compress(input, gzip: ParallelGzip(memberBytes: 65_536, concurrency: 2))
+        let gz = try Self.compress(input, gzip: ParallelGzip(chunkBytes: 65_536, concurrency: 2))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gunzip-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -148,7 +133,7 @@ import Testing
         let fd = open("/dev/null", O_WRONLY)
         defer { close(fd) }
         #expect(throws: CancellationError.self) {
-            try input.withUnsafeBytes { try ParallelGzip(memberBytes: 65_536).compress($0, to: fd, isCancelled: { true }) }
+            try input.withUnsafeBytes { try ParallelGzip(chunkBytes: 65_536).compress($0, to: fd, isCancelled: { true }) }
         }
     }
 }

@@ -1,5 +1,6 @@
-// A gzip member whose deflate stream is Huffman-only (dynamic Huffman blocks of literals, no
-// LZ matches), written without zlib's per-byte machinery. Quantized weights are high-entropy:
+// Pieces of one deflate stream that are Huffman-only (dynamic Huffman blocks of literals, no
+// LZ matches), written without zlib's per-byte machinery, one chunk at a time and independently
+// (no history crosses a chunk), so that chunks can be coded in parallel and concatenated. Quantized weights are high-entropy:
 // LZ matching finds almost nothing in them, and zlib's Huffman-only mode still runs at ~60 MB/s
 // per core here, slower than the quantization itself. Any inflater reads the output.
 #ifndef CHUFFMANGZIP_H
@@ -10,8 +11,9 @@
 // Bytes `out` must hold for `count` input bytes.
 size_t chg_bound(size_t count);
 
-// Writes one complete gzip member (header, deflate stream, CRC-32 and size) of `in` to `out`
-// and returns its size, or 0 if `capacity` is below chg_bound(count).
-size_t chg_gzip_member(const uint8_t *in, size_t count, uint8_t *out, size_t capacity);
+// Writes the raw deflate blocks of `in` to `out` and returns their size, or 0 if `capacity` is
+// below chg_bound(count). The `last` chunk's final block carries the final-block bit; any
+// other chunk ends with an empty stored block, on a byte boundary, without it.
+size_t chg_deflate_chunk(const uint8_t *in, size_t count, int last, uint8_t *out, size_t capacity);
 
 #endif

@@ -17,6 +17,21 @@ import Testing
         #expect(crc.value == 0xCBF4_3926)
     }
 
+    /// Combining the CRCs of two pieces gives the CRC of both, at every split of a buffer,
+    /// including empty pieces on either side.
+    @Test func combiningPiecesGivesTheValueOfTheWhole() {
+        var rng = SplitMix64(seed: 7)
+        let bytes = (0..<777).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        bytes.withUnsafeBytes { all in
+            let whole = CRC32.checksum(all)
+            for split in [0, 1, 63, 64, 65, 400, 776, 777] {
+                let a = CRC32.checksum(UnsafeRawBufferPointer(rebasing: all[..<split]))
+                let b = CRC32.checksum(UnsafeRawBufferPointer(rebasing: all[split...]))
+                #expect(CRC32.combine(a, b, secondLength: all.count - split) == whole, "split at \(split)")
+            }
+        }
+    }
+
     /// The folded path (64-byte groups, then 16-byte lanes, then a table tail) against zlib at
     /// every length and alignment that exercises each step and the seams between them.
     @Test func foldedAndPortablePathsAgreeWithZlibAtEveryLengthAndAlignment() {

@@ -1,0 +1,32 @@
+"""A real quantd server for the client tests: the binary the test command built, on an
+ephemeral port, with its own data directory."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
+
+
+class Server:
+    def __init__(self, data_dir, *flags):
+        assert QUANTD.exists(), f"quantd binary not built at {QUANTD}: run scripts/test, or set QUANTD_BIN"
+        self.process = subprocess.Popen([str(QUANTD), "serve", "--port", "0", "--data-dir", str(data_dir), *flags],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        assert "listening on" in line, f"quantd did not start: {line!r}"
+        self.base = line.strip().rsplit(" ", 1)[1]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("data"))
+    yield s
+    s.stop()

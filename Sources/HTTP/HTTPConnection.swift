@@ -154,6 +154,9 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
                 requestStart = nil
                 phaseStart = EventLoop.now()
             }
+            // The parser took a framing line (a chunk size, a chunk's CRLF) and may have more
+            // to parse in what was already read: only a step that consumed nothing needs a read.
+            if step.consumed > 0 { continue }
             if case .stream(let sink, _) = bodyMode, !sink.whenReady({ [self] in loop.execute { self.resumeFromSink() } }) {
                 pausedForSink = true
                 return

@@ -161,7 +161,7 @@ public struct HTTPRequestParser: Sendable {
         if requestLine.count > limits.maxRequestLineBytes {
             throw HTTPParseError(status: 414, "request line exceeds \(limits.maxRequestLineBytes) bytes")
         }
-        let (method, target, version) = try Self.parseRequestLine(requestLine)
+        var (method, target, version) = try Self.parseRequestLine(requestLine)
         var headers = HTTPHeaders()
         for i in 1..<(lines.count - 1) {
             let line = UnsafeRawBufferPointer(rebasing: buffer[lines[i]..<(lines[i + 1] - 2)])
@@ -171,6 +171,22 @@ public struct HTTPRequestParser: Sendable {
         let hosts = headers.values("Host")
         if hosts.count > 1 { throw .bad("more than one Host header field") }
         if version == .http11, hosts.isEmpty { throw .bad("HTTP/1.1 request without a Host header field") }
+        if let host = hosts.first, !Self.isValidAuthority(host) { throw .bad("the Host header field is not a valid host[:port]") }
+        switch RequestTargetForm(target) {
+        case .origin:
+            break
+        case .asterisk:
+            // RFC 9112 §3.2.4: only OPTIONS asks about the server as a whole.
+            guard method == "OPTIONS" else { throw .bad("the request target '*' is only allowed with OPTIONS") }
+        case .absolute(let authority, let originForm):
+            // RFC 9112 §3.2.2: a server MUST accept the absolute form, and its authority
+            // replaces the Host field.
+            guard Self.isValidAuthority(authority) else { throw .bad("the request target's authority is not a valid host[:port]") }
+            headers.set("Host", authority)
+            target = originForm
+        case .invalid:
+            throw .bad("the request target must be a path starting with '/' or an absolute http(s) URI")
+        }
         return HTTPRequestHead(method: method, target: target, version: version, headers: headers,
                                framing: try Self.framing(headers, version: version))
     }
@@ -303,6 +319,38 @@ public struct HTTPRequestParser: Sendable {
     }
 
     // MARK: Characters
+
+    /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a registered name or IPv4
+    /// address of unreserved, pct-encoded and sub-delims characters, or a bracketed IP literal;
+    /// an empty value is allowed.
+    static func isValidAuthority(_ value: String) -> Bool {
+        var bytes = Substring(value).utf8[...]
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ hexValue($0) != nil || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".")
+                || isUnreserved($0) || isSubDelim($0) }) else { return false }
+            bytes = bytes[bytes.index(after: close)...]
+        } else {
+            let end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
+            guard bytes[..<end].allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: "%") }) else { return false }
+            bytes = bytes[end...]
+        }
+        guard let colon = bytes.first else { return true }
+        let port = bytes.dropFirst()
+        return colon == UInt8(ascii: ":") && port.count <= 5 && port.allSatisfy(isDigit)
+    }
+
+    static func isUnreserved(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
+        default: false
+        }
+    }
+
+    static func isSubDelim(_ b: UInt8) -> Bool {
+        Array("!$&'()*+,;=".utf8).contains(b)
+    }
 
     static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
 

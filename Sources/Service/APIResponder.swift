@@ -123,9 +123,7 @@ final class APIResponder: HTTPResponder {
 
     private func problem(for route: Route, _ head: HTTPRequestHead) -> Problem {
         if case .methodNotAllowed(let allowed) = route {
-            var p = Problem.methodNotAllowed(head.method, String(head.path), allowed: allowed)
-            p.extensions["allow"] = allowed.joined(separator: ", ")
-            return p
+            return Problem.methodNotAllowed(head.method, String(head.path), allowed: allowed)
         }
         return Problem.notFound("there is no resource at \(head.path); see GET /openapi.yaml for the API")
     }

@@ -12,6 +12,8 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseConvertible {
     /// Extra members, e.g. the offending config field.
     public var extensions: [String: String] = [:]
     public var retryAfter: Int?
+    /// The methods a 405's resource supports: its `Allow` header (RFC 9110 §15.5.6).
+    public var allow: [String]?
 
     public static let typeBase = "https://quantd.dev/problems/"
 
@@ -31,6 +33,7 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseConvertible {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         var response = HTTPResponse(status: status, contentType: "application/problem+json", body: Array(body))
         if let retryAfter { response.headers.set("Retry-After", "\(retryAfter)") }
+        if let allow { response.headers.set("Allow", allow.joined(separator: ", ")) }
         if status == 401 { response.headers.set("WWW-Authenticate", #"Bearer realm="quantd""#) }
         return response
     }
@@ -41,7 +44,11 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseConvertible {
         Problem(404, "not-found", "Not found", what)
     }
     static func methodNotAllowed(_ method: String, _ path: String, allowed: [String]) -> Problem {
-        Problem(405, "method-not-allowed", "Method not allowed", "\(method) is not supported on \(path); use \(allowed.joined(separator: ", ")).")
+        var problem = Problem(405, "method-not-allowed", "Method not allowed",
+                              "\(method) is not supported on \(path); use \(allowed.joined(separator: ", ")).",
+                              extensions: ["allow": allowed.joined(separator: ", ")])
+        problem.allow = allowed
+        return problem
     }
     static func unauthorized() -> Problem {
         Problem(401, "unauthorized", "Authentication required", "Send 'Authorization: Bearer <token>' with a token from the server's server.api_tokens setting.")

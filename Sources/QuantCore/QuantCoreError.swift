@@ -24,7 +24,7 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case missingPaletteBitWidth(mode: String)
     /// unique palettization derives `nbits` from the weights, so it must not be given.
     case unexpectedPaletteBitWidth(mode: String)
-    /// `group_size` must be positive, or 0 for the whole channel axis.
+    /// `group_size` must be positive, or 0 for the whole channel axis (as coremltools reads 0).
     case invalidGroupSize(Int)
     /// `group_size` does not divide the channel axis (coremltools skips such weights).
     case groupSizeDoesNotDivide(axis: Int, dimension: Int, groupSize: Int)
@@ -38,6 +38,12 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case tooManyUniqueValues(count: Int)
     /// coremltools quantizes a palettized tensor's LUT only per tensor.
     case lutQuantizationNeedsPerTensor
+
+    /// The weight's own values (inf or NaN) rule it out, not the config: the job leaves that
+    /// weight as it is, with a warning, and goes on with the others.
+    public var leavesWeightUnchanged: Bool {
+        self == .nonFiniteWeight || self == .nonFiniteMagnitude
+    }
 
     public var description: String {
         switch self {
@@ -54,11 +60,11 @@ public enum QuantCoreError: Error, Equatable, Sendable, CustomStringConvertible 
         case .blockSizeDoesNotDivide(let axis, let dimension, let blockSize):
             "block size \(blockSize) does not divide dimension \(dimension) of axis \(axis); pick a divisor or 0 for the whole axis"
         case .nonFiniteWeight:
-            "the tensor contains inf or NaN values and cannot be linearly quantized; leave it uncompressed"
+            "it contains inf or NaN values, which cannot be quantized or palettized"
         case .scaleOverflow:
             "the tensor's value range overflows its scale in the weight's precision; leave it uncompressed or convert it to F32 first"
         case .nonFiniteMagnitude:
-            "the tensor contains inf or NaN values, which magnitude pruning cannot rank; use threshold pruning or leave it uncompressed"
+            "it contains inf or NaN values, which magnitude pruning cannot rank"
         case .unsupportedPaletteBitWidth(let bits):
             "nbits \(bits) is not supported for palettization; use 1, 2, 3, 4, 6 or 8"
         case .missingPaletteBitWidth(let mode):

@@ -97,7 +97,7 @@ final class APIResponder: HTTPResponder {
             case .health: return json(200, ["status": "ok"])
             case .ready: return ready()
             case .metrics: return HTTPResponse.text(200, service.renderMetrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
-            case .openapi: return try openapi()
+            case .openapi: return openapi()
             case .presets: return presets()
             case .devices: return try devices()
             case .estimate: return try estimate(request)

@@ -358,6 +358,10 @@ struct CoreMLCompressor {
             }
         } catch let error as ConstexprEncodingError {
             throw Problem.invalidConfig("weight '\(w.name)': \(error)", field: "config")
+        } catch let error as QuantCoreError where error.leavesWeightUnchanged {
+            var result = unchanged(error.description)
+            result.warnings.append("\(w.name): \(error); left unchanged")
+            return result
         } catch let error as QuantCoreError {
             throw Problem.invalidModel("weight '\(w.name)' cannot be compressed: \(error)")
         }

@@ -1,27 +1,20 @@
 import Estimation
 import Foundation
 
-/// Finds and reads `devices.json`: the configured path, else `config/devices.json` in the
-/// working directory or in a directory above the executable (a checkout's `.build/…/quantd`),
-/// else the system install.
+/// The device catalog the estimators use: the file `estimation.devices_path` names, else the
+/// copy of `config/devices.json` compiled into the binary, so a quantd copied anywhere has it.
 public enum DeviceCatalogFile {
     public static func load(_ configured: String) throws -> DeviceCatalog {
-        var candidates = [configured]
-        if configured.isEmpty {
-            candidates = ["config/devices.json"]
-            var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-            for _ in 0..<6 {
-                candidates.append(directory.appendingPathComponent("config/devices.json").path)
-                directory = directory.deletingLastPathComponent()
-            }
-            candidates.append("/etc/quantd/devices.json")
-        }
-        for path in candidates {
-            guard let data = FileManager.default.contents(atPath: path) else { continue }
-            do { return try DeviceCatalog(json: data) } catch {
-                throw Problem.invalidRequest("\(path) is not a valid device catalog: \(error)")
+        guard !configured.isEmpty else {
+            do { return try DeviceCatalog(json: Data(EmbeddedDeviceCatalog.json.utf8)) } catch {
+                throw StartupError("the built-in device catalog is invalid (\(error)); set estimation.devices_path to a valid devices.json")
             }
         }
-        throw Problem.invalidRequest("no device catalog found (looked for \(candidates.joined(separator: ", "))); set estimation.devices_path")
+        guard let data = FileManager.default.contents(atPath: configured) else {
+            throw StartupError("cannot read the device catalog \(configured); fix estimation.devices_path, or leave it empty for the built-in catalog")
+        }
+        do { return try DeviceCatalog(json: data) } catch {
+            throw StartupError("\(configured) is not a valid device catalog (\(error)); fix it, or leave estimation.devices_path empty for the built-in catalog")
+        }
     }
 }

@@ -9,11 +9,8 @@ extension APIResponder {
         return Problem(503, "not-ready", "Not ready", problems.joined(separator: "; "), retryAfter: 1).response
     }
 
-    func openapi() throws -> HTTPResponse {
-        guard let text = service.openapiDocument else {
-            throw Problem.notFound("openapi.yaml was not found next to the server; set openapi.path")
-        }
-        return HTTPResponse(status: 200, contentType: "application/yaml", body: text)
+    func openapi() -> HTTPResponse {
+        HTTPResponse(status: 200, contentType: "application/yaml", body: service.openapiDocument)
     }
 
     func presets() -> HTTPResponse {

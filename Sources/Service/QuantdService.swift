@@ -22,7 +22,7 @@ public final class QuantdService: Sendable {
         let catalog = try DeviceCatalogFile.load(config.devicesPath)
         let packages = OpenedPackages()
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
-                                 openapiDocument: Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages)
+                                 openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages)
         let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
                                gzip: config.gzip,
                                metrics: metrics, logger: logger)
@@ -83,15 +83,13 @@ public final class QuantdService: Sendable {
         retentionTimer = timer
     }
 
-    static func loadOpenAPI(_ configured: String) -> [UInt8]? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidates = [configured, "openapi.yaml", executable.appendingPathComponent("openapi.yaml").path,
-                          executable.appendingPathComponent("../../openapi.yaml").standardized.path,
-                          "/usr/share/quantd/openapi.yaml"].filter { !$0.isEmpty }
-        for path in candidates {
-            if let data = FileManager.default.contents(atPath: path) { return Array(data) }
+    /// The file `openapi.path` names, else the copy of openapi.yaml compiled into the binary.
+    static func loadOpenAPI(_ configured: String) throws -> [UInt8] {
+        guard !configured.isEmpty else { return Array((EmbeddedOpenAPI.yaml + "\n").utf8) }
+        guard let data = FileManager.default.contents(atPath: configured) else {
+            throw StartupError("cannot read the API contract \(configured); fix openapi.path, or leave it empty for the built-in openapi.yaml")
         }
-        return nil
+        return Array(data)
     }
 }
 

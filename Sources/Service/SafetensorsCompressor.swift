@@ -133,6 +133,9 @@ struct SafetensorsCompressor {
         return try file.withTensorBytes(t) { bytes in
             do {
                 return try encode(t, bytes, ops[...], warnings: &notes)
+            } catch let error as QuantCoreError where error.leavesWeightUnchanged {
+                notes.append("\(t.name): \(error); left unchanged")
+                return .unchanged(t, reason: error.description)
             } catch let error as QuantCoreError {
                 throw Problem.invalidModel("tensor '\(t.name)' cannot be compressed: \(error)")
             }

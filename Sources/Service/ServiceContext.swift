@@ -12,7 +12,7 @@ final class ServiceContext: Sendable {
     let store: JobStore
     let metrics: Metrics
     let logger: Logger
-    let openapiDocument: [UInt8]?
+    let openapiDocument: [UInt8]
     let catalog: DeviceCatalog
     let packages: OpenedPackages
     private let poolBox = Mutex<WorkerPool?>(nil)
@@ -23,7 +23,7 @@ final class ServiceContext: Sendable {
     /// retention), so a sweep can never delete a model an answered request relies on.
     let storage = Mutex(())
 
-    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8]?,
+    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8],
          catalog: DeviceCatalog, packages: OpenedPackages) {
         self.config = config
         self.data = data

@@ -33,19 +33,22 @@ struct ServeCommand: ParsableCommand {
         if let dataDir { overrides["storage.data_dir"] = dataDir }
         let file = config ?? (FileManager.default.fileExists(atPath: "config/quantd.json") ? "config/quantd.json" : nil)
         let settings: Configuration
+        let service: QuantdService
         do {
             settings = try Configuration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+            let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            service = try QuantdService(config: settings, logger: Logger(label: "quantd"))
+            try service.start()
         } catch {
-            throw ValidationError("\(error)")
+            // A start-up failure is one line saying what to set or fix, not a type dump.
+            FileHandle.standardError.write(Data("quantd: cannot start: \(error)\n".utf8))
+            throw ExitCode.failure
         }
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let service = try QuantdService(config: settings, logger: Logger(label: "quantd"))
-        try service.start()
         // Port 0 picks an ephemeral port: print it where scripts can read it.
         FileHandle.standardOutput.write(Data("quantd listening on http://\(settings.host):\(service.port)\n".utf8))
         waitForTermination()

@@ -18,12 +18,12 @@ final class QuantdProcess: QuantdEndpoint {
 
     /// Starts `quantd serve --port 0 --data-dir DIR` plus `--set` flags and waits for the
     /// "quantd listening on http://127.0.0.1:PORT" line.
-    init(dataDirectory: String, settings: [String] = [], workingDirectory: String) throws {
+    init(dataDirectory: String, settings: [String] = [], workingDirectory: String, binary: String = QuantdProcess.binary) throws {
         self.dataDirectory = dataDirectory
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            throw TestFailure("no quantd binary at \(Self.binary); build it or set QUANTD_BIN")
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw TestFailure("no quantd binary at \(binary); build it or set QUANTD_BIN")
         }
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + settings.flatMap { ["--set", $0] }
         // No config/quantd.json there: the built-in defaults plus the flags.
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)

@@ -11,7 +11,7 @@ import Testing
         try data.prepare()
         let store = try JobStore(path: data.database)
         let context = ServiceContext(config: Configuration(), data: data, store: store, metrics: Metrics(),
-                                     logger: Logger(label: "test"), openapiDocument: nil, catalog: try DeviceCatalogFile.load(""),
+                                     logger: Logger(label: "test"), openapiDocument: [], catalog: try DeviceCatalogFile.load(""),
                                      packages: OpenedPackages())
         let old = Date(timeIntervalSinceNow: -10 * 3600)
         for id in ["idle", "busy"] {

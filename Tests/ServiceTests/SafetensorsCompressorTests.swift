@@ -316,3 +316,39 @@ extension SafetensorsCompressorTests {
         #expect((outcome.tensors[0].sqnrDB ?? 0) > 20)
     }
 }
+
+/// A weight holding inf or NaN cannot be quantized, palettized or ranked by magnitude: it is
+/// left as it is, with a warning naming it, and the rest of the model is compressed.
+@Suite struct NonFiniteWeightTests {
+    static func config(_ index: Int) throws -> (String, OptimizationConfig) {
+        switch index {
+        case 0: return ("int8", SafetensorsCompressorTests.w8)
+        case 1: return ("k-means", OptimizationConfig(configType: "OpPalettizerConfig",
+                                                       global: .palettization(PalettizationConfig(mode: .kmeans, nbits: 4))))
+        default:
+            let p = try PruningConfig.magnitude(targetSparsity: 0.5)
+            return ("magnitude pruning", OptimizationConfig(configType: p.configType, global: .pruning(p)))
+        }
+    }
+
+    @Test(arguments: [Float.nan, .infinity], 0..<3)
+    func aNonFiniteWeightIsLeftUnchangedWithAWarning(bad: Float, config: Int) throws {
+        var broken = SafetensorsCompressorTests.random(64 * 48, seed: 3)
+        broken[100] = bad
+        let tensors = [
+            SafetensorsCompressorTests.Tensor(name: "broken.weight", dtype: .float32, shape: [64, 48], values: broken),
+            SafetensorsCompressorTests.Tensor(name: "fine.weight", dtype: .float32, shape: [64, 48], values: SafetensorsCompressorTests.random(64 * 48, seed: 4)),
+        ]
+        let (label, optimization) = try Self.config(config)
+        let (file, outcome, dir) = try SafetensorsCompressorTests.compress(tensors, config: optimization)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let report = try #require(outcome.tensors.first { $0.name == "broken.weight" })
+        #expect(report.action == "unchanged", "\(label)")
+        #expect(report.reason?.contains("inf or NaN") == true, "\(label): \(report.reason ?? "-")")
+        #expect(outcome.warnings.contains { $0.hasPrefix("broken.weight: ") && $0.contains("inf or NaN") }, "\(label): \(outcome.warnings)")
+        #expect(!outcome.warnings.contains { $0.contains("linearly quantized") }, "\(label)")
+        let stored = try SafetensorsCompressorTests.floats(file, "broken.weight")
+        #expect(stored.enumerated().allSatisfy { $0.offset == 100 ? !$0.element.isFinite : $0.element == broken[$0.offset] })
+        #expect(outcome.tensors.first { $0.name == "fine.weight" }?.action == "compressed", "\(label)")
+    }
+}

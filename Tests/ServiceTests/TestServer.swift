@@ -135,7 +135,6 @@ final class TestServer: QuantdEndpoint, Sendable {
         var config = Configuration()
         config.port = 0
         config.dataDirectory = dataDirectory
-        config.openapiPath = Repository.root + "/openapi.yaml"
         config.workers = 1
         config.eventLoops = 2
         config.retentionHours = 0

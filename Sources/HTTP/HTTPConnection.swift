@@ -235,6 +235,7 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     private func beginRequest(_ h: HTTPRequestHead) {
         phase = .reading
         head = h
+        server.connections.setWaiting(self, since: nil)
         keepAlive = h.keepAlive && !server.isDraining
         bodyReceived = 0
         windowStart = EventLoop.now()
@@ -448,6 +449,7 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
 
     private func nextRequest() {
         head = nil
+        server.connections.setWaiting(self, since: EventLoop.now())
         bodyMode = .none
         responded = false
         requestComplete = false
@@ -474,7 +476,19 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         file = nil
         loop.deregister(fd)
         Glibc.close(fd)
+        server.connections.remove(self)
         server.connectionClosed()
+    }
+
+    /// Chosen to make room at a connection cap: closed if it is still without a request head
+    /// (a connection that got one meanwhile is left to finish).
+    func evictIfWaitingForHead() {
+        guard !closed, head == nil, phase != .responding, !hasPendingOutput else { return }
+        if requestStart == nil {
+            close()
+        } else {
+            fail(503, "the server needed this connection for a client that sent its request; the request head was still incomplete")
+        }
     }
 
     /// For graceful shutdown: close now if nothing is in progress, else after this response.

@@ -106,7 +106,9 @@ public final class HTTPServer: Sendable {
 }
 
 /// The listening socket, on loop 0. Transient accept failures pause accepting with back-off
-/// instead of spinning or dying; over `maxConnections` a client gets a 503 and is closed.
+/// instead of spinning or dying. At a cap (`maxConnections`, or `maxConnectionsPerAddress` for
+/// the client's address) the connection that has waited longest for a request head is closed
+/// to make room; only when every connection is busy does the newcomer get a 503.
 private final class Listener: EventLoopSource, @unchecked Sendable {
     // @unchecked: used on loop 0's thread only.
     let fd: Int32
@@ -171,7 +173,20 @@ private final class Listener: EventLoopSource, @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let stats = context.statistics
-        if stats.openConnections.load(ordering: .relaxed) >= context.config.maxConnections || context.isDraining {
+        let address = Self.peerAddress(client)
+        let config = context.config
+        let overAddress = config.maxConnectionsPerAddress > 0 && context.connections.count(address: address) >= config.maxConnectionsPerAddress
+        let overTotal = stats.openConnections.load(ordering: .relaxed) >= config.maxConnections
+        var refuse = context.isDraining
+        if !refuse, overAddress || overTotal {
+            if let victim = context.connections.takeLongestWaiting(address: overAddress ? address : nil) {
+                stats.evictedConnections.add(1, ordering: .relaxed)
+                victim.loop.execute { victim.connection.evictIfWaitingForHead() }
+            } else {
+                refuse = true
+            }
+        }
+        if refuse {
             stats.refusedConnections.add(1, ordering: .relaxed)
             var bytes: [UInt8] = []
             var response = context.responder.errorResponse(status: 503, detail: "the server is at its connection limit; retry shortly")
@@ -187,11 +202,29 @@ private final class Listener: EventLoopSource, @unchecked Sendable {
         stats.acceptedConnections.add(1, ordering: .relaxed)
         let loop = loops[next % loops.count]
         next &+= 1
-        let context = self.context
-        let attach: @Sendable () -> Void = {
-            let connection = HTTPConnection(fd: client, loop: loop, server: context)
-            loop.register(client, connection)
-        }
+        let connection = HTTPConnection(fd: client, loop: loop, server: context)
+        context.connections.add(connection, address: address, loop: loop, now: EventLoop.now())
+        let attach: @Sendable () -> Void = { loop.register(client, connection) }
         if loop === loops[0] { attach() } else { loop.execute(attach) }
+    }
+
+    /// The client's IP address as text (without the port): the key of the per-address cap.
+    static func peerAddress(_ fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard ok == 0 else { return "?" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = storage.ss_family
+        withUnsafePointer(to: &storage) { pointer in
+            if family == sa_family_t(AF_INET6) {
+                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { var a = $0.pointee.sin6_addr; _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) }
+            } else {
+                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { var a = $0.pointee.sin_addr; _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) }
+            }
+        }
+        return String(cString: text)
     }
 }

@@ -5,6 +5,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var port = 8080
     public var eventLoops = 1
     public var maxConnections = 1024
+    /// Open connections from one client address; 0 = no limit besides `maxConnections`. At
+    /// either cap the connection waiting longest for a request head is closed to make room.
+    public var maxConnectionsPerAddress = 0
     /// Body limit applied when the responder does not set one.
     public var maxBodyBytes: UInt64 = 8 << 30
     /// From a request's first byte until its head is complete.

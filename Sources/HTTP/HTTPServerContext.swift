@@ -6,6 +6,7 @@ final class HTTPServerContext: Sendable {
     let config: HTTPServerConfiguration
     let responder: any HTTPResponder
     let statistics = HTTPServerStatistics()
+    let connections = ConnectionRegistry()
     private let draining = Atomic(false)
 
     init(config: HTTPServerConfiguration, responder: any HTTPResponder) {
@@ -26,8 +27,10 @@ final class HTTPServerContext: Sendable {
 public final class HTTPServerStatistics: Sendable {
     public let openConnections = Atomic(0)
     public let acceptedConnections = Atomic(0)
-    /// Connections refused with 503 because `maxConnections` were open.
+    /// Connections refused with 503 because a cap was reached and every connection was busy.
     public let refusedConnections = Atomic(0)
+    /// Connections closed at a cap because they had waited longest for a request head.
+    public let evictedConnections = Atomic(0)
     public let requests = Atomic(0)
     /// Request body bytes received.
     public let bytesIn = Atomic(0)

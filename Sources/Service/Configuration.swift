@@ -11,6 +11,8 @@ public struct Configuration: Sendable, Equatable {
     /// 0 = one per core.
     public var eventLoops = 0
     public var maxConnections = 1024
+    /// 0 = no per-address limit.
+    public var maxConnectionsPerAddress = 0
     public var maxUploadBytes: UInt64 = 8 << 30
     public var maxJSONBytes = 1 << 20
     public var headerReadTimeout = 10.0
@@ -64,7 +66,8 @@ public struct Configuration: Sendable, Equatable {
         ("server.host", "address to listen on"),
         ("server.port", "TCP port (0 = ephemeral)"),
         ("server.event_loops", "I/O threads, 0 = one per core"),
-        ("server.max_connections", "open connections before new ones get 503"),
+        ("server.max_connections", "open connections; at the cap the one waiting longest for a request head is closed, or a newcomer gets 503"),
+        ("server.max_connections_per_address", "open connections from one client address, likewise; 0 = no limit"),
         ("server.max_upload_bytes", "largest model upload (413 above)"),
         ("server.max_json_bytes", "largest JSON request body (413 above)"),
         ("server.header_read_timeout_seconds", "time allowed for a request head (408)"),
@@ -109,6 +112,7 @@ public struct Configuration: Sendable, Equatable {
             port = p
         case "server.event_loops": eventLoops = try int()
         case "server.max_connections": maxConnections = try int()
+        case "server.max_connections_per_address": maxConnectionsPerAddress = try int()
         case "server.max_upload_bytes": maxUploadBytes = UInt64(try int())
         case "server.max_json_bytes": maxJSONBytes = try int()
         case "server.header_read_timeout_seconds": headerReadTimeout = try double()
@@ -174,6 +178,7 @@ public struct Configuration: Sendable, Equatable {
         c.port = port
         c.eventLoops = eventLoops > 0 ? eventLoops : ProcessInfo.processInfo.activeProcessorCount
         c.maxConnections = maxConnections
+        c.maxConnectionsPerAddress = maxConnectionsPerAddress
         c.maxBodyBytes = maxUploadBytes
         c.headerReadTimeout = headerReadTimeout
         c.idleTimeout = idleTimeout

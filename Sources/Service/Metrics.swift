@@ -36,6 +36,7 @@ public final class Metrics: Sendable {
         var openConnections: Int
         var acceptedConnections: Int
         var refusedConnections: Int
+        var evictedConnections: Int
     }
 
     func render(_ s: Snapshot) -> String {
@@ -53,8 +54,10 @@ public final class Metrics: Sendable {
         out += "quantd_http_open_connections \(s.openConnections)\n"
         out += "# HELP quantd_http_accepted_connections_total Connections accepted.\n# TYPE quantd_http_accepted_connections_total counter\n"
         out += "quantd_http_accepted_connections_total \(s.acceptedConnections)\n"
-        out += "# HELP quantd_http_refused_connections_total Connections refused with 503 at the connection limit.\n# TYPE quantd_http_refused_connections_total counter\n"
+        out += "# HELP quantd_http_refused_connections_total Connections refused with 503 at a connection cap, every connection being busy.\n# TYPE quantd_http_refused_connections_total counter\n"
         out += "quantd_http_refused_connections_total \(s.refusedConnections)\n"
+        out += "# HELP quantd_http_evicted_connections_total Connections closed at a connection cap because they had waited longest for a request head.\n# TYPE quantd_http_evicted_connections_total counter\n"
+        out += "quantd_http_evicted_connections_total \(s.evictedConnections)\n"
         out += "# HELP quantd_jobs Jobs by state.\n# TYPE quantd_jobs gauge\n"
         for status in JobStatus.allCases {
             out += "quantd_jobs{state=\"\(status.rawValue)\"} \(s.jobsByStatus[status] ?? 0)\n"

@@ -141,7 +141,8 @@ final class ServiceContext: Sendable {
             bytesIn: stats?.bytesIn.load(ordering: .relaxed) ?? 0, bytesOut: stats?.bytesOut.load(ordering: .relaxed) ?? 0,
             openConnections: stats?.openConnections.load(ordering: .relaxed) ?? 0,
             acceptedConnections: stats?.acceptedConnections.load(ordering: .relaxed) ?? 0,
-            refusedConnections: stats?.refusedConnections.load(ordering: .relaxed) ?? 0))
+            refusedConnections: stats?.refusedConnections.load(ordering: .relaxed) ?? 0,
+            evictedConnections: stats?.evictedConnections.load(ordering: .relaxed) ?? 0))
     }
 }
 

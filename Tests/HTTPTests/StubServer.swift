@@ -39,8 +39,14 @@ final class StubServer: Sendable {
 final class RawSocket {
     let fd: Int32
 
-    init(port: Int, timeout: Double = 5) throws {
+    /// Connects from `source` (any loopback address: 127.0.0.2 is another client to the server).
+    init(port: Int, timeout: Double = 5, source: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)

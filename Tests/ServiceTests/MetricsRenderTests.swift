@@ -9,7 +9,7 @@ import Testing
         m.recordJobDuration(0.3)
         m.recordJobDuration(7)
         let text = m.render(.init(jobsByStatus: [.succeeded: 2], queueDepth: 1, runningJobs: 0, bytesIn: 10, bytesOut: 20,
-                                  openConnections: 3, acceptedConnections: 4, refusedConnections: 0))
+                                  openConnections: 3, acceptedConnections: 4, refusedConnections: 0, evictedConnections: 0))
         #expect(text.contains(#"quantd_http_requests_total{route="/v1/jobs/{id}",method="GET",status="200"} 2"#))
         #expect(text.contains(#"quantd_jobs{state="succeeded"} 2"#))
         #expect(text.contains(#"quantd_jobs{state="failed"} 0"#))

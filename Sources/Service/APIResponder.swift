@@ -16,7 +16,7 @@ final class APIResponder: HTTPResponder {
 
     func bodyDecision(for head: HTTPRequestHead) -> HTTPBodyDecision {
         let route = Route.match(method: head.method, path: head.path)
-        if route.requiresAuthentication, !service.isAuthorized(head.headers["Authorization"]) {
+        if requiresToken(route), service.tenant(of: head) == nil {
             return .reject(recorded(Problem.unauthorized().response, route: route, method: head.method))
         }
         if case .createJob = route, let wait = QueryString(head.query)["wait"], Self.waitSeconds(wait) == nil {
@@ -91,7 +91,17 @@ final class APIResponder: HTTPResponder {
         return response
     }
 
+    /// Whether the route needs a known token: every /v1 route, and /metrics when
+    /// `auth.metrics_requires_token` says so.
+    private func requiresToken(_ route: Route) -> Bool {
+        if case .metrics = route { return service.config.metricsRequireToken && !service.tokens.isOpen }
+        return route.requiresAuthentication
+    }
+
     func handle(_ route: Route, _ request: HTTPRequest) -> HTTPResponse {
+        // Routes that need a token were refused in bodyDecision without one; the rest act for
+        // the default tenant when anonymous.
+        let tenant = service.tenant(of: request.head) ?? TokenRegistry.defaultTenant
         do {
             switch route {
             case .health: return json(200, ["status": "ok"])
@@ -100,15 +110,15 @@ final class APIResponder: HTTPResponder {
             case .openapi: return openapi()
             case .presets: return presets()
             case .devices: return try devices()
-            case .estimate: return try estimate(request)
-            case .uploadModel: return try uploadModel(request)
-            case .getModel(let id): return try getModel(id)
-            case .createJob: return try createJob(request)
-            case .listJobs: return try listJobs(request.head)
-            case .getJob(let id): return try getJob(id)
-            case .cancelJob(let id): return try cancelJob(id)
-            case .artifact(let id): return try artifact(id, request.head)
-            case .report(let id): return try report(id, request.head)
+            case .estimate: return try estimate(request, tenant: tenant)
+            case .uploadModel: return try uploadModel(request, tenant: tenant)
+            case .getModel(let id): return try getModel(id, tenant: tenant)
+            case .createJob: return try createJob(request, tenant: tenant)
+            case .listJobs: return try listJobs(request.head, tenant: tenant)
+            case .getJob(let id): return try getJob(id, tenant: tenant)
+            case .cancelJob(let id): return try cancelJob(id, tenant: tenant)
+            case .artifact(let id): return try artifact(id, request.head, tenant: tenant)
+            case .report(let id): return try report(id, request.head, tenant: tenant)
             case .notFound, .methodNotAllowed: return problem(for: route, request.head).response
             }
         } catch let p as Problem {

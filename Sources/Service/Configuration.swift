@@ -27,8 +27,17 @@ public struct Configuration: Sendable, Equatable {
     /// many hours; 0 keeps them forever.
     public var retentionHours = 168.0
     public var retentionSweepSeconds = 600.0
-    /// Bearer tokens accepted on /v1 routes; empty = no authentication.
+    /// Bearer tokens accepted on /v1 routes, all of tenant `default`; empty (and no tokens
+    /// file) = no authentication.
     public var apiTokens: [String] = []
+    /// `<tenant> <sha256-of-token>` lines (`quantd token add`); empty = none.
+    public var tokensPath = ""
+    /// Whether /metrics needs a token too (when any token is configured).
+    public var metricsRequireToken = false
+    /// Queued jobs one tenant may have; 0 = no limit besides `jobs.queue_capacity`.
+    public var tenantMaxQueuedJobs = 0
+    /// Bytes of models and artifacts one tenant may keep; 0 = no limit.
+    public var tenantMaxStoredBytes: Int64 = 0
     /// Bytes per independently deflated chunk of an artifact's one gzip member; chunks
     /// compress in parallel.
     public var gzipChunkBytes = 4 << 20
@@ -75,7 +84,11 @@ public struct Configuration: Sendable, Equatable {
         ("server.min_upload_bytes_per_second", "uploads slower than this over the window get 408"),
         ("server.upload_rate_window_seconds", "the window the upload rate is measured over"),
         ("server.shutdown_grace_seconds", "in-flight requests get this long on SIGTERM"),
-        ("server.api_tokens", "comma-separated bearer tokens for /v1; empty = open"),
+        ("server.api_tokens", "comma-separated bearer tokens for /v1, tenant 'default'; empty (and no auth.tokens_path) = open"),
+        ("auth.tokens_path", "file of '<tenant> <sha256-of-token>' lines (quantd token add); re-read when it changes"),
+        ("auth.metrics_requires_token", "true: /metrics needs a token as /v1 does"),
+        ("tenants.max_queued_jobs", "queued jobs per tenant before 429; 0 = no limit"),
+        ("tenants.max_stored_bytes", "bytes of models and artifacts per tenant before 413; 0 = no limit"),
         ("storage.data_dir", "SQLite database, models, artifacts, tmp"),
         ("storage.retention_hours", "remove artifacts and unused models older than this; 0 = keep"),
         ("storage.retention_sweep_seconds", "how often retention runs"),
@@ -124,6 +137,16 @@ public struct Configuration: Sendable, Equatable {
             uploadRateWindow = v
         case "server.shutdown_grace_seconds": shutdownGracePeriod = try double()
         case "server.api_tokens": apiTokens = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case "auth.tokens_path": tokensPath = text
+        case "auth.metrics_requires_token":
+            // JSON's true/false arrive as the numbers 1/0.
+            switch text.lowercased() {
+            case "true", "1": metricsRequireToken = true
+            case "false", "0": metricsRequireToken = false
+            default: throw LoadError.badValue(key, text, source: source)
+            }
+        case "tenants.max_queued_jobs": tenantMaxQueuedJobs = try int()
+        case "tenants.max_stored_bytes": tenantMaxStoredBytes = Int64(try int())
         case "storage.data_dir": dataDirectory = text
         case "storage.retention_hours": retentionHours = try double()
         case "storage.retention_sweep_seconds": retentionSweepSeconds = try double()

@@ -9,7 +9,7 @@ extension APIResponder {
     }
 
     /// POST /v1/estimate: configs compared on a stored model, in memory; nothing is written.
-    func estimate(_ request: HTTPRequest) throws -> HTTPResponse {
+    func estimate(_ request: HTTPRequest, tenant: String) throws -> HTTPResponse {
         guard case .bytes(let body) = request.body, !body.isEmpty else {
             throw Problem.invalidRequest("send JSON {\"model_id\": …, \"configs\": […] or \"sweep\": \"default\", \"device\": …, \"accuracy_budget\": …}")
         }
@@ -18,7 +18,7 @@ extension APIResponder {
         guard let modelID = parsed.modelID, !modelID.isEmpty else {
             throw Problem.invalidRequest("model_id is required: the id returned by POST /v1/models", field: "model_id")
         }
-        guard let model = try service.store.model(modelID) else {
+        guard let model = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
         let table = try parsed.sweep.run(model: service.data.model(modelID), isPackage: model.format == "mlpackage", candidates: parsed.candidates)

@@ -12,6 +12,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public static let databaseTableName = "jobs"
 
     public var id: String
+    /// The tenant whose token created it; no other tenant can see it.
+    public var tenant: String = TokenRegistry.defaultTenant
     public var modelId: String
     public var status: JobStatus
     public var progress: Double
@@ -38,7 +40,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var revision: Int
 
     enum CodingKeys: String, CodingKey {
-        case id, status, progress, config, preset, error, attempts, expired, revision
+        case id, tenant, status, progress, config, preset, error, attempts, expired, revision
         case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
         case minimumDeploymentTarget = "minimum_deployment_target"

@@ -4,7 +4,7 @@ import ModelFormats
 import QuantCore
 
 extension APIResponder {
-    func createJob(_ request: HTTPRequest) throws -> HTTPResponse {
+    func createJob(_ request: HTTPRequest, tenant: String) throws -> HTTPResponse {
         let query = QueryString(request.head.query)
         let modelID: String
         let config: CompressionPipeline
@@ -18,7 +18,7 @@ extension APIResponder {
                 throw Problem.invalidRequest("a model body needs ?preset=NAME (see GET /v1/presets), or send JSON {\"model_id\", \"config\"}", field: "preset")
             }
             let p = try Self.preset(name)
-            let model = try ingest(request)
+            let model = try ingest(request, tenant: tenant)
             (modelID, config, preset) = (model.id, p.config, p.name)
         } else {
             guard case .bytes(let body) = request.body, !body.isEmpty else {
@@ -58,7 +58,7 @@ extension APIResponder {
                 throw Problem.invalidRequest("give either config (coremltools OptimizationConfig dictionary) or preset", field: "config")
             }
         }
-        guard let stored = try service.store.model(modelID) else {
+        guard let stored = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
         if target != nil && stored.format != "mlpackage" {
@@ -81,7 +81,7 @@ extension APIResponder {
             service.logger.error("reading a stored model failed", metadata: ["model": "\(modelID)", "error": "\(error)"])
             throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
-        let job = try service.submit(modelID: modelID, config: config, preset: preset,
+        let job = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
                                      minimumDeploymentTarget: targetName)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
@@ -94,7 +94,7 @@ extension APIResponder {
         return p
     }
 
-    func listJobs(_ head: HTTPRequestHead) throws -> HTTPResponse {
+    func listJobs(_ head: HTTPRequestHead, tenant: String) throws -> HTTPResponse {
         let query = QueryString(head.query)
         var status: JobStatus?
         if let s = query["status"] {
@@ -108,7 +108,7 @@ extension APIResponder {
             guard let n = Int(l), (1...500).contains(n) else { throw Problem.invalidRequest("limit must be 1…500", field: "limit") }
             limit = n
         }
-        let jobs = try service.store.list(status: status, after: query["cursor"], limit: limit + 1)
+        let jobs = try service.store.list(tenant: tenant, status: status, after: query["cursor"], limit: limit + 1)
         let page = Array(jobs.prefix(limit))
         var body: [UInt8] = Array(#"{"jobs":["#.utf8)
         for (i, job) in page.enumerated() {
@@ -121,8 +121,8 @@ extension APIResponder {
         return HTTPResponse(status: 200, contentType: "application/json", body: body)
     }
 
-    func getJob(_ id: String) throws -> HTTPResponse {
-        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+    func getJob(_ id: String, tenant: String) throws -> HTTPResponse {
+        guard let job = try service.job(id, tenant: tenant) else { throw Self.noSuchJob(id) }
         return HTTPResponse(status: 200, contentType: "application/json", body: service.jobJSON(job))
     }
 
@@ -144,7 +144,7 @@ extension APIResponder {
     /// polling. Validation errors and unknown jobs answer at once.
     func waitForJob(_ id: String, wait: String, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
         let respondNow: @Sendable () -> Void = { [self] in done(handle(.getJob(id), request)) }
-        waitForJob(id, wait: wait, respondNow, done)
+        waitForJob(id, wait: wait, for: request, respondNow, done)
     }
 
     /// `POST /v1/jobs?wait=S`: queues the job as without `wait`, then answers as the wait on it
@@ -159,13 +159,15 @@ extension APIResponder {
             done(HTTPResponse(status: job.status.isFinished ? 200 : 202,
                               headers: ["Content-Type": "application/json", "Location": location], body: .bytes(service.jobJSON(job))))
         }
-        waitForJob(id, wait: wait, respondNow, done)
+        waitForJob(id, wait: wait, for: request, respondNow, done)
     }
 
-    private func waitForJob(_ id: String, wait: String, _ respondNow: @escaping @Sendable () -> Void,
+    private func waitForJob(_ id: String, wait: String, for request: HTTPRequest, _ respondNow: @escaping @Sendable () -> Void,
                             _ done: @escaping @Sendable (HTTPResponse) -> Void) {
         guard let seconds = Self.waitSeconds(wait) else { return done(Self.badWait.response) }
-        guard (try? service.store.job(id)) != nil else { return respondNow() }
+        // Another tenant's job is answered at once, as the 404 it is for this client.
+        let tenant = service.tenant(of: request.head) ?? TokenRegistry.defaultTenant
+        guard (try? service.job(id, tenant: tenant)) != nil else { return respondNow() }
         let watcher = service.store.watchers.watch(id, seconds: seconds, respondNow)
         // Registered first, checked second: a job that finished in between is answered here.
         if let job = try? service.store.job(id), job.status.isFinished || seconds == 0 {
@@ -174,8 +176,8 @@ extension APIResponder {
         }
     }
 
-    func cancelJob(_ id: String) throws -> HTTPResponse {
-        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+    func cancelJob(_ id: String, tenant: String) throws -> HTTPResponse {
+        guard let job = try service.job(id, tenant: tenant) else { throw Self.noSuchJob(id) }
         guard !job.status.isFinished else {
             throw Problem.conflict("job \(id) already \(job.status.rawValue); only queued or running jobs can be cancelled")
         }
@@ -183,8 +185,9 @@ extension APIResponder {
         return HTTPResponse(status: updated.status == .cancelled ? 200 : 202, contentType: "application/json", body: service.jobJSON(updated))
     }
 
-    func artifact(_ id: String, _ head: HTTPRequestHead) throws -> HTTPResponse {
-        let job = try ArtifactRewrite(data: service.data, store: service.store, gzip: service.config.gzip).oneMember(finishedJob(id))
+    func artifact(_ id: String, _ head: HTTPRequestHead, tenant: String) throws -> HTTPResponse {
+        let job = try ArtifactRewrite(data: service.data, store: service.store, gzip: service.config.gzip)
+            .oneMember(finishedJob(id, tenant: tenant))
         guard let file = HTTPFileRegion(path: service.data.artifact(job: id)) else {
             throw Problem.gone("the artifact of job \(id) is no longer stored")
         }
@@ -201,8 +204,8 @@ extension APIResponder {
         return FileResponse.make(for: head, file: file, etag: "\"\(id)-\(file.size)\"", headers: headers)
     }
 
-    func report(_ id: String, _ head: HTTPRequestHead) throws -> HTTPResponse {
-        _ = try finishedJob(id)
+    func report(_ id: String, _ head: HTTPRequestHead, tenant: String) throws -> HTTPResponse {
+        _ = try finishedJob(id, tenant: tenant)
         guard let file = HTTPFileRegion(path: service.data.report(job: id)) else {
             throw Problem.gone("the report of job \(id) is no longer stored")
         }
@@ -210,8 +213,8 @@ extension APIResponder {
                                  headers: ["Content-Type": "application/json"])
     }
 
-    private func finishedJob(_ id: String) throws -> Job {
-        guard let job = try service.store.job(id) else { throw Self.noSuchJob(id) }
+    private func finishedJob(_ id: String, tenant: String) throws -> Job {
+        guard let job = try service.job(id, tenant: tenant) else { throw Self.noSuchJob(id) }
         if job.expired { throw Problem.gone("job \(id) finished more than the retention period ago; its outputs were removed") }
         switch job.status {
         case .succeeded: return job

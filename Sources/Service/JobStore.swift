@@ -57,22 +57,74 @@ public final class JobStore: Sendable {
             try db.execute(sql: "UPDATE jobs SET artifact_encoding = ? WHERE status = ?",
                            arguments: [ArtifactEncoding.gzipMembers.rawValue, JobStatus.succeeded.rawValue])
         }
+        m.registerMigration("v4: tenants") { db in
+            // Everything stored before tenants belongs to the one tenant there was.
+            try db.alter(table: "jobs") { t in
+                t.add(column: "tenant", .text).notNull().defaults(to: TokenRegistry.defaultTenant)
+            }
+            try db.create(index: "jobs_tenant_status", on: "jobs", columns: ["tenant", "status"])
+            // A model's bytes are stored once; each tenant that uploaded them sees them as its own.
+            try db.create(table: "model_owners") { t in
+                t.column("model_id", .text).notNull().references("models", onDelete: .cascade)
+                t.column("tenant", .text).notNull()
+                t.primaryKey(["model_id", "tenant"])
+            }
+            try db.execute(sql: "INSERT INTO model_owners (model_id, tenant) SELECT id, ? FROM models",
+                           arguments: [TokenRegistry.defaultTenant])
+        }
         return m
     }
 
     // MARK: Models
 
-    /// Inserts the model, or refreshes `last_used_at` if the same bytes were stored before.
+    /// Inserts the model, or refreshes `last_used_at` if the same bytes were stored before, and
+    /// makes `tenant` one of its owners.
     @discardableResult
-    public func upsertModel(_ model: StoredModel) throws -> StoredModel {
+    public func upsertModel(_ model: StoredModel, tenant: String) throws -> StoredModel {
         try db.write { db in
+            var stored = model
             if var existing = try StoredModel.fetchOne(db, key: model.id) {
                 existing.lastUsedAt = model.lastUsedAt
                 try existing.update(db)
-                return existing
+                stored = existing
+            } else {
+                try model.insert(db)
             }
-            try model.insert(db)
-            return model
+            try db.execute(sql: "INSERT OR IGNORE INTO model_owners (model_id, tenant) VALUES (?, ?)", arguments: [model.id, tenant])
+            return stored
+        }
+    }
+
+    /// The model if `tenant` uploaded it; nil otherwise, as if it did not exist.
+    public func model(_ id: String, ownedBy tenant: String) throws -> StoredModel? {
+        try db.read { db in
+            try StoredModel.fetchOne(db, sql: """
+                SELECT models.* FROM models JOIN model_owners ON model_owners.model_id = models.id
+                WHERE models.id = ? AND model_owners.tenant = ?
+                """, arguments: [id, tenant])
+        }
+    }
+
+    /// Jobs of `tenant` waiting for a worker.
+    public func queuedJobCount(tenant: String) throws -> Int {
+        try db.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND status = ?",
+                             arguments: [tenant, JobStatus.queued.rawValue]) ?? 0
+        }
+    }
+
+    /// What `tenant` keeps on disk: its models (each counted in full, though shared bytes are
+    /// stored once) and its unexpired artifacts.
+    public func storedBytes(tenant: String) throws -> Int64 {
+        try db.read { db in
+            let models = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(models.bytes), 0) FROM models JOIN model_owners ON model_owners.model_id = models.id
+                WHERE model_owners.tenant = ?
+                """, arguments: [tenant]) ?? 0
+            let artifacts = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(artifact_bytes), 0) FROM jobs WHERE tenant = ? AND expired = 0
+                """, arguments: [tenant]) ?? 0
+            return models + artifacts
         }
     }
 
@@ -119,10 +171,10 @@ public final class JobStore: Sendable {
         return job
     }
 
-    /// Newest first; `after` is the id of the last job of the previous page.
-    public func list(status: JobStatus?, after: String?, limit: Int) throws -> [Job] {
+    /// `tenant`'s jobs, newest first; `after` is the id of the last job of the previous page.
+    public func list(tenant: String, status: JobStatus?, after: String?, limit: Int) throws -> [Job] {
         try db.read { db in
-            var request = Job.order(Column("id").desc)
+            var request = Job.filter(Column("tenant") == tenant).order(Column("id").desc)
             if let status { request = request.filter(Column("status") == status.rawValue) }
             if let after { request = request.filter(Column("id") < after) }
             return try request.limit(limit).fetchAll(db)
@@ -163,7 +215,10 @@ public final class JobStore: Sendable {
     }
 
     public func deleteModel(_ id: String) throws {
-        _ = try db.write { try StoredModel.deleteOne($0, key: id) }
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM model_owners WHERE model_id = ?", arguments: [id])
+            _ = try StoredModel.deleteOne(db, key: id)
+        }
     }
 
     /// Caches `job` unless a newer revision is cached already: a reader that fetched before a

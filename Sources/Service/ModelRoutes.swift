@@ -4,13 +4,13 @@ import HTTP
 import ModelFormats
 
 extension APIResponder {
-    func uploadModel(_ request: HTTPRequest) throws -> HTTPResponse {
-        let model = try ingest(request)
+    func uploadModel(_ request: HTTPRequest, tenant: String) throws -> HTTPResponse {
+        let model = try ingest(request, tenant: tenant)
         return json(201, modelResource(model), headers: ["Location": "/v1/models/\(model.id)"])
     }
 
-    func getModel(_ id: String) throws -> HTTPResponse {
-        guard let model = try service.store.model(id) else {
+    func getModel(_ id: String, tenant: String) throws -> HTTPResponse {
+        guard let model = try service.store.model(id, ownedBy: tenant) else {
             throw Problem.notFound("model \(id) does not exist (or retention removed it); upload it with POST /v1/models")
         }
         return json(200, modelResource(model))
@@ -18,7 +18,7 @@ extension APIResponder {
 
     /// Validates a streamed upload and stores it under its SHA-256, durably: the 201 is only
     /// sent once the bytes are fsynced and renamed into place.
-    func ingest(_ request: HTTPRequest) throws -> StoredModel {
+    func ingest(_ request: HTTPRequest, tenant: String) throws -> StoredModel {
         guard case .streamed(let any) = request.body, let sink = any as? UploadSink else {
             throw Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE")
         }
@@ -29,6 +29,12 @@ extension APIResponder {
         guard sink.bytesWritten > 0 else {
             sink.abort()
             throw Problem.invalidRequest("the uploaded model is empty")
+        }
+        if try service.store.model(sink.sha256, ownedBy: tenant) == nil {
+            do { try service.checkStorageQuota(tenant: tenant, adding: Int64(sink.bytesWritten)) } catch {
+                sink.abort()
+                throw error
+            }
         }
         let format = try Self.sniff(sink.path, size: Int(sink.bytesWritten))
         let summary: (format: String, tensors: Int, parameters: Int64)
@@ -67,7 +73,7 @@ extension APIResponder {
                 try sink.commit(to: destination)
                 DataDirectory.syncDirectory(of: destination)
             }
-            return try service.store.upsertModel(model)
+            return try service.store.upsertModel(model, tenant: tenant)
         }
     }
 

@@ -51,7 +51,15 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseConvertible {
         return problem
     }
     static func unauthorized() -> Problem {
-        Problem(401, "unauthorized", "Authentication required", "Send 'Authorization: Bearer <token>' with a token from the server's server.api_tokens setting.")
+        Problem(401, "unauthorized", "Authentication required", "Send 'Authorization: Bearer <token>' with a token the server knows (quantd token add, or server.api_tokens).")
+    }
+    static func tenantQueueFull(limit: Int) -> Problem {
+        Problem(429, "tenant-queue-full", "Too many queued jobs", "your tenant already has \(limit) jobs queued (tenants.max_queued_jobs); wait for some to start, then retry", retryAfter: 5)
+    }
+    static func storageQuotaExceeded(stored: Int64, adding: Int64, limit: Int64) -> Problem {
+        Problem(413, "storage-quota-exceeded", "Storage quota exceeded",
+                "your tenant stores \(stored) bytes of models and artifacts" + (adding > 0 ? " and this upload adds \(adding)" : "")
+                + ", over its \(limit) bytes (tenants.max_stored_bytes); older artifacts and unused models are removed after storage.retention_hours")
     }
     static func invalidModel(_ detail: String) -> Problem {
         Problem(422, "invalid-model", "The model file is invalid", detail)

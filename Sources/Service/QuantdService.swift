@@ -21,8 +21,9 @@ public final class QuantdService: Sendable {
         let metrics = Metrics()
         let catalog = try DeviceCatalogFile.load(config.devicesPath)
         let packages = OpenedPackages()
+        let tokens = try TokenRegistry(apiTokens: config.apiTokens, tokensPath: config.tokensPath)
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
-                                 openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages)
+                                 openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages, tokens: tokens)
         let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
                                gzip: config.gzip,
                                metrics: metrics, logger: logger)

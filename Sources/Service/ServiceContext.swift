@@ -15,6 +15,7 @@ final class ServiceContext: Sendable {
     let openapiDocument: [UInt8]
     let catalog: DeviceCatalog
     let packages: OpenedPackages
+    let tokens: TokenRegistry
     private let poolBox = Mutex<WorkerPool?>(nil)
     private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
     private let draining = Atomic(false)
@@ -24,7 +25,7 @@ final class ServiceContext: Sendable {
     let storage = Mutex(())
 
     init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8],
-         catalog: DeviceCatalog, packages: OpenedPackages) {
+         catalog: DeviceCatalog, packages: OpenedPackages, tokens: TokenRegistry) {
         self.config = config
         self.data = data
         self.store = store
@@ -33,6 +34,7 @@ final class ServiceContext: Sendable {
         self.openapiDocument = openapiDocument
         self.catalog = catalog
         self.packages = packages
+        self.tokens = tokens
     }
 
     var pool: WorkerPool {
@@ -44,29 +46,27 @@ final class ServiceContext: Sendable {
     func attach(statistics: HTTPServerStatistics) { serverStatistics.withLock { $0 = statistics } }
     func startDraining() { draining.store(true, ordering: .relaxed) }
 
-    /// Constant-time comparison so a token cannot be guessed byte by byte from timings.
-    func isAuthorized(_ header: String?) -> Bool {
-        guard !config.apiTokens.isEmpty else { return true }
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        let given = Array(header.dropFirst(7).utf8)
-        var ok = false
-        for token in config.apiTokens {
-            let t = Array(token.utf8)
-            var diff = UInt8(t.count == given.count ? 0 : 1)
-            for i in 0..<t.count { diff |= t[i] ^ (i < given.count ? given[i] : 0) }
-            ok = ok || diff == 0
-        }
-        return ok
+    /// The tenant a request acts for, or nil when its token is missing or unknown.
+    func tenant(of head: HTTPRequestHead) -> String? {
+        tokens.tenant(forAuthorization: head.headers["Authorization"])
     }
 
-    func submit(modelID: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?) throws -> Job {
+    /// The job if `tenant` created it: another tenant's job does not exist for it.
+    func job(_ id: String, tenant: String) throws -> Job? {
+        guard let job = try store.job(id), job.tenant == tenant else { return nil }
+        return job
+    }
+
+    func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?) throws -> Job {
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
-        let job = Job(id: JobID.make(), modelId: modelID, status: .queued, progress: 0,
+        let job = Job(id: JobID.make(), tenant: tenant, modelId: modelID, status: .queued, progress: 0,
                       config: String(decoding: configJSON, as: UTF8.self), preset: preset,
                       minimumDeploymentTarget: minimumDeploymentTarget, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
+        try checkQueueQuota(tenant: tenant)
+        try checkStorageQuota(tenant: tenant, adding: 0)
         try storage.withLock { _ in
             guard try store.touchModel(modelID) else {
                 throw Problem.notFound("model \(modelID) does not exist (or retention just removed it); upload it again")
@@ -80,6 +80,23 @@ final class ServiceContext: Sendable {
             throw Problem.queueFull(capacity: self.config.queueCapacity)
         }
         return job
+    }
+
+    /// `tenants.max_queued_jobs`: one team's release day cannot fill the queue for the others.
+    func checkQueueQuota(tenant: String) throws {
+        let limit = config.tenantMaxQueuedJobs
+        guard limit > 0 else { return }
+        if try store.queuedJobCount(tenant: tenant) >= limit { throw Problem.tenantQueueFull(limit: limit) }
+    }
+
+    /// `tenants.max_stored_bytes`: models and artifacts a tenant keeps, with `adding` more.
+    func checkStorageQuota(tenant: String, adding: Int64) throws {
+        let limit = config.tenantMaxStoredBytes
+        guard limit > 0 else { return }
+        let stored = try store.storedBytes(tenant: tenant)
+        if stored + adding > limit || (adding == 0 && stored >= limit) {
+            throw Problem.storageQuotaExceeded(stored: stored, adding: adding, limit: limit)
+        }
     }
 
     func cancel(_ job: Job) throws -> Job {

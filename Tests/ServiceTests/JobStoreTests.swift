@@ -45,11 +45,11 @@ import Testing
         for (i, s) in [JobStatus.queued, .succeeded, .queued, .failed, .queued].enumerated() {
             try store.insert(Self.job("job_\(i)", status: s))
         }
-        let page1 = try store.list(status: nil, after: nil, limit: 2)
+        let page1 = try store.list(tenant: "default", status: nil, after: nil, limit: 2)
         #expect(page1.map(\.id) == ["job_4", "job_3"])
-        let page2 = try store.list(status: nil, after: page1.last!.id, limit: 2)
+        let page2 = try store.list(tenant: "default", status: nil, after: page1.last!.id, limit: 2)
         #expect(page2.map(\.id) == ["job_2", "job_1"])
-        #expect(try store.list(status: .queued, after: nil, limit: 10).map(\.id) == ["job_4", "job_2", "job_0"])
+        #expect(try store.list(tenant: "default", status: .queued, after: nil, limit: 10).map(\.id) == ["job_4", "job_2", "job_0"])
         #expect(try store.countsByStatus() == [.queued: 3, .succeeded: 1, .failed: 1])
         #expect(try store.jobs(withStatus: [.queued, .running]).map(\.id) == ["job_0", "job_2", "job_4"])
     }
@@ -59,10 +59,10 @@ import Testing
         let store = try makeStore()
         let first = Date(timeIntervalSince1970: 1000), later = Date(timeIntervalSince1970: 2000)
         let m = StoredModel(id: "abc", format: "safetensors", bytes: 10, tensorCount: 1, parameterCount: 5, createdAt: first, lastUsedAt: first)
-        try store.upsertModel(m)
+        try store.upsertModel(m, tenant: "default")
         var again = m
         again.lastUsedAt = later
-        let stored = try store.upsertModel(again)
+        let stored = try store.upsertModel(again, tenant: "default")
         #expect(stored.createdAt == first)
         #expect(stored.lastUsedAt == later)
     }
@@ -72,7 +72,7 @@ import Testing
         let store = try makeStore()
         let old = Date(timeIntervalSince1970: 1000), cutoff = Date(timeIntervalSince1970: 5000)
         for id in ["busy", "idle"] {
-            try store.upsertModel(StoredModel(id: id, format: "safetensors", bytes: 1, tensorCount: 1, parameterCount: 1, createdAt: old, lastUsedAt: old))
+            try store.upsertModel(StoredModel(id: id, format: "safetensors", bytes: 1, tensorCount: 1, parameterCount: 1, createdAt: old, lastUsedAt: old), tenant: "default")
         }
         var running = Self.job("job_r", status: .running)
         running.modelId = "busy"

@@ -12,11 +12,11 @@ import Testing
         let store = try JobStore(path: data.database)
         let context = ServiceContext(config: Configuration(), data: data, store: store, metrics: Metrics(),
                                      logger: Logger(label: "test"), openapiDocument: [], catalog: try DeviceCatalogFile.load(""),
-                                     packages: OpenedPackages())
+                                     packages: OpenedPackages(), tokens: try TokenRegistry(apiTokens: [], tokensPath: ""))
         let old = Date(timeIntervalSinceNow: -10 * 3600)
         for id in ["idle", "busy"] {
             _ = FileManager.default.createFile(atPath: data.model(id), contents: Data([1]))
-            try store.upsertModel(StoredModel(id: id, format: "safetensors", bytes: 1, tensorCount: 1, parameterCount: 1, createdAt: old, lastUsedAt: old))
+            try store.upsertModel(StoredModel(id: id, format: "safetensors", bytes: 1, tensorCount: 1, parameterCount: 1, createdAt: old, lastUsedAt: old), tenant: "default")
         }
         var done = JobStoreTests.job("job_old", status: .succeeded, finished: old)
         done.modelId = "idle"

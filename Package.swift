@@ -23,8 +23,10 @@ let package = Package(
 
         // epoll/eventfd/sendfile/accept4, which Glibc does not export to Swift.
         .target(name: "CLinuxIO"),
-        // General HTTP/1.1 server on BSD sockets + Dispatch; knows nothing of models or jobs.
-        .target(name: "HTTP", dependencies: ["CLinuxIO"]),
+        // OpenSSL's server-side TLS (libssl-dev) behind a few C calls: its configuration API is macros.
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // General HTTP/1.1 server on BSD sockets + Dispatch, plain or TLS; knows nothing of models or jobs.
+        .target(name: "HTTP", dependencies: ["CLinuxIO", "CTLS"]),
         // CRC-32 of zip and gzip by carry-less multiplication where the CPU has it.
         .target(name: "CCRC32"),
         // Huffman-only deflate chunks written without zlib's per-byte machinery.

@@ -15,6 +15,28 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         case discard
     }
 
+    /// TLS on this connection (nil for plain HTTP): waiting for the client's first byte, in
+    /// the handshake, or established.
+    private enum Security {
+        case awaitingHello(TLSContext)
+        case handshaking(TLSSession)
+        case established(TLSSession)
+
+        var isEstablished: Bool {
+            if case .established = self { return true }
+            return false
+        }
+    }
+
+    /// What one read or write did.
+    private enum IOResult {
+        case bytes(Int)
+        case closed
+        case wouldBlock
+        case interrupted
+        case failed
+    }
+
     private enum Phase {
         /// Between requests (no byte of the next one consumed yet).
         case idle
@@ -45,6 +67,12 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     private var outOffset = 0
     private var file: (region: HTTPFileRegion, offset: Int, remaining: Int)?
     private var closeAfterWrite = false
+    private var security: Security?
+    /// Under TLS a file cannot go out by sendfile: it is read into this buffer and encrypted.
+    /// Holds the bytes from the file's current offset not yet accepted by the session.
+    private var fileChunk: UnsafeMutableRawBufferPointer?
+    private var fileChunkStart = 0, fileChunkEnd = 0
+    private static let fileChunkBytes = 256 * 1024
 
     private var readable = true, writable = true, peerClosed = false, closed = false
     /// The body sink is full: the socket is not read until it calls back.
@@ -70,11 +98,15 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         self.config = server.config
         self.parser = HTTPRequestParser(limits: server.config.parserLimits)
         buffer = .allocate(byteCount: max(server.config.readBufferBytes, server.config.parserLimits.maxHeaderBytes + 4096), alignment: 16)
+        security = server.tls.map { .awaitingHello($0) }
         phaseStart = EventLoop.now()
         lastWriteProgress = phaseStart
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        fileChunk?.deallocate()
+    }
 
     // MARK: Events
 
@@ -86,6 +118,10 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
 
     func tick(now: Double) {
         guard !closed else { return }
+        if let security, !security.isEstablished {
+            if now - phaseStart > config.tlsHandshakeTimeout { close() }
+            return
+        }
         if let until = lingerUntil {
             if now > until { close() }
             return
@@ -123,6 +159,7 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         driving = true
         defer { driving = false }
         while !closed {
+            if security != nil, !secure() { return }
             if lingerUntil != nil {
                 drainLinger()
                 return
@@ -165,6 +202,99 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         }
     }
 
+    /// Takes TLS as far as an established session; false while that waits for the socket (or
+    /// when the connection ended).
+    private func secure() -> Bool {
+        switch security {
+        case nil, .established?:
+            return true
+        case .awaitingHello(let context)?:
+            var first: UInt8 = 0
+            let n = recv(fd, &first, 1, Int32(MSG_PEEK))
+            if n == 0 { close(); return false }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { readable = false } else if errno != EINTR { close() }
+                return false
+            }
+            // Every TLS connection opens with a handshake record (type 22); anything else is
+            // most likely plain HTTP sent to the HTTPS port, which deserves an answer it can read.
+            guard first == 0x16 else {
+                refusePlainHTTP()
+                return false
+            }
+            guard let session = TLSSession(context: context, fd: fd) else { close(); return false }
+            security = .handshaking(session)
+            return secure()
+        case .handshaking(let session)?:
+            switch session.handshake() {
+            case .bytes:
+                security = .established(session)
+                phaseStart = EventLoop.now()
+                return true
+            case .wantRead:
+                readable = false
+            case .wantWrite:
+                writable = false
+            case .closed, .failed:
+                close()
+            }
+            return false
+        }
+    }
+
+    /// A plain-HTTP request on the TLS port: a plain 400 that says to use https, then close.
+    private func refusePlainHTTP() {
+        // What the client sent is drained first, so the close does not reset the connection
+        // before the answer is read.
+        while read(fd, buffer.baseAddress!, buffer.count) > 0 {}
+        let response = server.responder.errorResponse(status: 400, detail: "this port speaks HTTPS; the request was plain HTTP: use an https:// URL")
+        var bytes: [UInt8] = []
+        let body: [UInt8] = if case .bytes(let b) = response.body { b } else { [] }
+        HTTPResponseEncoder.encodeHead(response, bodyLength: UInt64(body.count), close: true, http10KeepAlive: false, into: &bytes)
+        bytes += body
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        close()
+    }
+
+    /// Reads from the socket, through TLS when it is on.
+    private func receive(_ pointer: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
+        if case .established(let session) = security {
+            switch session.read(into: pointer, count: count) {
+            case .bytes(let n): return .bytes(n)
+            case .closed: return .closed
+            case .wantRead: readable = false; return .wouldBlock
+            case .wantWrite: writable = false; return .wouldBlock
+            case .failed: return .failed
+            }
+        }
+        let n = read(fd, pointer, count)
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return .closed }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK: readable = false; return .wouldBlock
+        case EINTR: return .interrupted
+        default: return .failed
+        }
+    }
+
+    /// Writes to the socket, through TLS when it is on.
+    private func transmit(_ pointer: UnsafeRawPointer, _ count: Int) -> IOResult {
+        if case .established(let session) = security {
+            switch session.write(pointer, count: count) {
+            case .bytes(let n): return .bytes(n)
+            case .wantWrite: writable = false; return .wouldBlock
+            case .wantRead: readable = false; return .wouldBlock
+            case .closed, .failed: return .failed
+            }
+        }
+        let n = send(fd, pointer, count, Int32(MSG_NOSIGNAL))
+        if n > 0 { return .bytes(n) }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { writable = false; return .wouldBlock }
+        if n < 0 && errno == EINTR { return .interrupted }
+        return .failed
+    }
+
     private func resumeFromSink() {
         guard pausedForSink else { return }
         pausedForSink = false
@@ -188,29 +318,26 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
             end -= start
             start = 0
         }
-        let n = read(fd, buffer.baseAddress! + end, buffer.count - end)
-        if n > 0 {
+        switch receive(buffer.baseAddress! + end, buffer.count - end) {
+        case .bytes(let n):
             if phase == .idle {
                 phase = .reading
                 requestStart = EventLoop.now()
             }
             end += n
             return true
-        }
-        if n == 0 {
+        case .closed:
             peerClosed = true
             peerGone()
             return false
-        }
-        switch errno {
-        case EAGAIN, EWOULDBLOCK:
-            readable = false
-        case EINTR:
+        case .wouldBlock:
+            return false
+        case .interrupted:
             return true
-        default:
+        case .failed:
             close()
+            return false
         }
-        return false
     }
 
     /// The client closed its side: finish what can still be answered, else close.
@@ -380,22 +507,22 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     private func flush() -> Bool {
         while outOffset < out.count {
             guard writable else { return false }
-            let n = out.withUnsafeBytes { send(fd, $0.baseAddress! + outOffset, $0.count - outOffset, Int32(MSG_NOSIGNAL)) }
-            if n > 0 {
+            switch out.withUnsafeBytes({ transmit($0.baseAddress! + outOffset, $0.count - outOffset) }) {
+            case .bytes(let n):
                 outOffset += n
                 lastWriteProgress = EventLoop.now()
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                writable = false
+            case .wouldBlock:
                 return false
-            } else if n < 0 && errno == EINTR {
+            case .interrupted:
                 continue
-            } else {
+            case .closed, .failed:
                 close()
                 return false
             }
         }
         out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
         outOffset = 0
+        if case .established = security { return flushFileThroughTLS() }
         while let f = file {
             guard writable else { return false }
             var offset = off_t(f.offset)
@@ -417,9 +544,44 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         return true
     }
 
+    /// The file part of a response under TLS: read in chunks at the file's offset (pread), each
+    /// encrypted and written as the socket takes it.
+    private func flushFileThroughTLS() -> Bool {
+        while let f = file {
+            guard writable else { return false }
+            let chunk = fileChunk ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.fileChunkBytes, alignment: 16)
+            fileChunk = chunk
+            if fileChunkStart == fileChunkEnd {
+                let n = pread(f.region.descriptor, chunk.baseAddress!, min(chunk.count, f.remaining), off_t(f.offset))
+                guard n > 0 else {
+                    // The file shrank under us: the framing is broken, so close.
+                    close()
+                    return false
+                }
+                (fileChunkStart, fileChunkEnd) = (0, n)
+            }
+            switch transmit(chunk.baseAddress! + fileChunkStart, fileChunkEnd - fileChunkStart) {
+            case .bytes(let n):
+                fileChunkStart += n
+                lastWriteProgress = EventLoop.now()
+                file = f.remaining == n ? nil : (f.region, f.offset + n, f.remaining - n)
+            case .wouldBlock:
+                return false
+            case .interrupted:
+                continue
+            case .closed, .failed:
+                close()
+                return false
+            }
+        }
+        (fileChunkStart, fileChunkEnd) = (0, 0)
+        return true
+    }
+
     private func writeFinished() {
         if closeAfterWrite {
             if head?.hasBody == true && !requestComplete && !peerClosed {
+                if case .established(let session) = security { session.shutdown() }
                 Glibc.shutdown(fd, Int32(SHUT_WR))
                 lingerUntil = EventLoop.now() + Self.lingerSeconds
                 drainLinger()
@@ -474,6 +636,8 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         if case .stream(let sink, _) = bodyMode { sink.abort() }
         bodyMode = .none
         file = nil
+        if case .established(let session) = security { session.shutdown() }
+        security = nil
         loop.deregister(fd)
         Glibc.close(fd)
         server.connections.remove(self)

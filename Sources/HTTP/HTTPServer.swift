@@ -24,9 +24,17 @@ public final class HTTPServer: Sendable {
     private let boundPort = Atomic(0)
     private let shutDown = Atomic(false)
 
-    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder) {
-        context = HTTPServerContext(config: configuration, responder: responder)
+    /// With `tls`, every connection speaks HTTPS (a plain HTTP request gets a clear 400).
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, tls: TLSContext? = nil) {
+        context = HTTPServerContext(config: configuration, responder: responder, tls: tls)
         loops = (0..<max(1, configuration.eventLoops)).map { _ in EventLoop() }
+    }
+
+    public var isTLS: Bool { context.tls != nil }
+
+    /// New connections use `tls` from now on; open ones finish with the context they began with.
+    public func reloadTLS(_ tls: TLSContext) {
+        context.tls = tls
     }
 
     /// The port actually bound (useful with port 0).

@@ -20,6 +20,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var uploadRateWindow = 20.0
     /// A response the client stops reading for this long is dropped.
     public var writeStallTimeout = 60.0
+    /// From accepting a TLS connection until its handshake is complete.
+    public var tlsHandshakeTimeout = 10.0
     /// A request whose early answer leaves at most this much body unread is kept alive and
     /// the rest drained; past it the connection closes.
     public var maxDrainBytes: UInt64 = 1 << 20

@@ -8,10 +8,18 @@ final class HTTPServerContext: Sendable {
     let statistics = HTTPServerStatistics()
     let connections = ConnectionRegistry()
     private let draining = Atomic(false)
+    /// The TLS context new connections use (nil: plain HTTP); replaced by a reload.
+    private let tlsContext: Mutex<TLSContext?>
 
-    init(config: HTTPServerConfiguration, responder: any HTTPResponder) {
+    init(config: HTTPServerConfiguration, responder: any HTTPResponder, tls: TLSContext?) {
         self.config = config
         self.responder = responder
+        tlsContext = Mutex(tls)
+    }
+
+    var tls: TLSContext? {
+        get { tlsContext.withLock { $0 } }
+        set { tlsContext.withLock { $0 = newValue } }
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }

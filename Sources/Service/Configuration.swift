@@ -13,6 +13,9 @@ public struct Configuration: Sendable, Equatable {
     public var maxConnections = 1024
     /// 0 = no per-address limit.
     public var maxConnectionsPerAddress = 0
+    /// PEM certificate chain and private key; both set = HTTPS on `port`.
+    public var tlsCertificatePath = ""
+    public var tlsPrivateKeyPath = ""
     public var maxUploadBytes: UInt64 = 8 << 30
     public var maxJSONBytes = 1 << 20
     public var headerReadTimeout = 10.0
@@ -84,6 +87,8 @@ public struct Configuration: Sendable, Equatable {
         ("server.min_upload_bytes_per_second", "uploads slower than this over the window get 408"),
         ("server.upload_rate_window_seconds", "the window the upload rate is measured over"),
         ("server.shutdown_grace_seconds", "in-flight requests get this long on SIGTERM"),
+        ("server.tls_certificate_path", "PEM certificate (chain) for HTTPS; with tls_private_key_path, the port speaks TLS 1.2/1.3 only"),
+        ("server.tls_private_key_path", "PEM private key of that certificate; both reloaded on SIGHUP"),
         ("server.api_tokens", "comma-separated bearer tokens for /v1, tenant 'default'; empty (and no auth.tokens_path) = open"),
         ("auth.tokens_path", "file of '<tenant> <sha256-of-token>' lines (quantd token add); re-read when it changes"),
         ("auth.metrics_requires_token", "true: /metrics needs a token as /v1 does"),
@@ -126,6 +131,8 @@ public struct Configuration: Sendable, Equatable {
         case "server.event_loops": eventLoops = try int()
         case "server.max_connections": maxConnections = try int()
         case "server.max_connections_per_address": maxConnectionsPerAddress = try int()
+        case "server.tls_certificate_path": tlsCertificatePath = text
+        case "server.tls_private_key_path": tlsPrivateKeyPath = text
         case "server.max_upload_bytes": maxUploadBytes = UInt64(try int())
         case "server.max_json_bytes": maxJSONBytes = try int()
         case "server.header_read_timeout_seconds": headerReadTimeout = try double()

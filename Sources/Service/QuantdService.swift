@@ -30,11 +30,37 @@ public final class QuantdService: Sendable {
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
             runner.run(id, flag: flag)
         }
-        server = HTTPServer(configuration: config.httpConfiguration, responder: APIResponder(service: context))
+        server = HTTPServer(configuration: config.httpConfiguration, responder: APIResponder(service: context),
+                            tls: try Self.loadTLS(config))
     }
 
     /// The bound port (differs from the configured one when that is 0).
     public var port: Int { server.port }
+
+    /// Where the service answers, e.g. `https://127.0.0.1:8443`.
+    public var url: String { "\(server.isTLS ? "https" : "http")://\(config.host):\(server.port)" }
+
+    /// The certificate and key the settings name, or nil for plain HTTP.
+    static func loadTLS(_ config: Configuration) throws -> TLSContext? {
+        switch (config.tlsCertificatePath.isEmpty, config.tlsPrivateKeyPath.isEmpty) {
+        case (true, true): return nil
+        case (false, false): break
+        default: throw StartupError("HTTPS needs both server.tls_certificate_path and server.tls_private_key_path; set both or neither")
+        }
+        do {
+            return try TLSContext(certificatePath: config.tlsCertificatePath, privateKeyPath: config.tlsPrivateKeyPath)
+        } catch {
+            throw StartupError("\(error); fix server.tls_certificate_path / server.tls_private_key_path")
+        }
+    }
+
+    /// Re-reads the certificate and key (SIGHUP): new connections use them, open ones carry on.
+    /// On failure the current ones stay and the error says why.
+    public func reloadTLS() throws {
+        guard let tls = try Self.loadTLS(config) else { return }
+        server.reloadTLS(tls)
+        context.logger.info("TLS certificate reloaded", metadata: ["certificate": "\(config.tlsCertificatePath)"])
+    }
 
     public func start() throws {
         context.attach(pool: pool)
@@ -44,7 +70,7 @@ public final class QuantdService: Sendable {
         try server.start()
         scheduleRetention()
         context.logger.info("quantd listening", metadata: [
-            "address": "http://\(config.host):\(server.port)", "data_dir": "\(config.dataDirectory)",
+            "address": "\(url)", "data_dir": "\(config.dataDirectory)",
             "workers": "\(config.resolvedWorkers)", "recovered_jobs": "\(recovered)",
         ])
     }

@@ -50,9 +50,24 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode.failure
         }
         // Port 0 picks an ephemeral port: print it where scripts can read it.
-        FileHandle.standardOutput.write(Data("quantd listening on http://\(settings.host):\(service.port)\n".utf8))
+        FileHandle.standardOutput.write(Data("quantd listening on \(service.url)\n".utf8))
+        let reload = Self.onHangup {
+            do { try service.reloadTLS() } catch {
+                FileHandle.standardError.write(Data("quantd: TLS reload failed, keeping the current certificate: \(error)\n".utf8))
+            }
+        }
         waitForTermination()
+        reload.cancel()
         service.shutdown()
+    }
+
+    /// Runs `action` on every SIGHUP (on a queue, not in a signal handler).
+    private static func onHangup(_ action: @escaping @Sendable () -> Void) -> DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+        return source
     }
 
     /// Blocks until SIGTERM or SIGINT; the signal is handled on a queue, not in a handler.

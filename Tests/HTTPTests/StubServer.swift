@@ -21,12 +21,12 @@ struct EchoResponder: HTTPResponder {
 final class StubServer: Sendable {
     let server: HTTPServer
 
-    init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+    init(tls: TLSContext? = nil, _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         var config = HTTPServerConfiguration()
         config.port = 0
         config.eventLoops = 2
         configure(&config)
-        server = HTTPServer(configuration: config, responder: EchoResponder())
+        server = HTTPServer(configuration: config, responder: EchoResponder(), tls: tls)
         try server.start()
     }
 

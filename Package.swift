@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "ServiceTests", dependencies: [
             "Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Yams", package: "Yams"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -58,7 +58,7 @@ public struct OptimizationConfig: Sendable, Equatable {
 
     /// Parses the dictionary form from a decoded JSON/YAML value (`[String: Any]`).
     public init(dictionary value: Any) throws(Invalid) {
-        guard let dict = value as? [String: Any] else {
+        guard let dict = value as? [String: Any], !dict.isEmpty else {
             throw Invalid(field: "config", message: "must be an object with config_type and global_config")
         }
         let known: Set = ["config_type", "global_config", "op_type_configs", "op_name_configs"]

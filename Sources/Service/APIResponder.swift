@@ -144,8 +144,11 @@ final class APIResponder: HTTPResponder {
     }
 
     /// A one-shot job (`POST /v1/jobs?preset=…`) carries the model itself, not a job document.
+    /// A one-shot job: the model is the body, said by its type (octet-stream, multipart) or by
+    /// a `?preset=` on a body that is not a JSON or YAML document.
     static func isModelBody(_ head: HTTPRequestHead) -> Bool {
-        let type = head.headers["Content-Type"]
+        let type = head.headers["Content-Type"]?.lowercased() ?? ""
+        if type.hasPrefix("application/octet-stream") || type.hasPrefix("multipart/") { return true }
         return QueryString(head.query)["preset"] != nil && !isJSON(type) && !JobDocument.isYAML(type)
     }
 

@@ -13,11 +13,9 @@ extension APIResponder {
         var targetName = query["minimum_deployment_target"]
         var target = try targetName.map(CoreMLCompressor.deploymentTarget(named:))
         if case .streamed = request.body {
-            // One-shot: the model is the body, the preset the query.
-            guard let name = query["preset"] else {
-                throw Problem.invalidRequest("a model body needs ?preset=NAME (see GET /v1/presets), or send JSON {\"model_id\", \"config\"}", field: "preset")
-            }
-            let p = try Self.preset(name)
+            // One-shot: the model is the body, the preset the query (coremltools' default
+            // config, w8, when none is named).
+            let p = try Self.preset(query["preset"] ?? Self.oneShotDefaultPreset)
             let model = try ingest(request, tenant: tenant)
             (modelID, config, preset) = (model.id, p.config, p.name)
         } else {
@@ -27,8 +25,13 @@ extension APIResponder {
             var dict = try JobDocument.parse(body, contentType: request.head.headers["Content-Type"])
             // A bare coremltools config (e.g. a team's existing YAML) takes model_id from the query.
             if JobDocument.isBareConfig(dict) {
-                dict = ["config": dict]
-                if let id = query["model_id"] { dict["model_id"] = id }
+                // Well-formed, but it cannot run without naming a model: 422, not 400.
+                guard let id = query["model_id"], !id.isEmpty else {
+                    throw Problem(422, "invalid-request", "The job names no model",
+                                  "a bare coremltools config takes its model from ?model_id=… (the id POST /v1/models returned)",
+                                  extensions: ["field": "model_id"])
+                }
+                dict = ["config": dict, "model_id": id]
             }
             if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset", "minimum_deployment_target"].contains($0) }) {
                 throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, and minimum_deployment_target", field: unknown)
@@ -42,7 +45,8 @@ extension APIResponder {
             }
             modelID = id
             let configValue: Any? = dict["config"]
-            let presetValue: Any? = dict["preset"] ?? query["preset"]
+            // As for minimum_deployment_target, the document's own fields win over the query's.
+            let presetValue: Any? = dict["preset"] ?? (configValue == nil ? query["preset"] : nil)
             if configValue != nil && presetValue != nil {
                 throw Problem.invalidRequest("give config or preset, not both", field: "preset")
             } else if let c = configValue {
@@ -86,6 +90,9 @@ extension APIResponder {
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
     }
+
+    /// coremltools' default `OpLinearQuantizerConfig`: int8, symmetric, per channel.
+    static let oneShotDefaultPreset = "w8"
 
     static func preset(_ name: String) throws -> Presets.Preset {
         guard let p = Presets.named(name) else {

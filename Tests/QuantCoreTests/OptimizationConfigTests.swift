@@ -50,6 +50,7 @@ import Testing
 
     @Test(arguments: [
         (#"[]"#, "config"),
+        (#"{}"#, "config"),
         (#"{"global_config": {}, "extra": 1}"#, "config.extra"),
         (#"{"config_type": "OpPalettizerConfigX", "global_config": {}}"#, "config.config_type"),
         (#"{"global_config": {"dtype": "int3"}}"#, "config.global_config.dtype"),

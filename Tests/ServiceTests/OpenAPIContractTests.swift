@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 @testable import Service
 
 /// The served document is the repository's openapi.yaml, and it describes exactly the routes
@@ -72,5 +73,17 @@ struct OpenAPIContractTests {
                 #expect(route.template == path, "\(method) \(path) routes to \(route.template)")
             }
         }
+    }
+
+    /// The enums the contract lists are the server's own presets and devices, so a schema-valid
+    /// name is always one the server knows.
+    @Test func presetAndDeviceEnumsAreTheServersOwn() throws {
+        let document = try #require(try Yams.load(yaml: String(contentsOfFile: Self.document, encoding: .utf8)) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let presets = try #require((schemas["PresetName"] as? [String: Any])?["enum"] as? [String])
+        #expect(presets == Presets.all.map(\.name))
+        let devices = try #require((schemas["DeviceName"] as? [String: Any])?["enum"] as? [String])
+        let catalog = try DeviceCatalogFile.load("")
+        #expect(Set(devices) == Set(catalog.devices.flatMap { [$0.name, $0.chip] }))
     }
 }

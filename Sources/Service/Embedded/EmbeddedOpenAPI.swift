@@ -69,7 +69,7 @@ paths:
           description: The OpenAPI document.
           content:
             application/yaml:
-              schema: {type: string}
+              schema: {type: object}
   /v1/presets:
     get:
       summary: Named compression configs
@@ -142,13 +142,14 @@ paths:
         required: true
         content:
           application/octet-stream:
-            schema: {type: string, contentMediaType: application/octet-stream}
+            schema: {type: string, format: binary, minLength: 1}
           multipart/form-data:
             schema:
               type: object
               required: [model]
+              additionalProperties: false
               properties:
-                model: {type: string, contentMediaType: application/octet-stream}
+                model: {type: string, format: binary, minLength: 1}
       responses:
         "201":
           description: Stored durably (fsynced and renamed into place).
@@ -186,10 +187,12 @@ paths:
         Either a job document `{"model_id", "config"}` / `{"model_id", "preset"}` as JSON or YAML
         (`Content-Type: application/yaml`); or a bare coremltools config document (JSON or YAML,
         e.g. a team's existing YAML) with `?model_id=`; or one-shot: the model itself as the body
-        with `?preset=NAME` (raw or multipart, as for `POST /v1/models`).
+        with `?preset=NAME` (raw or multipart, as for `POST /v1/models`; an
+        `application/octet-stream` or multipart body without `?preset` gets `w8`, coremltools'
+        default config).
       parameters:
-        - {name: preset, in: query, required: false, schema: {type: string}, description: "Preset name for one-shot jobs."}
-        - {name: model_id, in: query, required: false, schema: {type: string}, description: "Model for a bare config document."}
+        - {name: preset, in: query, required: false, schema: {$ref: "#/components/schemas/PresetName"}, description: "Preset for a one-shot job (the model as the body), or for a job document that names neither config nor preset (a document's own config or preset wins)."}
+        - {name: model_id, in: query, required: false, schema: {$ref: "#/components/schemas/ModelID"}, description: "Model for a bare config document."}
         - {name: minimum_deployment_target, in: query, required: false, schema: {$ref: "#/components/schemas/DeploymentTarget"},
            description: "minimum_deployment_target for a bare config document or a one-shot job; a job document's field wins."}
         - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 600},
@@ -208,13 +211,14 @@ paths:
                 - {$ref: "#/components/schemas/JobRequest"}
                 - {$ref: "#/components/schemas/OptimizationConfig"}
           application/octet-stream:
-            schema: {type: string, contentMediaType: application/octet-stream}
+            schema: {type: string, format: binary, minLength: 1}
           multipart/form-data:
             schema:
               type: object
               required: [model]
+              additionalProperties: false
               properties:
-                model: {type: string, contentMediaType: application/octet-stream}
+                model: {type: string, format: binary, minLength: 1}
       responses:
         "200":
           description: With `wait`, the job finished within it (succeeded, failed or cancelled).
@@ -398,14 +402,29 @@ components:
     JobStatus:
       type: string
       enum: [queued, running, succeeded, failed, cancelled]
+    ModelID:
+      type: string
+      pattern: "^[0-9a-f]{64}$"
+      description: The SHA-256 of the model's bytes, as POST /v1/models returns it.
+    PresetName:
+      type: string
+      enum: [w8, w8-per-tensor, w8-asymmetric, w4-block32, w4-block16, palettize-8, palettize-6, palettize-4,
+             palettize-4-gs16, palettize-2, prune-50, prune-75, prune-2-4, prune-50-w8]
+      description: A named config (GET /v1/presets).
+    DeviceName:
+      type: string
+      enum: ["iPhone 12 Pro", A14, "iPhone 13 Pro", A15, "iPhone 14 Pro", A16, "iPhone 15 Pro", "A17 Pro", "iPhone 16 Pro", "A18 Pro",
+             "MacBook Air (M1)", M1, "MacBook Air (M2)", M2, "MacBook Air (M3)", M3, "MacBook Pro (M4)", M4, "MacBook Pro (M1 Max)", "M1 Max"]
+      description: A device of the catalog (GET /v1/devices), by name or chip.
     JobRequest:
       type: object
       required: [model_id]
       properties:
-        model_id: {type: string}
+        model_id: {$ref: "#/components/schemas/ModelID"}
         config: {$ref: "#/components/schemas/Compression"}
-        preset: {type: string}
+        preset: {$ref: "#/components/schemas/PresetName"}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
+      additionalProperties: false
       oneOf:
         - required: [config]
         - required: [preset]
@@ -435,6 +454,7 @@ components:
         op_type_configs > global_config; `null` leaves a weight unchanged. For safetensors,
         op names are tensor names and op types are `linear` (rank 2) and `conv` (rank 3–5).
       type: object
+      minProperties: 1
       properties:
         config_type:
           type: string
@@ -664,16 +684,22 @@ components:
     EstimateRequest:
       type: object
       required: [model_id]
+      additionalProperties: false
+      not: {required: [configs, sweep]}
       properties:
-        model_id: {type: string}
+        model_id: {$ref: "#/components/schemas/ModelID"}
         configs:
           oneOf:
-            - {type: array, items: {type: string}, description: "Preset names."}
-            - {type: object, additionalProperties: true, description: "Name → preset name or coremltools OptimizationConfig dictionary."}
+            - {type: array, minItems: 1, items: {$ref: "#/components/schemas/PresetName"}, description: "Preset names."}
+            - type: object
+              minProperties: 1
+              additionalProperties:
+                oneOf: [{$ref: "#/components/schemas/PresetName"}, {$ref: "#/components/schemas/Compression"}]
+              description: "Name → preset name or coremltools OptimizationConfig dictionary."
         sweep: {type: string, enum: [default], description: "Used when configs is absent: w8, palettize-8, palettize-6, w4-block32, palettize-4, palettize-4-gs16."}
-        device: {type: string, description: "Target for the recommendation, by name or chip; default the newest calibrated device (iPhone 15 Pro)."}
+        device: {allOf: [{$ref: "#/components/schemas/DeviceName"}], description: "Target for the recommendation; default the newest calibrated device (iPhone 15 Pro)."}
         compute_units: {$ref: "#/components/schemas/ComputeUnits"}
-        devices: {type: array, items: {type: string}, description: "Devices to estimate; default all."}
+        devices: {type: array, minItems: 1, items: {$ref: "#/components/schemas/DeviceName"}, description: "Devices to estimate; default all."}
         accuracy_budget: {type: number, minimum: 0, description: "Largest predicted top-1 loss accepted, points (default 1)."}
         int8_activations: {type: boolean, description: "Estimate latency with int8 activations too (W8A8); accuracy then covers the weights only."}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}

@@ -1,4 +1,4 @@
-"""A real quantd server for the client tests: the binary the test command built, on an
+"""A real quantd server for the client and contract tests: the binary the test command built, on an
 ephemeral port, with its own data directory."""
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
 
 

@@ -53,7 +53,8 @@ final class RawSocket {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { Glibc.close(fd); throw POSIXError(.ECONNREFUSED) }
+        // deinit closes the socket, also when this initializer throws.
+        guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }

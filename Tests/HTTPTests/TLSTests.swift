@@ -3,15 +3,19 @@ import Testing
 @testable import HTTP
 
 /// HTTPS on the same server, checked with the real clients: curl --cacert, openssl s_client.
-@Suite struct TLSTests {
+/// One test at a time, on certificates made once: each client is a child process, and fewer of
+/// them at once keep Foundation's Process machinery out of the other suites' way.
+@Suite(.serialized) struct TLSTests {
+    static let first = Result { try TestCertificates(name: "first CA") }
+    static let second = Result { try TestCertificates(name: "second CA") }
+
     static func server(_ certificates: TestCertificates, _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws -> StubServer {
         let tls = try TLSContext(certificatePath: certificates.certificate, privateKeyPath: certificates.privateKey)
         return try StubServer(tls: tls, configure)
     }
 
     @Test func curlVerifiesTheCertificateAndGetsHTTP11OverTLS13() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         let server = try Self.server(certificates)
         defer { server.stop() }
         let (status, output) = try TestCertificates.run("curl", ["-sS", "-v", "--cacert", certificates.caCertificate,
@@ -24,8 +28,7 @@ import Testing
     }
 
     @Test func largeBodiesGoBothWaysOverTLS() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         let server = try Self.server(certificates) { _ in }
         defer { server.stop() }
         // The echo responder collects at most 1 MiB; 900 KB each way crosses many TLS records.
@@ -39,8 +42,7 @@ import Testing
     }
 
     @Test func opensslSeesModernProtocolsOnly() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         let server = try Self.server(certificates)
         defer { server.stop() }
         let address = "127.0.0.1:\(server.port)"
@@ -59,8 +61,7 @@ import Testing
     }
 
     @Test func plainHTTPOnTheTLSPortGetsAClearAnswer() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         let server = try Self.server(certificates)
         defer { server.stop() }
         let client = try RawSocket(port: server.port)
@@ -72,8 +73,7 @@ import Testing
     }
 
     @Test func aClientThatNeverFinishesTheHandshakeIsClosed() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         let server = try Self.server(certificates) { $0.tlsHandshakeTimeout = 1 }
         defer { server.stop() }
         let silent = try RawSocket(port: server.port, timeout: 10)
@@ -86,9 +86,7 @@ import Testing
     }
 
     @Test func aReloadServesTheNewCertificateToNewConnections() throws {
-        let first = try TestCertificates(name: "first CA")
-        let second = try TestCertificates(name: "second CA")
-        defer { first.remove(); second.remove() }
+        let (first, second) = (try Self.first.get(), try Self.second.get())
         let server = try Self.server(first)
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)/r"
@@ -99,8 +97,7 @@ import Testing
     }
 
     @Test func unusableCertificatesAreRefusedWithAReason() throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
+        let certificates = try Self.first.get()
         Thread.sleep(forTimeInterval: 1.1)  // the expired certificate's notAfter is its creation second
         #expect { try TLSContext(certificatePath: certificates.expiredCertificate, privateKeyPath: certificates.privateKey) } throws: {
             "\($0)".contains("expired")

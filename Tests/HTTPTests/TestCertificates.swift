@@ -1,8 +1,8 @@
 import Foundation
 
 /// A throwaway CA and a server certificate for 127.0.0.1/localhost signed by it, made with the
-/// openssl command line in a fresh directory (removed by `remove()`); also an expired one and a
-/// key that belongs to no certificate, for the start-up errors.
+/// openssl command line in a fresh temporary directory; also an expired one and a key that
+/// belongs to no certificate, for the start-up errors.
 struct TestCertificates {
     let directory: String
     var caCertificate: String { directory + "/ca.pem" }
@@ -26,8 +26,6 @@ struct TestCertificates {
         try Self.openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "other.key"], in: directory)
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
-
     /// Runs a command line tool to completion; its output as text (stderr included).
     @discardableResult
     static func run(_ tool: String, _ arguments: [String], in directory: String? = nil, input: String? = nil) throws -> (status: Int32, output: String) {
@@ -38,13 +36,17 @@ struct TestCertificates {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        let stdin = Pipe()
-        process.standardInput = stdin
+        // Input from a file, not a pipe whose ends this side would have to close while
+        // Foundation's Process closes them too.
+        let inputPath = NSTemporaryDirectory() + "quantd-tls-input-" + UUID().uuidString
+        try Data((input ?? "").utf8).write(to: URL(fileURLWithPath: inputPath))
+        defer { try? FileManager.default.removeItem(atPath: inputPath) }
+        let inputHandle = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        process.standardInput = inputHandle
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try inputHandle.close()
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 

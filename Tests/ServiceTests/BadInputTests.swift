@@ -14,6 +14,8 @@ struct BadInputTests {
         var field: String?
         /// Text the problem's `detail` must hold, when the case pins it.
         var detail: String?
+        /// The `Allow` header a 405 must carry (RFC 9110 §15.5.6).
+        var allow: String?
     }
 
     /// A request sent as these exact bytes on a fresh connection, or a truncated upload.
@@ -93,7 +95,14 @@ struct BadInputTests {
             Case(name: "unknown route", send: .request(method: "GET", path: "/v1/nothing-here", headers: [], body: nil),
                  expect: .init(status: 404, kind: "not-found")),
             Case(name: "wrong method", send: .request(method: "PUT", path: "/v1/presets", headers: [], body: Array("{}".utf8)),
-                 expect: .init(status: 405, kind: "method-not-allowed")),
+                 expect: .init(status: 405, kind: "method-not-allowed", allow: "GET, HEAD")),
+            Case(name: "chunk data not followed by CRLF (all in one read)",
+                 send: .raw(Array("POST /v1/estimate HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n".utf8)),
+                 expect: .init(status: 400)),
+            Case(name: "Host with a space", send: .raw(Array("GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n".utf8)),
+                 expect: .init(status: 400)),
+            Case(name: "asterisk-form target with GET", send: .raw(Array("GET * HTTP/1.1\r\nHost: h\r\n\r\n".utf8)),
+                 expect: .init(status: 400)),
             Case(name: "malformed JSON job body", send: job(#"{"model_id": "#),
                  expect: .init(status: 400, kind: "invalid-request")),
             Case(name: "unknown preset", send: job(#"{"model_id":"\#(modelID)","preset":"w3"}"#),
@@ -153,7 +162,7 @@ struct BadInputTests {
             Case(name: "estimate with an unknown sweep", send: estimate(#"{"model_id":"\#(modelID)","sweep":"everything"}"#),
                  expect: .init(status: 400, field: "sweep", detail: "default")),
             Case(name: "GET /v1/estimate", send: .request(method: "GET", path: "/v1/estimate", headers: [], body: nil),
-                 expect: .init(status: 405)),
+                 expect: .init(status: 405, allow: "POST")),
         ]
     }
 
@@ -180,6 +189,9 @@ struct BadInputTests {
             }
             if let field = c.expect.field {
                 #expect(response.json["field"] as? String == field, "\(c.name): \(response.text)")
+            }
+            if let allow = c.expect.allow {
+                #expect(response.header("Allow") == allow, "\(c.name): Allow \(response.header("Allow") ?? "none")")
             }
             if let detail = c.expect.detail {
                 #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(c.name): \(response.text)")

@@ -7,7 +7,12 @@
 #include <string.h>
 
 struct ctls_context { SSL_CTX *ctx; };
-struct ctls_session { SSL *ssl; };
+struct ctls_session {
+    SSL *ssl;
+    // Set once OpenSSL reports a fatal error (SSL_ERROR_SYSCALL or SSL_ERROR_SSL): the session
+    // must then not be shut down, only freed.
+    int failed;
+};
 
 static void fail(char *error, size_t length, const char *what) {
     unsigned long code = ERR_get_error();
@@ -40,7 +45,7 @@ ctls_context *ctls_context_new(const char *certificate_path, const char *private
                                  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                                  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
     // Partial writes and moving buffers suit a non-blocking writer that keeps its own queue.
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     char what[512];
     if (SSL_CTX_use_certificate_chain_file(ctx, certificate_path) != 1) {
@@ -93,6 +98,7 @@ ctls_session *ctls_session_new(ctls_context *context, int fd) {
     SSL_set_accept_state(ssl);
     ctls_session *session = malloc(sizeof *session);
     session->ssl = ssl;
+    session->failed = 0;
     return session;
 }
 
@@ -102,19 +108,24 @@ void ctls_session_free(ctls_session *session) {
     free(session);
 }
 
-static long outcome(SSL *ssl, int result) {
-    switch (SSL_get_error(ssl, result)) {
+// What a failed call means, from the error OpenSSL gives for it (read once: it depends on the
+// thread's error queue, which is cleared here).
+static long outcome(ctls_session *session, int error) {
+    switch (error) {
     case SSL_ERROR_WANT_READ: return CTLS_WANT_READ;
     case SSL_ERROR_WANT_WRITE: return CTLS_WANT_WRITE;
     case SSL_ERROR_ZERO_RETURN: ERR_clear_error(); return CTLS_CLOSED;
-    default: ERR_clear_error(); return CTLS_ERROR;
+    default:
+        session->failed = 1;
+        ERR_clear_error();
+        return CTLS_ERROR;
     }
 }
 
 int ctls_handshake(ctls_session *session) {
     int result = SSL_do_handshake(session->ssl);
     if (result == 1) return 1;
-    long o = outcome(session->ssl, result);
+    long o = outcome(session, SSL_get_error(session->ssl, result));
     return o == CTLS_CLOSED ? CTLS_ERROR : (int)o;
 }
 
@@ -122,23 +133,24 @@ long ctls_read(ctls_session *session, void *buffer, size_t length) {
     size_t done = 0;
     int result = SSL_read_ex(session->ssl, buffer, length, &done);
     if (result == 1) return (long)done;
+    int error = SSL_get_error(session->ssl, result);
+    long o = outcome(session, error);
     // A peer that closes the socket without close_notify has still ended the stream.
-    if (SSL_get_error(session->ssl, result) == SSL_ERROR_SYSCALL) {
-        ERR_clear_error();
-        return CTLS_CLOSED;
-    }
-    return outcome(session->ssl, result);
+    return error == SSL_ERROR_SYSCALL ? CTLS_CLOSED : o;
 }
 
 long ctls_write(ctls_session *session, const void *buffer, size_t length) {
     size_t done = 0;
     int result = SSL_write_ex(session->ssl, buffer, length, &done);
     if (result == 1) return (long)done;
-    long o = outcome(session->ssl, result);
+    long o = outcome(session, SSL_get_error(session->ssl, result));
     return o == CTLS_CLOSED ? CTLS_ERROR : o;
 }
 
 void ctls_shutdown(ctls_session *session) {
+    // OpenSSL forbids SSL_shutdown after a fatal error, and it means nothing before the
+    // handshake is done.
+    if (session->failed || !SSL_is_init_finished(session->ssl)) return;
     SSL_shutdown(session->ssl);
     ERR_clear_error();
 }

@@ -295,6 +295,23 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         return .failed
     }
 
+    /// What a write took: its byte count (0 after an interruption: try again), or nil to stop
+    /// writing, the socket being full or the connection closed on an error.
+    private func accepted(_ result: IOResult) -> Int? {
+        switch result {
+        case .bytes(let n):
+            lastWriteProgress = EventLoop.now()
+            return n
+        case .interrupted:
+            return 0
+        case .wouldBlock:
+            return nil
+        case .closed, .failed:
+            close()
+            return nil
+        }
+    }
+
     private func resumeFromSink() {
         guard pausedForSink else { return }
         pausedForSink = false
@@ -506,19 +523,10 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
     /// Writes what is pending; true when all of it went out.
     private func flush() -> Bool {
         while outOffset < out.count {
-            guard writable else { return false }
-            switch out.withUnsafeBytes({ transmit($0.baseAddress! + outOffset, $0.count - outOffset) }) {
-            case .bytes(let n):
-                outOffset += n
-                lastWriteProgress = EventLoop.now()
-            case .wouldBlock:
-                return false
-            case .interrupted:
-                continue
-            case .closed, .failed:
-                close()
+            guard writable, let n = accepted(out.withUnsafeBytes({ transmit($0.baseAddress! + outOffset, $0.count - outOffset) })) else {
                 return false
             }
+            outOffset += n
         }
         out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
         outOffset = 0
@@ -560,19 +568,9 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
                 }
                 (fileChunkStart, fileChunkEnd) = (0, n)
             }
-            switch transmit(chunk.baseAddress! + fileChunkStart, fileChunkEnd - fileChunkStart) {
-            case .bytes(let n):
-                fileChunkStart += n
-                lastWriteProgress = EventLoop.now()
-                file = f.remaining == n ? nil : (f.region, f.offset + n, f.remaining - n)
-            case .wouldBlock:
-                return false
-            case .interrupted:
-                continue
-            case .closed, .failed:
-                close()
-                return false
-            }
+            guard let n = accepted(transmit(chunk.baseAddress! + fileChunkStart, fileChunkEnd - fileChunkStart)) else { return false }
+            fileChunkStart += n
+            file = f.remaining == n ? nil : (f.region, f.offset + n, f.remaining - n)
         }
         (fileChunkStart, fileChunkEnd) = (0, 0)
         return true
@@ -644,9 +642,13 @@ final class HTTPConnection: EventLoopSource, @unchecked Sendable {
         server.connectionClosed()
     }
 
-    /// Chosen to make room at a connection cap: closed if it is still without a request head
-    /// (a connection that got one meanwhile is left to finish).
+    /// Chosen to make room at a connection cap: closed if it is still without a request head.
+    /// What the socket holds is read first, so a client whose request has arrived but not yet
+    /// been read (a prompt one, just accepted while evicted clients reconnect in a storm) is
+    /// served rather than closed.
     func evictIfWaitingForHead() {
+        guard !closed, head == nil, phase != .responding, !hasPendingOutput else { return }
+        drive()
         guard !closed, head == nil, phase != .responding, !hasPendingOutput else { return }
         if requestStart == nil {
             close()

@@ -1,6 +1,6 @@
 """Slow clients against the connection caps: 2,000 clients from one address (as behind a proxy)
 each open a connection and dribble a request head a byte every few seconds, while a legitimate
-client sends 200 requests promptly, each on a new connection with a 5 s deadline. Reports the
+client (curl) sends 200 requests promptly, each on a new connection with a 5 s deadline. Reports the
 share served and their latency, with the default caps (server.max_connections 1024); once with
 server.max_connections_per_address 256 too.
 
@@ -12,7 +12,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from foundation import BIN  # noqa: E402
@@ -50,16 +49,15 @@ async def dribbler(port, stop):
 
 
 async def legitimate(port):
-    started = time.perf_counter()
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: ok\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        status = await asyncio.wait_for(reader.readline(), 5)
-        writer.close()
-        return status.startswith(b"HTTP/1.1 200"), time.perf_counter() - started
-    except (asyncio.TimeoutError, OSError):
-        return False, time.perf_counter() - started
+    """One prompt request by curl, a process of its own as a real client is (the dribblers' event
+    loop would otherwise delay its writes): status and seconds, with a 5 s deadline."""
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "5",
+        "-H", "Connection: close", f"http://127.0.0.1:{port}/healthz",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await curl.communicate()
+    code, seconds = (out.decode().split() + ["000", "5"])[:2]
+    return code == "200", float(seconds)
 
 
 async def run(port):

@@ -59,6 +59,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // libFuzzer targets (scripts/fuzz), one per parser of untrusted bytes. A plain build
+        // makes each replay the input files it is given, so they build and link with the rest.
+        .target(name: "FuzzReplay"),
+        .executableTarget(name: "FuzzHTTPRequestParser", dependencies: ["FuzzReplay", "HTTP"]),
+        .executableTarget(name: "FuzzMultipartParser", dependencies: ["FuzzReplay", "HTTP"]),
+        .executableTarget(name: "FuzzSafetensorsHeader", dependencies: ["FuzzReplay", "ModelFormats"]),
+        .executableTarget(name: "FuzzZipArchive", dependencies: ["FuzzReplay", "ModelFormats"]),
+        .executableTarget(name: "FuzzTarArchive", dependencies: ["FuzzReplay", "ModelFormats"]),
+        .executableTarget(name: "FuzzMLProgramModel", dependencies: ["FuzzReplay", "ModelFormats"]),
+        .executableTarget(name: "FuzzMILBlobStorage", dependencies: ["FuzzReplay", "ModelFormats"]),
+
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),

@@ -138,6 +138,12 @@ public struct HTTPRequestParser: Sendable {
             }
             let lf = base.distance(to: UnsafeRawPointer(hit))
             let lineStart = lineStarts[lineStarts.count - 1]
+            // First what a feeding that stopped short of this LF would have refused already, so
+            // that every split of the same bytes gets the same answer.
+            if case .head = state, lineStarts.count == 1, lf > limits.maxRequestLineBytes + 1 {
+                throw HTTPParseError(status: 414, "request line exceeds \(limits.maxRequestLineBytes) bytes")
+            }
+            if lf > limit { throw HTTPParseError(status: tooLargeStatus, "header section exceeds \(limit) bytes") }
             guard lf > lineStart, buffer[lf - 1] == 0x0D else { throw .bad("line ends in a bare LF; HTTP/1.1 lines end in CRLF") }
             scanned = lf + 1
             if lf - 1 == lineStart { return scanned }
@@ -157,10 +163,8 @@ public struct HTTPRequestParser: Sendable {
             throw HTTPParseError(status: 431, "header section exceeds \(limits.maxHeaderBytes) bytes")
         }
         // lines[i] is where line i starts; each ends 2 bytes (CRLF) before the next begins.
+        // scanLines has refused a request line over the limit.
         let requestLine = UnsafeRawBufferPointer(rebasing: buffer[lines[0]..<(lines[1] - 2)])
-        if requestLine.count > limits.maxRequestLineBytes {
-            throw HTTPParseError(status: 414, "request line exceeds \(limits.maxRequestLineBytes) bytes")
-        }
         var (method, target, version) = try Self.parseRequestLine(requestLine)
         var headers = HTTPHeaders()
         for i in 1..<(lines.count - 1) {

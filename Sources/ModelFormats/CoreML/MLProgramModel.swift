@@ -183,10 +183,17 @@ public struct MLProgramModel: Sendable {
         return name
     }
 
+    /// nil, as for a flexible shape, when a dimension is not a constant or the tensor could not
+    /// exist: its size in bits, at 64 per element, must fit an Int, so that element counts and
+    /// byte sizes taken from the shape cannot overflow.
     static func shape(_ tensor: CoreML_Specification_MILSpec_TensorType) -> [Int]? {
         var shape: [Int] = []
+        var bits = 64
         for dimension in tensor.dimensions {
             guard case .constant(let constant)? = dimension.dimension, constant.size <= UInt64(Int32.max) else { return nil }
+            let (product, overflow) = bits.multipliedReportingOverflow(by: Int(constant.size))
+            guard !overflow else { return nil }
+            bits = product
             shape.append(Int(constant.size))
         }
         return shape.count == Int(tensor.rank) ? shape : nil

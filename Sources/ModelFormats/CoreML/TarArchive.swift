@@ -105,8 +105,10 @@ public struct TarArchive: Sendable {
     static func number(_ header: UnsafeRawBufferPointer, _ offset: Int, _ length: Int) -> UInt64? {
         let field = header[offset..<(offset + length)]
         if let first = field.first, first & 0x80 != 0 {
-            guard first == 0x80, field.dropFirst().prefix(length - 9).allSatisfy({ $0 == 0 }) else { return nil }
-            return field.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
+            // The value is the bytes after the marker; an 8-byte field (the checksum) has only 7.
+            let value = field.dropFirst()
+            guard first == 0x80, value.dropLast(8).allSatisfy({ $0 == 0 }) else { return nil }
+            return value.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
         }
         let digits = field.drop { $0 == 0x20 }.prefix { $0 != 0 && $0 != 0x20 }
         guard !digits.isEmpty, digits.count <= 21,

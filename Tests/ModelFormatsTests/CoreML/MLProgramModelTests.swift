@@ -409,4 +409,29 @@ private func blobBytes(_ value: CoreML_Specification_MILSpec_Value?, in file: [U
             try rewrite(&model, ["w": replacement], weightFile: writer.bytes)
         }
     }
+
+    /// Found with FuzzMLProgramModel: a const of shape [2³¹-1, 2³¹-1, 2³¹-1] trapped when the op
+    /// graph counted its elements. A shape whose size in bits does not fit an Int is now
+    /// unknown, like a flexible one; one just within that stays known.
+    @Test func aShapeTooLargeToExistIsUnknown() throws {
+        var program = LinearProgram()
+        let offset = program.weightFile.weight
+        let max = UInt64(Int32.max)
+        program.extraOperations = [
+            LinearProgram.const("crashing", output: "c", MIL.tensorType(.float16, [max, max, max]), offset: offset),
+            LinearProgram.const("too_large", output: "t", MIL.tensorType(.float16, [1 << 29, 1 << 28]), offset: offset),
+            LinearProgram.const("largest", output: "l", MIL.tensorType(.float16, [1 << 28, 1 << 28]), offset: offset),
+            .with {
+                $0.type = "add"
+                $0.inputs = ["x": MIL.named("c"), "y": MIL.named("t")]
+                $0.outputs = [MIL.output("sum", MIL.tensorType(.float16, [max, max, max]))]
+            },
+        ]
+        let model = try program.parsed()
+        #expect(model.weights.map(\.name) == ["linear_0_weight_to_fp16", "linear_0_bias_to_fp16", "largest"])
+        let add = try #require(model.opGraph.operations.last)
+        #expect(add.type == "add")
+        #expect(add.outputs.map(\.shape) == [nil])
+        #expect(add.inputs.flatMap { $0.values.map(\.tensor.shape) } == [nil, nil])
+    }
 }

@@ -65,4 +65,23 @@ private func pax(_ key: String, _ value: String) -> String {
             if case .corrupt(entry: nil, _) = $0 as? ArchiveError { true } else { false }
         }
     }
+
+    /// Found by FuzzTarArchive: a base-256 marker in the 8-byte checksum field trapped (a
+    /// prefix of negative length) instead of reading the 7 bytes after it.
+    @Test func readsBase256InAnEightByteField() throws {
+        var crashing = [UInt8](repeating: 0, count: 512)
+        crashing[148] = 0x80
+        #expect { try parseTar(crashing) } throws: {
+            if case .corrupt(entry: nil, _) = $0 as? ArchiveError { true } else { false }
+        }
+
+        var header = tarHeader("a")
+        let sum = header.enumerated().reduce(0) { $0 + Int((148..<156).contains($1.offset) ? 0x20 : $1.element) }
+        header.replaceSubrange(148..<156, with: [0x80, 0, 0, 0, 0, 0, UInt8(sum >> 8), UInt8(sum & 0xFF)])
+        #expect(try parseTar(header + Array(repeating: 0, count: 1024)).entries.map(\.path) == ["a"])
+
+        let size: [UInt8] = [0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02]
+        #expect(size.withUnsafeBytes { TarArchive.number($0, 0, 12) } == 0x102)
+        #expect((size[..<3] + [0x01] + size[4...]).withUnsafeBytes { TarArchive.number($0, 0, 12) } == nil)
+    }
 }

@@ -13,8 +13,12 @@ info:
     gzip-compressed) and its report. Every error is `application/problem+json` (RFC 9457)
     with a stable `type` URI under `https://quantd.dev/problems/`.
 
-    When the server is configured with `server.api_tokens`, every `/v1` route needs
-    `Authorization: Bearer <token>`.
+    When the server is configured with tokens (`auth.tokens_path`, `server.api_tokens`), every
+    `/v1` route needs `Authorization: Bearer <token>` (the scheme in any case), and each token
+    belongs to a tenant: a tenant sees only its own models, jobs, reports and artifacts, and
+    another tenant's are 404. Per-tenant limits answer 429 (`tenant-queue-full`) and 413
+    (`storage-quota-exceeded`). A 405 carries `Allow`. The server may speak HTTPS only
+    (`server.tls_certificate_path`).
 servers:
   - url: http://127.0.0.1:8080
 security:
@@ -241,7 +245,7 @@ paths:
         "415": {$ref: "#/components/responses/Problem"}
         "422": {$ref: "#/components/responses/Problem"}
         "429":
-          description: The queue is full.
+          description: The queue is full (`jobs.queue_capacity`), or the tenant has `tenants.max_queued_jobs` queued.
           headers:
             Retry-After: {schema: {type: integer}}
           content:

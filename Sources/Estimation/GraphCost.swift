@@ -30,7 +30,7 @@ public struct GraphCost: Sendable {
         operations = graph.operations.map(Self.cost)
     }
 
-    public var macs: Int { operations.reduce(0) { $0 + $1.macs } }
+    public var macs: Int { operations.reduce(0) { $0.saturatingAdding($1.macs) } }
     public var parameters: Int { operations.reduce(0) { $0 + $1.parameters } }
     public var weightBytes: Int { operations.reduce(0) { $0 + $1.weightBytes } }
     /// Weight bytes if every weight were stored dense at 16 bits: the float16 baseline.
@@ -44,7 +44,7 @@ public struct GraphCost: Sendable {
             for value in values {
                 switch value {
                 case .activation(let tensor):
-                    activationBytes += tensor.byteCount
+                    activationBytes = activationBytes.saturatingAdding(tensor.byteCount)
                 case .constant(let constant):
                     guard constant.tensor.isFloat, let count = constant.tensor.elementCount, !(constant.tensor.shape ?? []).isEmpty else { continue }
                     weightElements += count
@@ -53,7 +53,7 @@ public struct GraphCost: Sendable {
                 }
             }
         }
-        activationBytes += op.outputs.reduce(0) { $0 + $1.byteCount }
+        activationBytes = op.outputs.reduce(activationBytes) { $0.saturatingAdding($1.byteCount) }
         let main = (op.input("weight") ?? matmulConstantOperand(op)).flatMap { value -> OpGraph.Constant? in
             if case .constant(let c) = value { return c }
             return nil
@@ -78,23 +78,22 @@ public struct GraphCost: Sendable {
         switch op.type {
         case "conv", "linear":
             guard let weight = op.input("weight")?.tensor.shape, weight.count >= 2 else { return 0 }
-            return outputElements * weight.dropFirst().reduce(1, *)
+            return outputElements.saturatingMultiplied(by: Self.product(weight.dropFirst()))
         case "conv_transpose":
             guard let weight = op.input("weight")?.tensor.shape, weight.count >= 2,
                   let inputElements = op.input("x")?.tensor.elementCount else { return 0 }
-            return inputElements * weight.dropFirst().reduce(1, *)
+            return inputElements.saturatingMultiplied(by: Self.product(weight.dropFirst()))
         case "scaled_dot_product_attention":
             // softmax(Q·Kᵀ)·V: L·S·E products for the scores, L·S·Ev for the weighted sum.
             guard let q = op.input("query")?.tensor.shape, let k = op.input("key")?.tensor.shape, let v = op.input("value")?.tensor.shape,
                   q.count >= 2, k.count >= 2, v.count >= 2 else { return 0 }
-            let batch = q.dropLast(2).reduce(1, *)
             let (l, e, s, ev) = (q[q.count - 2], q[q.count - 1], k[k.count - 2], v[v.count - 1])
-            return batch * l * s * (e + ev)
+            return Self.product(q.dropLast(2) + [l, s, e.saturatingAdding(ev)])
         case "matmul":
             guard let x = op.input("x")?.tensor.shape, x.count >= 1 else { return 0 }
             let transposed = Self.flag(op, "transpose_x")
             let inner = transposed && x.count >= 2 ? x[x.count - 2] : x[x.count - 1]
-            return outputElements * inner
+            return outputElements.saturatingMultiplied(by: inner)
         default:
             return 0
         }
@@ -141,5 +140,26 @@ public enum OpCategory: String, Sendable, Codable {
 }
 
 extension OpGraph.Tensor {
-    var byteCount: Int { ((elementCount ?? 0) * elementBits + 7) / 8 }
+    var byteCount: Int { (elementCount ?? 0).saturatingMultiplied(by: elementBits).saturatingAdding(7) / 8 }
+}
+
+extension GraphCost {
+    /// The product of sizes, saturating: see `Int.saturatingMultiplied(by:)`.
+    static func product<C: Collection<Int>>(_ sizes: C) -> Int {
+        sizes.reduce(1) { $0.saturatingMultiplied(by: $1) }
+    }
+}
+
+/// Costs come from the shapes a model declares, which a hostile model can make as large as it
+/// likes: their sums and products saturate at Int.max instead of trapping.
+extension Int {
+    func saturatingAdding(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+
+    func saturatingMultiplied(by other: Int) -> Int {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? .max : product
+    }
 }

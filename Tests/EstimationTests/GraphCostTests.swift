@@ -65,4 +65,15 @@ struct GraphCostTests {
         #expect(cost.operations[0].category == .matrix)
         #expect(cost.parameters == 0)
     }
+
+    /// A model may declare shapes whose products pass Int.max (the fuzzers' lead): the counts
+    /// saturate, and estimating such a model does not trap.
+    @Test func hugeDeclaredShapesSaturateInsteadOfTrapping() {
+        let huge = GraphFixtures.tensor("x", [1, 1 << 28, 1 << 28])
+        let conv = GraphFixtures.op("conv", "c", [("x", .activation(huge)), ("weight", GraphFixtures.weight("w", [2, 1 << 28, 1 << 20]))],
+                                    output: [1, 1 << 28, 1 << 28])
+        let cost = GraphCost(graph: OpGraph(operations: [conv, conv], inputs: [huge]))
+        #expect(cost.operations[0].macs == .max)
+        #expect(cost.macs == .max)
+    }
 }

@@ -2,7 +2,7 @@ import QuantCore
 
 /// `TensorProto.DataType`: the element types an ONNX tensor can hold, by their number on
 /// the wire.
-public enum ONNXDataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
+public enum ONNXDataType: Int32, Sendable, CaseIterable {
     case float = 1
     case uint8 = 2
     case int8 = 3
@@ -74,6 +74,4 @@ public enum ONNXDataType: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .bool: self = .bool
         }
     }
-
-    public var description: String { String(describing: self).uppercased() }
 }

@@ -56,9 +56,9 @@ struct ONNXScaleLayout: Equatable {
     }
 
     /// `values` (one per block, row-major in `blockCounts`) laid out in `dims`, repeated
-    /// along the axes a block spans whole.
+    /// along the axes a block spans whole. Per tensor and per axis they already are.
     func expand<T>(_ values: [T]) -> [T] {
-        guard dims != blockCounts else { return values }
+        guard case .blocked = form, dims != blockCounts else { return values }
         let rank = dims.count
         var result: [T] = []
         result.reserveCapacity(elementCount)

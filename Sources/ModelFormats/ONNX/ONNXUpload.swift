@@ -61,7 +61,7 @@ struct ONNXUpload: Sendable {
     }
 
     /// Stored entries in place (a stored zip entry's CRC-32 checked once, here), deflated ones
-    /// inflated into memory the result owns.
+    /// inflated (by `InflatingEntry`) into memory the result owns.
     private func file(at path: String, in bytes: UnsafeRawBufferPointer) throws(ONNXError) -> EntryData? {
         do throws(ArchiveError) {
             switch container {
@@ -73,15 +73,7 @@ struct ONNXUpload: Sendable {
             case .zip(let zip):
                 guard let entry = zip.entry(at: path), !entry.isDirectory else { return nil }
                 if entry.method == .stored { return EntryData(borrowing: try zip.storedBytes(of: entry, in: bytes)) }
-                // The declared size was checked against the limits when the archive was parsed.
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(entry.uncompressedByteCount), alignment: 64)
-                do {
-                    try zip.extract(entry, from: bytes, into: buffer)
-                } catch {
-                    buffer.deallocate()
-                    throw error
-                }
-                return EntryData(owning: buffer)
+                return try InflatingEntry(entry, of: zip, in: bytes).finish()
             }
         } catch {
             throw .archive(error)

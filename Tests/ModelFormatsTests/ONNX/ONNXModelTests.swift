@@ -76,16 +76,8 @@ import Testing
     }
 
     @Test func weightsReadInsideASubgraphOrOverridableAreKept() throws {
-        var branch = OnnxSubset_GraphProto()
-        branch.node = [M.node("Identity", ["W"], ["out"])]
-        var attribute = OnnxSubset_AttributeProto()
-        attribute.name = "then_branch"
-        attribute.type = .graph
-        attribute.g = branch
-        var ifNode = M.node("If", ["cond"], ["z"])
-        ifNode.attribute = [attribute]
         var proto = M.matMul
-        proto.graph.node.append(ifNode)
+        proto.graph.node.append(M.readingInSubgraph("W"))
         proto.graph.input.append(M.valueInfo("bias", dims: [3]))
         let model = try M.parse(proto)
         #expect(model.weights[0].keptBecause?.contains("subgraph") == true)

@@ -93,16 +93,8 @@ import Testing
     }
 
     @Test func weightsReadInSubgraphsAreNotReplaced() throws {
-        var branch = OnnxSubset_GraphProto()
-        branch.node = [M.node("Identity", ["W"], ["out"])]
-        var attribute = OnnxSubset_AttributeProto()
-        attribute.name = "body"
-        attribute.type = .graph
-        attribute.g = branch
-        var loop = M.node("Loop", ["n", "c"], ["z"])
-        loop.attribute = [attribute]
         var proto = M.matMul
-        proto.graph.node.append(loop)
+        proto.graph.node.append(M.readingInSubgraph("W", opType: "Loop"))
         var rewrite = ONNXRewrite(try M.parse(proto))
         #expect(throws: ONNXError.notReplaceable("W", reason: "it is read inside a subgraph (If, Loop or Scan body)")) {
             try rewrite.replace(weight: "W", with: Self.dequantization())

@@ -70,6 +70,19 @@ enum ONNXTestModels {
         return node
     }
 
+    /// An `opType` node (If, Loop …) whose body reads `name` from the outer graph.
+    static func readingInSubgraph(_ name: String, opType: String = "If") -> OnnxSubset_NodeProto {
+        var body = OnnxSubset_GraphProto()
+        body.node = [node("Identity", [name], ["inner_\(name)"])]
+        var attribute = OnnxSubset_AttributeProto()
+        attribute.name = "body"
+        attribute.type = .graph
+        attribute.g = body
+        var outer = node(opType, ["cond"], ["\(opType)_out"])
+        outer.attribute = [attribute]
+        return outer
+    }
+
     static func valueInfo(_ name: String, _ type: ONNXDataType = .float, dims: [Int64]) -> OnnxSubset_ValueInfoProto {
         var info = OnnxSubset_ValueInfoProto()
         info.name = name

@@ -110,7 +110,6 @@ public struct ONNXModel: Sendable {
 
     private static func weights(of graph: OnnxSubset_GraphProto, files: [String: EntryData]) throws(ONNXError) -> [ONNXWeight] {
         let consumers = ONNXConsumers(graph: graph)
-        let graphInputs = Set(graph.input.map(\.name))
         var found: [ONNXWeight] = []
         func add(_ tensor: OnnxSubset_TensorProto, name: String, source: ONNXWeight.Source) throws(ONNXError) {
             guard let type = ONNXDataType(rawValue: tensor.dataType)?.weightScalarType else { return }
@@ -119,12 +118,7 @@ public struct ONNXModel: Sendable {
             try ONNXTensorPayload.checkWeightFields(tensor, elementCount: shape.reduce(1, *))
             let uses = consumers.uses(of: name)
             let outputAxis = consumers.outputAxis(of: name, rank: shape.count, graph: graph)
-            var kept: String?
-            if consumers.readInSubgraphs.contains(name) {
-                kept = "it is read inside a subgraph (If, Loop or Scan body)"
-            } else if graphInputs.contains(name) {
-                kept = "it is also a graph input, which callers may override at run time"
-            }
+            let kept = consumers.readInSubgraphs.contains(name) ? "it is read inside a subgraph (If, Loop or Scan body)" : nil
             found.append(ONNXWeight(
                 name: name, shape: shape, scalarType: type,
                 consumerTypes: uses.reduce(into: []) { types, use in if !types.contains(use.opType) { types.append(use.opType) } },

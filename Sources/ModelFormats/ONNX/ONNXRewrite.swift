@@ -17,7 +17,6 @@ public struct ONNXRewrite: Sendable {
     /// Every value name of the main graph, so new names cannot capture existing ones.
     private var names: Set<String>
     private let readInSubgraphs: Set<String>
-    private let graphInputs: Set<String>
     private var insertedNodeCount = 0
 
     /// Tensors of at least this many bytes go to the data file when external data is written;
@@ -34,9 +33,8 @@ public struct ONNXRewrite: Sendable {
         fileName = model.fileName
         usedExternalData = model.usesExternalData
         let graph = model.proto.graph
-        graphInputs = Set(graph.input.map(\.name))
         readInSubgraphs = ONNXConsumers(graph: graph).readInSubgraphs
-        names = graphInputs.union(graph.initializer.map(\.name)).union(graph.sparseInitializer.map(\.values.name))
+        names = Set(graph.input.map(\.name)).union(graph.initializer.map(\.name)).union(graph.sparseInitializer.map(\.values.name))
             .union(graph.node.flatMap(\.output))
     }
 
@@ -83,9 +81,6 @@ public struct ONNXRewrite: Sendable {
         if readInSubgraphs.contains(weight) {
             throw .notReplaceable(weight, reason: "it is read inside a subgraph (If, Loop or Scan body)")
         }
-        if graphInputs.contains(weight) {
-            throw .notReplaceable(weight, reason: "it is also a graph input, which callers may override at run time")
-        }
     }
 
     /// Names must be new, except the weight's, which exactly one of the replacement's values
@@ -122,10 +117,13 @@ public struct ONNXRewrite: Sendable {
         proto.irVersion = max(proto.irVersion, Int64(ir))
     }
 
+    /// Removes the weight's initializer (and the graph input that may list it, which would
+    /// otherwise be left without a value) or its Constant node.
     private mutating func remove(_ weight: String) throws(ONNXError) {
         if let index = proto.graph.initializer.firstIndex(where: { $0.name == weight }),
            ONNXDataType(rawValue: proto.graph.initializer[index].dataType)?.weightScalarType != nil {
             proto.graph.initializer.remove(at: index)
+            proto.graph.input.removeAll { $0.name == weight }
         } else if let index = proto.graph.node.firstIndex(where: { $0.output.first == weight && ONNXModel.constantValue($0) != nil }) {
             proto.graph.node.remove(at: index)
         } else {

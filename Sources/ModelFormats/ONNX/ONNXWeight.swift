@@ -20,8 +20,10 @@ public struct ONNXWeight: Sendable, Equatable {
     public let outputAxis: Int?
     /// The axis per-block quantization blocks along, paired with `outputAxis`.
     public let inputAxis: Int?
-    /// Why the weight must stay as it is (read inside a subgraph, or a graph input callers may
-    /// override); nil when it may be replaced.
+    /// Why the weight must stay as it is (it is read inside a subgraph); nil when it may be
+    /// replaced. An initializer also listed as a graph input (as exporters with
+    /// `keep_initializers_as_inputs` write them) may be: the rewrite drops that input, as
+    /// onnxruntime's own quantizers do.
     public let keptBecause: String?
     let source: Source
 

@@ -35,6 +35,14 @@ import Testing
         #expect(result.producerName == original.producerName)
     }
 
+    @Test func anInitializerListedAsAGraphInputLosesThatInput() throws {
+        var proto = M.matMul
+        proto.graph.input.append(M.valueInfo("W", dims: [4, 3]))
+        var rewrite = ONNXRewrite(try M.parse(proto))
+        try rewrite.replace(weight: "W", with: Self.dequantization())
+        #expect(try Self.reparsed(rewrite).graph.input.map(\.name) == ["x"])
+    }
+
     @Test func replacementsKeepTheirOrderAheadOfTheGraph() throws {
         var rewrite = ONNXRewrite(try M.parse(M.matMul))
         try rewrite.replace(weight: "W", with: Self.dequantization())

@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: [
             "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto"]),
+        ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto", "ONNX/Proto/onnx_subset.proto"]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
         .target(name: "Estimation", dependencies: ["ModelFormats"]),
         // Routes, job store, worker pool, artifact store, config, metrics.

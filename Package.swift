@@ -38,17 +38,20 @@ let package = Package(
         // Pure numerics: dtypes, quantizers, error metrics. No I/O; only its own C kernels.
         .target(name: "QuantCore", dependencies: ["CQuantKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // The one compression decision for every format: weight selection, stages, joint rules,
+        // skip reasons, typed compressed forms with their error and warnings. Pure; no I/O.
+        .target(name: "Compression", dependencies: ["QuantCore"]),
         // Model file readers/writers and format sniffing.
         // The .proto sources are inputs to scripts/generate-protos, not to the build.
         .target(name: "ModelFormats", dependencies: [
-            "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32",
+            "QuantCore", "Compression", "CZlib", "CDeflateDecoder", "CCRC32",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto", "ONNX/Proto/onnx_subset.proto"]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
         .target(name: "Estimation", dependencies: ["ModelFormats"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
+            "HTTP", "ModelFormats", "Estimation", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -72,6 +75,7 @@ let package = Package(
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
         .testTarget(name: "ServiceTests", dependencies: [

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Compression
 import ModelFormats
 import QuantCore
 
@@ -69,8 +69,10 @@ struct CoreMLCompressor {
     /// raised it) cannot express or that coremltools rejects, naming the weight and the field.
     func preflight(_ bytes: UnsafeRawBufferPointer) throws {
         let (_, model, opset) = try openForTarget(bytes)
+        let compressor = WeightCompressor(pipeline: pipeline)
         for w in model.weights {
-            let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
+            let candidate = Self.candidate(w)
+            let ops = compressor.stages(for: candidate)
             guard let stage = ops.first else { continue }
             if ops.count > 1 {
                 if case .palettization = stage, case .linearQuantization(let c) = ops[1], c.granularity != .perTensor {
@@ -85,14 +87,18 @@ struct CoreMLCompressor {
                 if let feature = Self.iOS18Feature(op, shape: w.shape), opset < .iOS18 {
                     throw Problem.invalidConfig("weight '\(w.name)': \(ConstexprEncodingError.needsIOS18(feature, opset))", field: "config")
                 }
-                guard case .palettization(var c) = op, c.applies(toShape: w.shape), let axis = w.outputAxis else { continue }
-                if c.channelAxis == nil { c.channelAxis = axis }
-                do { _ = try c.resolvedGroupSize(shape: w.shape) } catch {
-                    throw Problem.invalidConfig("weight '\(w.name)' (shape \(w.shape)): \(error); choose a group_size and cluster_dim that divide its channels, or exclude it with op_name_configs",
-                                                field: c.clusterDim > 1 ? "cluster_dim" : "group_size")
-                }
+            }
+            do { try compressor.preflight(candidate) } catch {
+                throw Problem(error)
             }
         }
+    }
+
+    /// What the core needs to know of a weight const.
+    static func candidate(_ w: MLProgramWeight) -> WeightCandidate {
+        WeightCandidate(name: w.name, shape: w.shape, type: w.dataType == .float16 ? .float16 : .float32,
+                        opType: w.consumerTypes.first, outputAxis: w.outputAxis,
+                        ineligibility: w.consumerTypes.isEmpty ? .noConsumer : w.feedsConstexpr ? .alreadyDecompressed : nil)
     }
 
     /// What in a stage only the iOS18 opset can write, or nil.
@@ -229,181 +235,58 @@ struct CoreMLCompressor {
         var warnings: [String] = []
     }
 
-    /// Compresses the weights on all cores, one weight per core at a time (in `EncodeOrder`),
-    /// reporting the share of weight elements done (compressing is most of a job; writing the
-    /// rest).
+    /// Compresses the weights through the core on all cores (in `EncodeOrder`: file order
+    /// while files inflate), reporting the share of weight elements done (compressing is most
+    /// of a job; writing the rest).
     private func encodeAll(_ weights: [MLProgramWeight], sources: [String: WeightFileSource], opset: MILOpset,
                            progress: (Double) -> Void, isCancelled: () -> Bool) throws -> [WeightResult] {
-        let slots = UnsafeMutableBufferPointer<Result<WeightResult, any Error>?>.allocate(capacity: weights.count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        let order = Mutex(EncodeOrder(sizes: weights.map(\.elementCount)))
         let files = Array(sources.values)
-        let doneElements = Mutex(0)
+        let compressor = WeightCompressor(pipeline: pipeline)
+        var doneElements = 0
         let totalElements = Double(max(1, weights.reduce(0) { $0 + $1.elementCount }))
-        nonisolated(unsafe) let (output, cancelled, report) = (slots, isCancelled, progress)
-        DispatchQueue.concurrentPerform(iterations: min(ProcessInfo.processInfo.activeProcessorCount, max(1, weights.count))) { _ in
-            while true {
-                let allInMemory = files.allSatisfy(\.isInMemory)
-                let index: Int? = order.withLock { order in
-                    guard !cancelled() else { return nil }
-                    return order.next(allInMemory: allInMemory)
-                }
-                guard let index else { return }
-                let weight = weights[index]
-                output[index] = Result {
-                    try encode(weight, try sources[weight.fileName]!.blob(for: weight).1, opset: opset)
-                }
-                // Reported under the lock: the callback need not be thread-safe.
-                doneElements.withLock { done in
-                    done += weight.elementCount
-                    report(0.9 * Double(done) / totalElements)
-                }
-            }
-        }
-        return try slots.map { slot in
-            guard let slot else { throw CancellationError() }
-            return try slot.get()
+        return try ParallelWeights.map(sizes: weights.map(\.elementCount), allInMemory: { files.allSatisfy(\.isInMemory) },
+                                       isCancelled: isCancelled, finished: { index in
+            doneElements += weights[index].elementCount
+            progress(0.9 * Double(doneElements) / totalElements)
+        }) { index in
+            let weight = weights[index]
+            let candidate = Self.candidate(weight)
+            let compressed = try compressor.skip(candidate)
+                ?? compressor.compress(candidate, try sources[weight.fileName]!.blob(for: weight).1)
+            return try Self.result(compressed, weightType: weight.dataType, opset: opset)
         }
     }
 
-    private func encode(_ w: MLProgramWeight, _ bytes: UnsafeRawBufferPointer, opset: MILOpset) throws -> WeightResult {
-        let type: ScalarType = w.dataType == .float16 ? .float16 : .float32
-        func unchanged(_ reason: String) -> WeightResult {
-            WeightResult(chain: [], report: .init(
-                name: w.name, shape: w.shape, dtype: type.rawValue, action: "unchanged", reason: reason, mode: nil,
-                bytesBefore: bytes.count, bytesAfter: bytes.count, bitsPerWeight: Double(type.byteWidth * 8),
-                sqnrDB: nil, maxAbsError: nil, cosine: nil, sparsity: nil, uniqueValues: nil))
-        }
-        let ops = pipeline.ops(opName: w.name, opType: w.consumerTypes.first)
-        guard let stage = ops.first else { return unchanged("excluded by the config") }
-        guard w.shape.count >= 2 else { return unchanged("rank \(w.shape.count) < 2") }
-        guard !w.consumerTypes.isEmpty else { return unchanged("no op reads it") }
-        guard !w.feedsConstexpr else { return unchanged("already feeds a constexpr op") }
-        guard let outputAxis = w.outputAxis else { return unchanged("its consumers need different output axes") }
-
-        do {
-            switch stage {
-            case .linearQuantization(var c):
-                guard c.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(c.weightThreshold)") }
-                c.outputAxis = outputAxis
-                c.inputAxis = Self.inputAxis(output: outputAxis, rank: w.shape.count)
-                if let reason = Self.blockMismatch(w, c) {
-                    var result = unchanged(reason)
-                    result.warnings.append("\(w.name): \(reason); left unchanged")
-                    return result
-                }
-                let (q, metrics) = try LinearQuantizer(c).quantizeMeasured(bytes, type: type, shape: w.shape)
-                let op = try ConstexprEncoding.linear(q, weightType: w.dataType, opset: opset)
-                return compressed(w, type, [op], mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                  metrics: metrics, unique: q.distinctCodes)
-            case .palettization(var pc):
-                guard pc.applies(toShape: w.shape) else { return unchanged("\(w.elementCount) elements ≤ weight_threshold \(pc.weightThreshold)") }
-                if pc.channelAxis == nil { pc.channelAxis = outputAxis }
-                let palette = try Palettizer(pc).palettize(bytes, type: type, shape: w.shape)
-                let mode = "palettize \(pc.mode.rawValue) \(palette.nbits)-bit \(pc.granularity.rawValue)"
-                if case .linearQuantization(let c)? = ops.dropFirst().first {
-                    if let lut = try palette.quantizingLUT(with: c) {
-                        let chain = try ConstexprEncoding.palettizedWithQuantizedLUT(palette, lut: lut, weightType: w.dataType, opset: opset)
-                        let metrics = QuantizationErrorMetrics(original: bytes, type: type, palettized: palette.replacingLUT(lut.dequantized()))
-                        return compressed(w, type, chain, mode: mode + " + LUT linear \(c.mode.rawValue) \(c.dtype.rawValue)",
-                                          metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
-                    }
-                    var result = try palettizedAlone(w, type, palette, bytes, opset: opset, mode: mode)
-                    result.warnings.append("\(w.name): the LUT has \(palette.lut.count) entries, not more than weight_threshold \(c.weightThreshold) (or fewer than 10); left in float as coremltools does")
-                    return result
-                }
-                return try palettizedAlone(w, type, palette, bytes, opset: opset, mode: mode)
-            case .pruning(let p):
-                switch try Pruner(p).outcome(bytes, type: type, shape: w.shape) {
-                case .skipped(let reason):
-                    return unchanged(reason.description)
-                case .pruned(let pruned):
-                    let prunedMetrics = { QuantizationErrorMetrics(original: bytes, type: type, pruned: pruned) }
-                    switch ops.dropFirst().first {
-                    case nil, .pruning?:
-                        return compressed(w, type, [ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)],
-                                          mode: "prune", metrics: prunedMetrics(), unique: nil)
-                    case .linearQuantization(var c)?:
-                        c.outputAxis = outputAxis
-                        c.inputAxis = Self.inputAxis(output: outputAxis, rank: w.shape.count)
-                        if let reason = Self.blockMismatch(w, c) {
-                            var result = compressed(w, type, [ConstexprEncoding.pruned(pruned, weightType: w.dataType, opset: opset)],
-                                                    mode: "prune", metrics: prunedMetrics(), unique: nil)
-                            result.warnings.append("\(w.name): pruned but not quantized (\(reason))")
-                            return result
-                        }
-                        // As coremltools: quantize the dense pruned weight, keep the kept codes.
-                        let q = try LinearQuantizer(c).quantize(pruned)
-                        let chain = try ConstexprEncoding.prunedLinear(q, weightType: w.dataType, opset: opset)
-                        let dense = q.dequantized()
-                        let metrics = dense.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
-                        return compressed(w, type, chain, mode: "prune + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                          metrics: metrics, unique: nil)
-                    case .palettization(var pc)?:
-                        if pc.channelAxis == nil { pc.channelAxis = outputAxis }
-                        // As coremltools: cluster the dense pruned weight (zeros included),
-                        // store the indices of kept elements only.
-                        let palette = try pruned.denseBytes().withUnsafeBytes { dense in
-                            try Palettizer(pc).palettize(dense, type: type, shape: w.shape)
-                        }
-                        let chain = try ConstexprEncoding.prunedPalettized(pruned, palette, weightType: w.dataType, opset: opset)
-                        var reconstructed = palette.dequantized()
-                        for i in reconstructed.indices where !pruned.isKept(i) { reconstructed[i] = 0 }
-                        let metrics = reconstructed.withUnsafeBufferPointer { QuantizationErrorMetrics(original: bytes, type: type, reconstructed: $0) }
-                        return compressed(w, type, chain, mode: "prune + palettize \(pc.mode.rawValue) \(palette.nbits)-bit",
-                                          metrics: metrics, unique: nil)
-                    }
-                }
-            }
-        } catch let error as ConstexprEncodingError {
-            throw Problem.invalidConfig("weight '\(w.name)': \(error)", field: "config")
-        } catch let error as QuantCoreError where error.leavesWeightUnchanged {
-            var result = unchanged(error.description)
-            result.warnings.append("\(w.name): \(error); left unchanged")
-            return result
-        } catch let error as QuantCoreError {
-            throw Problem.invalidModel("weight '\(w.name)' cannot be compressed: \(error)")
+    /// The constexpr ops that rebuild a weight in the core's form (none when unchanged).
+    static func chain(_ form: CompressedForm, weightType: MILBlobDataType, opset: MILOpset) throws(ConstexprEncodingError) -> [ConstexprOp] {
+        switch form {
+        case .unchanged:
+            return []
+        case .linear(let q):
+            return [try ConstexprEncoding.linear(q, weightType: weightType, opset: opset)]
+        case .palettized(let p, let lut):
+            guard let lut else { return try ConstexprEncoding.palettizedWithChannelScale(p, weightType: weightType, opset: opset) }
+            return try ConstexprEncoding.palettizedWithQuantizedLUT(p, lut: lut, weightType: weightType, opset: opset)
+        case .pruned(let p, _):
+            return [ConstexprEncoding.pruned(p, weightType: weightType, opset: opset)]
+        case .prunedLinear(let q, _):
+            return try ConstexprEncoding.prunedLinear(q, weightType: weightType, opset: opset)
+        case .prunedPalettized(let pruned, let p, _):
+            return try ConstexprEncoding.prunedPalettized(pruned, p, weightType: weightType, opset: opset)
         }
     }
 
-    private func palettizedAlone(_ w: MLProgramWeight, _ type: ScalarType, _ palette: PalettizedTensor,
-                                 _ bytes: UnsafeRawBufferPointer, opset: MILOpset, mode: String) throws -> WeightResult {
-        let chain = try ConstexprEncoding.palettizedWithChannelScale(palette, weightType: w.dataType, opset: opset)
-        let metrics = QuantizationErrorMetrics(original: bytes, type: type, palettized: palette)
-        return compressed(w, type, chain, mode: mode, metrics: metrics, unique: palette.lut.count / max(1, palette.clusterDim))
-    }
-
-    private func compressed(_ w: MLProgramWeight, _ type: ScalarType, _ chain: [ConstexprOp], mode: String,
-                            metrics: QuantizationErrorMetrics, unique: Int?) -> WeightResult {
+    /// The weight's constexpr ops and its report line.
+    static func result(_ w: CompressedWeight, weightType: MILBlobDataType, opset: MILOpset) throws -> WeightResult {
+        let chain: [ConstexprOp]
+        do { chain = try Self.chain(w.form, weightType: weightType, opset: opset) } catch {
+            throw Problem.invalidConfig("weight '\(w.candidate.name)': \(error)", field: "config")
+        }
         let after = chain.flatMap(\.parameters.values).reduce(0) { total, tensor in
             if case .blob(let bytes) = tensor.storage { return total + bytes.count }
             return total
         }
-        return WeightResult(chain: chain, report: .init(
-            name: w.name, shape: w.shape, dtype: type.rawValue, action: "compressed", reason: nil,
-            mode: "\(chain.map(\.type).joined(separator: " → ")): \(mode)",
-            bytesBefore: w.elementCount * type.byteWidth, bytesAfter: after,
-            bitsPerWeight: Double(after * 8) / Double(max(1, w.elementCount)),
-            sqnrDB: metrics.sqnrDB.isFinite ? metrics.sqnrDB : nil, maxAbsError: metrics.maxAbsError, cosine: metrics.cosine,
-            sparsity: metrics.sparsity, uniqueValues: unique))
-    }
-
-    /// Why per-block quantization cannot apply (a block size that does not divide its axis:
-    /// coremltools skips the weight with a warning), or nil.
-    static func blockMismatch(_ w: MLProgramWeight, _ c: LinearQuantizationConfig) -> String? {
-        guard let sizes = try? c.blockSizes(for: w.shape) else { return "block sizes do not match rank \(w.shape.count)" }
-        for (dim, block) in zip(w.shape, sizes) where block > 0 && dim % block != 0 {
-            return "block size \(block) does not divide dimension \(dim)"
-        }
-        return nil
-    }
-
-    /// coremltools' input axis for an output axis: the neighbouring one of the pair it picks.
-    static func inputAxis(output: Int, rank: Int) -> Int {
-        if output == 0 { return 1 }
-        if output == rank - 1 { return rank - 2 }
-        if output == rank - 2 { return rank - 1 }
-        return 0
+        return WeightResult(chain: chain, report: .init(w, bytesAfter: after, modePrefix: chain.map(\.type).joined(separator: " → ")),
+                            warnings: w.warnings)
     }
 }

@@ -1,3 +1,4 @@
+import Compression
 import ModelFormats
 import QuantCore
 
@@ -35,26 +36,23 @@ struct EncodedTensor {
     static let lutSuffix = "::lut"
     static let maskSuffix = "::mask"
 
-    /// The tensor copied byte for byte, with the reason it was left alone.
-    static func unchanged(_ t: SafetensorsTensorInfo, reason: String) -> EncodedTensor {
-        EncodedTensor(
-            parts: [Part(name: t.name, dtype: t.dtype, shape: t.shape, bytes: .input(t))], metadata: nil,
-            report: .init(name: t.name, shape: t.shape, dtype: t.dtype.rawValue, action: "unchanged", reason: reason,
-                          mode: nil, bytesBefore: t.byteCount, bytesAfter: t.byteCount,
-                          bitsPerWeight: Double(t.dtype.byteWidth * 8), sqnrDB: nil, maxAbsError: nil, cosine: nil,
-                          sparsity: nil, uniqueValues: nil))
+    /// The tensor copied byte for byte.
+    static func unchanged(_ t: SafetensorsTensorInfo) -> (parts: [Part], metadata: String?) {
+        ([Part(name: t.name, dtype: t.dtype, shape: t.shape, bytes: .input(t))], nil)
     }
 
-    /// The report line of a compressed tensor: sizes from the parts, error from `metrics`.
-    static func report(for t: SafetensorsTensorInfo, mode: String, parts: [Part], metrics: QuantizationErrorMetrics,
-                       uniqueValues: Int?) -> CompressionReport.Tensor {
-        let after = parts.reduce(0) { $0 + $1.byteCount }
-        return .init(name: t.name, shape: t.shape, dtype: t.dtype.rawValue, action: "compressed", reason: nil, mode: mode,
-                     bytesBefore: t.byteCount, bytesAfter: after,
-                     bitsPerWeight: Double(after * 8) / Double(max(1, t.elementCount)),
-                     sqnrDB: metrics.sqnrDB.isFinite ? metrics.sqnrDB : nil,
-                     maxAbsError: metrics.maxAbsError, cosine: metrics.cosine,
-                     sparsity: metrics.sparsity, uniqueValues: uniqueValues)
+    /// The artifact's tensors for the core's form of `t`, and its report line.
+    static func encode(_ t: SafetensorsTensorInfo, _ w: CompressedWeight) throws -> EncodedTensor {
+        let (parts, metadata): ([Part], String?) = switch w.form {
+        case .unchanged: unchanged(t)
+        case .linear(let q): try LinearEncoding.encode(t, q)
+        case .palettized(let p, let lut): try PaletteEncoding.encode(t, p, lut: lut)
+        case .pruned(let p, let config): try SparseEncoding.pruned(t, p, config: config)
+        case .prunedLinear(let q, let config): try SparseEncoding.prunedQuantized(t, q, pruning: config)
+        case .prunedPalettized(let pruned, let p, let config): try SparseEncoding.prunedPalettized(t, pruned, p, pruning: config)
+        }
+        return EncodedTensor(parts: parts, metadata: metadata,
+                             report: .init(w, bytesAfter: parts.reduce(0) { $0 + $1.byteCount }))
     }
 
     static func floatBytes(_ values: [Float], as type: ScalarType) throws -> [UInt8] {

@@ -1,4 +1,5 @@
 import Estimation
+import Compression
 import Foundation
 import Glibc
 import Logging
@@ -85,6 +86,7 @@ struct JobRunner: Sendable {
     /// anything else (file system errors carry paths) is logged, not shown.
     static func message(for error: any Error) -> String {
         if let p = error as? Problem { return p.detail }
+        if let e = error as? CompressionError { return Problem(e).detail }
         if let e = error as? SafetensorsError { return "the model is not valid safetensors: \(e)" }
         if let e = error as? QuantCoreError { return "compression failed: \(e)" }
         if let e = error as? OptimizationConfig.Invalid { return "invalid config: \(e)" }

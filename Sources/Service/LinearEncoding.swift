@@ -10,7 +10,7 @@ import QuantCore
 ///   (4-bit zero points are packed likewise).
 /// Rebuild: `w = (q − zero_point) · scale`, each scale repeated over its block.
 enum LinearEncoding {
-    static func encode(_ t: SafetensorsTensorInfo, _ q: LinearQuantizedTensor, metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+    static func encode(_ t: SafetensorsTensorInfo, _ q: LinearQuantizedTensor) throws -> (parts: [EncodedTensor.Part], metadata: String?) {
         let c = q.config
         let bits = c.dtype.bitWidth
         let codeType: ScalarType = c.dtype.isSigned ? .int8 : .uint8
@@ -29,9 +29,7 @@ enum LinearEncoding {
             parts.append(.init(name: t.name + EncodedTensor.zeroPointSuffix, dtype: zdtype, shape: zshape, bytes: .owned(zdata)))
         }
         let meta = metadata(c, original: t.dtype, shape: t.shape, zeroPoints: q.zeroPoints != nil)
-        let report = EncodedTensor.report(for: t, mode: "linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                          parts: parts, metrics: metrics, uniqueValues: q.distinctCodes)
-        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
+        return (parts, try MetadataJSON.string(meta))
     }
 
     /// The `quantd:N` entry of a linearly quantized tensor (shared with the sparse form).

@@ -16,8 +16,8 @@ import QuantCore
 /// `N::lut_scale` (and `N::lut_zero_point`), one per-tensor block, as coremltools' joint
 /// compression stores it: `lut = (q − zp) · lut_scale`.
 enum PaletteEncoding {
-    static func encode(_ t: SafetensorsTensorInfo, _ p: PalettizedTensor, lut quantizedLUT: LinearQuantizedTensor?,
-                       metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+    static func encode(_ t: SafetensorsTensorInfo, _ p: PalettizedTensor,
+                       lut quantizedLUT: LinearQuantizedTensor?) throws -> (parts: [EncodedTensor.Part], metadata: String?) {
         var parts = [
             EncodedTensor.Part(name: t.name, dtype: .uint8, shape: [BitPacking.packedByteCount(count: p.indices.count, bits: p.nbits)],
                                bytes: .owned(BitPacking.pack(p.indices, bits: p.nbits))),
@@ -40,14 +40,7 @@ enum PaletteEncoding {
             parts.append(.init(name: t.name + EncodedTensor.scaleSuffix, dtype: p.lutType, shape: shape,
                                bytes: .owned(try EncodedTensor.floatBytes(scales, as: p.lutType))))
         }
-        var mode = "palettize \(p.config.mode.rawValue) \(p.nbits)-bit \(p.config.granularity.rawValue)"
-        if p.clusterDim > 1 { mode += " cluster_dim \(p.clusterDim)" }
-        if quantizedLUT != nil { mode += " + int8 LUT" }
-        var used = [Bool](repeating: false, count: 256)
-        p.indices.withUnsafeBufferPointer { for index in $0 { used[Int(index)] = true } }
-        let report = EncodedTensor.report(for: t, mode: mode, parts: parts, metrics: metrics,
-                                          uniqueValues: used.lazy.filter { $0 }.count)
-        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
+        return (parts, try MetadataJSON.string(meta))
     }
 
     /// The `quantd:N` entry of a palettized tensor (shared with the pruned form).

@@ -12,8 +12,7 @@ import QuantCore
 /// linear layout; the kept element at dense index `i` rebuilds as `(q − zp[block(i)]) · scale[block(i)]`.
 /// Pruned elements are 0.
 enum SparseEncoding {
-    static func pruned(_ t: SafetensorsTensorInfo, _ p: PrunedTensor, config: PruningConfig,
-                       metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+    static func pruned(_ t: SafetensorsTensorInfo, _ p: PrunedTensor, config: PruningConfig) throws -> (parts: [EncodedTensor.Part], metadata: String?) {
         let parts = [
             EncodedTensor.Part(name: t.name, dtype: t.dtype, shape: [p.nonZeroCount], bytes: .owned(p.values)),
             EncodedTensor.Part(name: t.name + EncodedTensor.maskSuffix, dtype: .uint8, shape: [p.mask.count], bytes: .owned(p.mask)),
@@ -22,13 +21,11 @@ enum SparseEncoding {
             "mode": "prune", "original_dtype": .string(t.dtype.rawValue), "shape": .ints(t.shape), "mask": .string(EncodedTensor.maskSuffix),
             "sparsity": .double(p.sparsity), "config": try MetadataJSON.Value(any: config.dictionary),
         ]
-        let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(config))", parts: parts, metrics: metrics,
-                                          uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
+        return (parts, try MetadataJSON.string(meta))
     }
 
-    static func prunedQuantized(_ t: SafetensorsTensorInfo, _ q: SparseLinearQuantizedTensor, pruning: PruningConfig,
-                                metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+    static func prunedQuantized(_ t: SafetensorsTensorInfo, _ q: SparseLinearQuantizedTensor,
+                                pruning: PruningConfig) throws -> (parts: [EncodedTensor.Part], metadata: String?) {
         let c = q.config
         let bits = c.dtype.bitWidth
         let codeType: ScalarType = c.dtype.isSigned ? .int8 : .uint8
@@ -54,15 +51,13 @@ enum SparseEncoding {
         meta["mask"] = .string(EncodedTensor.maskSuffix)
         meta["sparsity"] = .double(1 - Double(q.nonZeroCount) / Double(max(1, t.elementCount)))
         meta["pruning"] = try MetadataJSON.Value(any: pruning.dictionary)
-        let report = EncodedTensor.report(for: t, mode: "prune \(Self.describe(pruning)) + linear \(c.mode.rawValue) \(c.dtype.rawValue) \(c.granularity.rawValue)",
-                                          parts: parts, metrics: metrics, uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
+        return (parts, try MetadataJSON.string(meta))
     }
 
     /// Pruned then palettized: `N` holds the kept elements' LUT indices (packed as in the
     /// palettized layout), `N::lut` (and `N::scale`) as there; `N::mask` as above.
     static func prunedPalettized(_ t: SafetensorsTensorInfo, _ pruned: PrunedTensor, _ p: PalettizedTensor,
-                                 pruning: PruningConfig, metrics: QuantizationErrorMetrics) throws -> EncodedTensor {
+                                 pruning: PruningConfig) throws -> (parts: [EncodedTensor.Part], metadata: String?) {
         var kept: [UInt8] = []
         kept.reserveCapacity(pruned.nonZeroCount)
         for i in p.indices.indices where pruned.isKept(i) { kept.append(p.indices[i]) }
@@ -82,17 +77,6 @@ enum SparseEncoding {
         meta["mask"] = .string(EncodedTensor.maskSuffix)
         meta["sparsity"] = .double(pruned.sparsity)
         meta["pruning"] = try MetadataJSON.Value(any: pruning.dictionary)
-        let report = EncodedTensor.report(for: t, mode: "prune \(describe(pruning)) + palettize \(p.config.mode.rawValue) \(p.nbits)-bit",
-                                          parts: parts, metrics: metrics, uniqueValues: nil)
-        return EncodedTensor(parts: parts, metadata: try MetadataJSON.string(meta), report: report)
-    }
-
-    static func describe(_ p: PruningConfig) -> String {
-        switch p.mode {
-        case .threshold(let threshold, _): "threshold \(threshold)"
-        case .unstructured(let s): "magnitude \(Int((s * 100).rounded()))%"
-        case .block(let s, let size, let dim): "block \(size) along dim \(dim) \(Int((s * 100).rounded()))%"
-        case .nOfM(let n, let m, let dim): "\(n):\(m) along dim \(dim)"
-        }
+        return (parts, try MetadataJSON.string(meta))
     }
 }

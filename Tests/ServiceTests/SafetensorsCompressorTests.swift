@@ -312,7 +312,7 @@ extension SafetensorsCompressorTests {
         #expect(out.tensor(named: "w::lut")?.dtype == .int8)
         #expect(out.tensor(named: "w::lut")?.shape == [256, 64, 1])
         #expect(out.tensor(named: "w::lut_scale") != nil)
-        #expect(outcome.tensors[0].mode?.hasSuffix("+ int8 LUT") == true)
+        #expect(outcome.tensors[0].mode?.hasSuffix("+ LUT linear linear_symmetric int8") == true)
         #expect((outcome.tensors[0].sqnrDB ?? 0) > 20)
     }
 }

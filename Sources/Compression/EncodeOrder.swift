@@ -2,7 +2,7 @@
 /// inflating (the order the weights arrive in), largest first once every file is in memory,
 /// so that the last weights to finish are small and no core waits long on another (ResNet
 /// ends with its largest weights). Each weight is handed out once.
-struct EncodeOrder {
+public struct EncodeOrder {
     private let bySize: [Int]
     private var taken: [Bool]
     private var fileNext = 0
@@ -10,14 +10,14 @@ struct EncodeOrder {
     private var remaining: Int
 
     /// `sizes[i]`: the cost of weight `i` (its element count).
-    init(sizes: [Int]) {
+    public init(sizes: [Int]) {
         bySize = sizes.indices.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
         taken = [Bool](repeating: false, count: sizes.count)
         remaining = sizes.count
     }
 
     /// The next weight to take, or nil when all are taken.
-    mutating func next(allInMemory: Bool) -> Int? {
+    public mutating func next(allInMemory: Bool) -> Int? {
         guard remaining > 0 else { return nil }
         let index: Int
         if allInMemory {

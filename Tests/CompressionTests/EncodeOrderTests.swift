@@ -1,5 +1,5 @@
 import Testing
-@testable import Service
+@testable import Compression
 
 @Suite struct EncodeOrderTests {
     @Test func fileOrderWhileInflatingThenLargestFirst() {

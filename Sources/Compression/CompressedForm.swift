@@ -12,6 +12,9 @@ public enum CompressedForm: Sendable, Equatable {
     case prunedLinear(SparseLinearQuantizedTensor, PruningConfig)
     /// Pruned, then the dense pruned weight palettized and the kept indices stored.
     case prunedPalettized(PrunedTensor, PalettizedTensor, PruningConfig)
+    /// Linear per block along K, with onnxruntime's rounding, for its `MatMulNBits` op: only
+    /// when the format asks for it (`WeightCompressor.LinearRule.matMulNBits`).
+    case matMulNBits(MatMulNBitsQuantizer.Result, bits: Int, blockSize: Int, symmetric: Bool)
 
     public var isCompressed: Bool {
         if case .unchanged = self { return false }
@@ -28,6 +31,8 @@ public enum CompressedForm: Sendable, Equatable {
         case .pruned(_, let c): "prune \(Self.describe(c))"
         case .prunedLinear(let q, let c): "prune \(Self.describe(c)) + \(Self.describe(q.config))"
         case .prunedPalettized(_, let p, let c): "prune \(Self.describe(c)) + \(Self.describe(p))"
+        case .matMulNBits(_, let bits, let blockSize, let symmetric):
+            "MatMulNBits \(bits)-bit block \(blockSize) \(symmetric ? "symmetric" : "asymmetric")"
         }
     }
 

@@ -7,10 +7,20 @@ import QuantCore
 /// Formats hand it candidates and bytes and write back the form it returns; none of them
 /// decides whether or how a weight is compressed.
 public struct WeightCompressor: Sendable {
-    public let pipeline: CompressionPipeline
+    /// How linear stages round: coremltools' formulas, or — for the MatMul weights of a
+    /// format that writes onnxruntime's `MatMulNBits` — onnxruntime's own blockwise rule, so
+    /// its packed weights are the ones onnxruntime's quantizer writes.
+    public enum LinearRule: Sendable, Equatable {
+        case coremltools
+        case matMulNBits
+    }
 
-    public init(pipeline: CompressionPipeline) {
+    public let pipeline: CompressionPipeline
+    public let linearRule: LinearRule
+
+    public init(pipeline: CompressionPipeline, linearRule: LinearRule = .coremltools) {
         self.pipeline = pipeline
+        self.linearRule = linearRule
     }
 
     /// The stages that apply to `w`, in order (op name > op type > global).
@@ -23,6 +33,11 @@ public struct WeightCompressor: Sendable {
     public func preflight(_ w: WeightCandidate) throws(ConfigRejection) {
         let ops = stages(for: w)
         guard w.type.isFloatingPoint, w.ineligibility == nil else { return }
+        if linearRule == .matMulNBits, Self.readsAsMatMulB(w), ops.count == 1, case .linearQuantization(let c) = ops[0],
+           c.applies(toShape: w.shape), Self.matMulNBits(c) == nil {
+            throw ConfigRejection(weight: w.name, shape: w.shape, field: "onnx_format",
+                                  message: "MatMulNBits takes per_block quantization along K with block_size 16, 32, 64, 128 or 256 and 4 or 8 bits; use that config, or onnx_format qdq")
+        }
         for (index, op) in ops.enumerated() {
             guard case .palettization(var c) = op, c.applies(toShape: w.shape) else { continue }
             if index > 0, case .pruning = ops[0], c.clusterDim > 1 {
@@ -82,6 +97,16 @@ public struct WeightCompressor: Sendable {
         switch first {
         case .linearQuantization(let config):
             let c = Self.linear(config, axes)
+            // onnxruntime pads K to whole blocks, where coremltools' per_block skips the weight.
+            if linearRule == .matMulNBits, next == nil, Self.readsAsMatMulB(w), c.applies(toShape: w.shape),
+               let quantizer = Self.matMulNBits(c) {
+                let result = try quantizer.quantize(bytes, type: w.type, k: w.shape[0], n: w.shape[1])
+                let metrics = result.dequantized(bits: quantizer.bits, blockSize: quantizer.blockSize).withUnsafeBufferPointer {
+                    QuantizationErrorMetrics(original: bytes, type: w.type, reconstructed: $0)
+                }
+                return Stage(form: .matMulNBits(result, bits: quantizer.bits, blockSize: quantizer.blockSize, symmetric: quantizer.isSymmetric),
+                             metrics: metrics)
+            }
             if let reason = Self.linearSkip(w, c) {
                 if case .blockMismatch = reason { warnings.append("\(w.name): \(reason); left unchanged") }
                 return Stage(form: .unchanged(reason))
@@ -146,6 +171,18 @@ public struct WeightCompressor: Sendable {
                 return Stage(form: .prunedPalettized(pruned, palette, p), metrics: metrics)
             }
         }
+    }
+
+    /// A `[K, N]` weight read only as the B input of MatMul (its output axis N).
+    static func readsAsMatMulB(_ w: WeightCandidate) -> Bool {
+        w.opType == "MatMul" && w.shape.count == 2 && w.outputAxis == 1
+    }
+
+    /// onnxruntime's quantizer for a per-block config along K, or nil when MatMulNBits cannot
+    /// express it.
+    static func matMulNBits(_ c: LinearQuantizationConfig) -> MatMulNBitsQuantizer? {
+        guard c.granularity == .perBlock, case .alongInputAxis(let block) = c.blockSize else { return nil }
+        return try? MatMulNBitsQuantizer(bits: c.dtype.bitWidth, blockSize: block, isSymmetric: c.mode == .linearSymmetric)
     }
 
     /// The linear config with the weight's channel axes.

@@ -1,3 +1,4 @@
+import Compression
 import Estimation
 import ModelFormats
 
@@ -14,6 +15,10 @@ struct CompressionOutcome {
     var encodeSeconds: Double
     /// The compressed model's op graph with weights in their new forms, where the format has one.
     var graph: OpGraph? = nil
+    /// Each tensor's form, in the order of `tensors`: what the estimator costs.
+    var forms: [CompressedForm]
+    /// The artifact's file name ending (`.safetensors`, `.mlpackage.zip`, `.onnx`, `.onnx.zip`).
+    var artifactExtension: String
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
@@ -33,6 +38,11 @@ struct CompressionOutcome {
         if let graph {
             return estimator.estimate(graph: graph, sqnrByWeight: sqnrByWeight, devices: devices, units: units, int8Activations: int8Activations)
         }
-        return estimator.estimateDecode(ReportedWeightForm.weights(tensors), devices: devices, units: units)
+        let weights = zip(tensors, forms).map { t, form in
+            Estimator.Weight(name: t.name, elements: t.shape.reduce(1, *), storedBytes: t.bytesAfter,
+                             form: StoredWeightForm(form, denseBits: t.dtype.contains("32") ? 32 : 16),
+                             sqnrDB: form.isCompressed ? t.sqnrDB : nil)
+        }
+        return estimator.estimateDecode(weights, devices: devices, units: units)
     }
 }

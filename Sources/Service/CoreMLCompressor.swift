@@ -210,7 +210,8 @@ struct CoreMLCompressor {
         try serialized.get().withUnsafeBytes { try writer.addFile(package.rootModelPath, contents: $0) }
         try writer.finish()
         return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
-                                  readSeconds: readSeconds, encodeSeconds: encodeSeconds, graph: model.opGraph)
+                                  readSeconds: readSeconds, encodeSeconds: encodeSeconds, graph: model.opGraph,
+                                  forms: results.map(\.form), artifactExtension: ".mlpackage.zip")
     }
 
     /// A weight file of the package, read (in place where the archive stores it) and validated.
@@ -233,6 +234,7 @@ struct CoreMLCompressor {
         var chain: [ConstexprOp]
         var report: CompressionReport.Tensor
         var warnings: [String] = []
+        var form: CompressedForm
     }
 
     /// Compresses the weights through the core on all cores (in `EncodeOrder`: file order
@@ -273,6 +275,8 @@ struct CoreMLCompressor {
             return try ConstexprEncoding.prunedLinear(q, weightType: weightType, opset: opset)
         case .prunedPalettized(let pruned, let p, _):
             return try ConstexprEncoding.prunedPalettized(pruned, p, weightType: weightType, opset: opset)
+        case .matMulNBits:
+            preconditionFailure("the core writes MatMulNBits only for a format that asks for it (ONNX)")
         }
     }
 
@@ -287,6 +291,6 @@ struct CoreMLCompressor {
             return total
         }
         return WeightResult(chain: chain, report: .init(w, bytesAfter: after, modePrefix: chain.map(\.type).joined(separator: " → ")),
-                            warnings: w.warnings)
+                            warnings: w.warnings, form: w.form)
     }
 }

@@ -30,6 +30,7 @@ struct EncodedTensor {
     /// JSON for `__metadata__["quantd:<name>"]`; nil for unchanged tensors.
     var metadata: String?
     var report: CompressionReport.Tensor
+    var form: CompressedForm
 
     static let scaleSuffix = "::scale"
     static let zeroPointSuffix = "::zero_point"
@@ -50,9 +51,10 @@ struct EncodedTensor {
         case .pruned(let p, let config): try SparseEncoding.pruned(t, p, config: config)
         case .prunedLinear(let q, let config): try SparseEncoding.prunedQuantized(t, q, pruning: config)
         case .prunedPalettized(let pruned, let p, let config): try SparseEncoding.prunedPalettized(t, pruned, p, pruning: config)
+        case .matMulNBits: preconditionFailure("the core writes MatMulNBits only for a format that asks for it (ONNX)")
         }
         return EncodedTensor(parts: parts, metadata: metadata,
-                             report: .init(w, bytesAfter: parts.reduce(0) { $0 + $1.byteCount }))
+                             report: .init(w, bytesAfter: parts.reduce(0) { $0 + $1.byteCount }), form: w.form)
     }
 
     static func floatBytes(_ values: [Float], as type: ScalarType) throws -> [UInt8] {

@@ -21,7 +21,7 @@ extension APIResponder {
         guard let model = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
-        let table = try parsed.sweep.run(model: service.data.model(modelID), isPackage: model.format == "mlpackage", candidates: parsed.candidates)
+        let table = try parsed.sweep.run(model: service.data.model(modelID), format: try StoredModelFormat(stored: model), candidates: parsed.candidates)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

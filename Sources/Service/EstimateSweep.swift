@@ -65,27 +65,17 @@ struct EstimateSweep {
     /// Raises a Core ML model's opset first, as a job would.
     let minimumDeploymentTarget: MILOpset?
 
-    func run(model path: String, isPackage: Bool, candidates: [Candidate]) throws -> Table {
-        if minimumDeploymentTarget != nil && !isPackage {
-            throw Problem.invalidConfig("minimum_deployment_target applies to Core ML models only; a safetensors model has no deployment target",
-                                        field: "minimum_deployment_target")
-        }
+    func run(model path: String, format: StoredModelFormat, candidates: [Candidate]) throws -> Table {
+        try CompressionRequest(pipeline: CompressionPipeline([]), minimumDeploymentTarget: minimumDeploymentTarget).check(for: format)
         var rows: [Table.Row] = []
         var float16Bytes = 0
-        let mapping = try MemoryMappedFile(path: path, accessPattern: .willNeed)
+        let adapter = try format.adapter(path: path)
         for candidate in candidates {
             var row = Table.Row(name: candidate.name)
             do {
-                let outcome: CompressionOutcome = try mapping.withBytes { bytes in
-                    if isPackage {
-                        let compressor = CoreMLCompressor(pipeline: candidate.pipeline, minimumDeploymentTarget: minimumDeploymentTarget)
-                        try compressor.preflight(bytes)
-                        return try compressor.compress(bytes, to: { _ in }, progress: { _ in }, isCancelled: { false })
-                    }
-                    let file = try SafetensorsFile(path: path)
-                    try ConfigPreflight.check(candidate.pipeline, against: file)
-                    return try SafetensorsCompressor(pipeline: candidate.pipeline).compress(file, to: { _ in }, progress: { _ in }, isCancelled: { false })
-                }
+                let request = CompressionRequest(pipeline: candidate.pipeline, minimumDeploymentTarget: minimumDeploymentTarget)
+                try adapter.preflight(request)
+                let outcome = try adapter.compress(request, to: { _ in }, progress: { _ in }, isCancelled: { false })
                 let estimate = outcome.estimates(catalog: catalog, devices: devices, units: units, int8Activations: candidate.int8Activations)
                 float16Bytes = estimate.totals.float16WeightBytes
                 row.weightBytes = estimate.totals.weightBytes
@@ -100,7 +90,7 @@ struct EstimateSweep {
             }
             rows.append(row)
         }
-        return Table(format: isPackage ? "mlpackage" : "safetensors", float16WeightBytes: float16Bytes, device: target.name,
+        return Table(format: format.rawValue, float16WeightBytes: float16Bytes, device: target.name,
                      computeUnits: targetUnits, accuracyBudget: budget, rows: rows, recommendation: recommend(rows),
                      warnings: Self.granularityWarnings(rows))
     }

@@ -22,6 +22,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var preset: String?
     /// The `minimum_deployment_target` a Core ML job raises the model to, as given ("iOS18").
     public var minimumDeploymentTarget: String?
+    /// The `onnx_format` an ONNX job stores MatMul weights in (`qdq`, `matmul_nbits`), as given.
+    public var onnxFormat: String? = nil
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -43,7 +45,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case id, tenant, status, progress, config, preset, error, attempts, expired, revision
         case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
-        case minimumDeploymentTarget = "minimum_deployment_target"
+        case minimumDeploymentTarget = "minimum_deployment_target", onnxFormat = "onnx_format"
         case artifactEncoding = "artifact_encoding"
     }
 }

@@ -12,6 +12,7 @@ extension APIResponder {
         // Checked before a one-shot upload is stored; a job document's own field overrides it.
         var targetName = query["minimum_deployment_target"]
         var target = try targetName.map(CoreMLCompressor.deploymentTarget(named:))
+        var onnxForm = try query["onnx_format"].map(ONNXWeightForm.init(named:))
         if case .streamed = request.body {
             // One-shot: the model is the body, the preset the query (coremltools' default
             // config, w8, when none is named).
@@ -33,9 +34,10 @@ extension APIResponder {
                 }
                 dict = ["config": dict, "model_id": id]
             }
-            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset", "minimum_deployment_target"].contains($0) }) {
-                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, and minimum_deployment_target", field: unknown)
+            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset", "minimum_deployment_target", "onnx_format"].contains($0) }) {
+                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, minimum_deployment_target (Core ML) and onnx_format (ONNX)", field: unknown)
             }
+            if let value = dict["onnx_format"] { onnxForm = try ONNXWeightForm(named: value) }
             if let value = dict["minimum_deployment_target"] {
                 target = try CoreMLCompressor.deploymentTarget(named: value)
                 targetName = value as? String
@@ -65,20 +67,9 @@ extension APIResponder {
         guard let stored = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
-        if target != nil && stored.format != "mlpackage" {
-            throw Problem.invalidConfig("minimum_deployment_target applies to Core ML models only; a \(stored.format) model has no deployment target",
-                                        field: "minimum_deployment_target")
-        }
+        let request = CompressionRequest(pipeline: config, minimumDeploymentTarget: target, onnxWeightForm: onnxForm)
         do {
-            let path = service.data.model(modelID)
-            if stored.format == "mlpackage" {
-                try MemoryMappedFile(path: path).withBytes {
-                    try CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target,
-                                         opened: (service.packages, modelID)).preflight($0)
-                }
-            } else {
-                try ConfigPreflight.check(config, against: try SafetensorsFile(path: path))
-            }
+            try StoredModelFormat(stored: stored).adapter(path: service.data.model(modelID), packages: service.packages, modelID: modelID).preflight(request)
         } catch let problem as Problem {
             throw problem
         } catch {
@@ -86,7 +77,7 @@ extension APIResponder {
             throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
         let job = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
-                                     minimumDeploymentTarget: targetName)
+                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
     }

@@ -98,7 +98,11 @@ struct JobRunner: Sendable {
         let config = try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
-        let isPackage = [.zip, .tar].contains(try APIResponder.sniff(modelPath, size: uploadBytes))
+        guard let stored = try store.model(job.modelId) else { throw Problem.gone("model \(job.modelId) is no longer stored; upload it again") }
+        let format = try StoredModelFormat(stored: stored)
+        let request = CompressionRequest(pipeline: config,
+                                         minimumDeploymentTarget: try job.minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:)),
+                                         onnxWeightForm: try job.onnxFormat.map(ONNXWeightForm.init(named:)))
 
         let started = Date()
         let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -108,29 +112,15 @@ struct JobRunner: Sendable {
         // are still being quantized.
         let file = DirectFileOutput(fd: out, path: tmpGzip)
         let gzipStream = ParallelGzip.Stream(gzip, output: { try file.write($0) })
-        let outcome: CompressionOutcome
-        let parameters: Int
         var throttle = ProgressThrottle(start: Date().timeIntervalSinceReferenceDate)
         let progress = { (p: Double) in
             if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
                 _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
             }
         }
-        if isPackage {
-            // The whole file is about to be read: start reading it in now, in large requests.
-            let mapping = try MemoryMappedFile(path: modelPath, accessPattern: .willNeed)
-            let target = try job.minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:))
-            let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target, opened: (packages, job.modelId))
-            outcome = try mapping.withBytes { bytes in
-                try compressor.compress(bytes, to: { try gzipStream.write($0) }, progress: progress, isCancelled: { flag.isStopped })
-            }
-            parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        } else {
-            let file = try SafetensorsFile(path: modelPath, accessPattern: .willNeed)
-            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try gzipStream.write($0) }, progress: progress,
-                                                                           isCancelled: { flag.isStopped })
-            parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
-        }
+        let outcome = try format.adapter(path: modelPath, packages: packages, modelID: job.modelId)
+            .compress(request, to: { try gzipStream.write($0) }, progress: progress, isCancelled: { flag.isStopped })
+        let parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let gzipBytes = try gzipStream.finish()
         try file.finish()
         guard fsync(out) == 0 else { throw Problem.storage("fsync of the artifact failed: \(String(cString: strerror(errno)))") }
@@ -139,7 +129,7 @@ struct JobRunner: Sendable {
         let weighted = quantized.compactMap { t in t.sqnrDB.map { ($0, Double(t.shape.reduce(1, *))) } }
         let weight = weighted.reduce(0) { $0 + $1.1 }
         var report = CompressionReport(
-            jobID: job.id, modelID: job.modelId, format: isPackage ? "mlpackage" : "safetensors", tensors: outcome.tensors,
+            jobID: job.id, modelID: job.modelId, format: format.rawValue, tensors: outcome.tensors,
             totals: .init(
                 tensors: outcome.tensors.count, quantizedTensors: quantized.count, parameters: parameters,
                 quantizedParameters: quantized.reduce(0) { $0 + $1.shape.reduce(1, *) },
@@ -153,7 +143,7 @@ struct JobRunner: Sendable {
                            encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
         report.estimates = outcome.estimates(catalog: catalog)
-        let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + (isPackage ? ".mlpackage.zip" : ".safetensors")
+        let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + outcome.artifactExtension
         return (report, name)
     }
 

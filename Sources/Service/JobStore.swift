@@ -72,6 +72,9 @@ public final class JobStore: Sendable {
             try db.execute(sql: "INSERT INTO model_owners (model_id, tenant) SELECT id, ? FROM models",
                            arguments: [TokenRegistry.defaultTenant])
         }
+        m.registerMigration("v5: onnx_format") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "onnx_format", .text) }
+        }
         return m
     }
 

@@ -8,7 +8,7 @@ import QuantCore
 public enum LocalCompression {
     /// Returns the report as JSON.
     public static func run(input: String, output: String, preset: String?, configJSON: String?,
-                           minimumDeploymentTarget: String?) throws -> Data {
+                           minimumDeploymentTarget: String?, onnxFormat: String? = nil) throws -> Data {
         let config: CompressionPipeline
         switch (preset, configJSON) {
         case (let name?, nil):
@@ -24,33 +24,17 @@ public enum LocalCompression {
         default:
             throw Problem.invalidRequest("give exactly one of --preset and --config")
         }
-        let target = try minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:))
+        let request = CompressionRequest(pipeline: config,
+                                         minimumDeploymentTarget: try minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:)),
+                                         onnxWeightForm: try onnxFormat.map(ONNXWeightForm.init(named:)))
         let size = Int((try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.intValue ?? 0)
-        let format = try APIResponder.sniff(input, size: size)
+        let adapter = try StoredModelFormat.detect(path: input, size: size).adapter(path: input)
+        try adapter.preflight(request)
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Problem.storage("cannot create \(output): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let started = Date()
-        let outcome: CompressionOutcome
-        if format == .zip || format == .tar {
-            let mapping: MemoryMappedFile
-            do { mapping = try MemoryMappedFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
-            outcome = try mapping.withBytes { bytes in
-                let compressor = CoreMLCompressor(pipeline: config, minimumDeploymentTarget: target)
-                try compressor.preflight(bytes)
-                return try compressor.compress(bytes, to: { try writeAll($0, to: fd) }, progress: { _ in }, isCancelled: { false })
-            }
-        } else {
-            guard target == nil else {
-                throw Problem.invalidConfig("--minimum-deployment-target applies to Core ML models only; safetensors has no deployment target",
-                                            field: "minimum_deployment_target")
-            }
-            let file: SafetensorsFile
-            do { file = try SafetensorsFile(path: input, accessPattern: .willNeed) } catch { throw Problem.invalidModel("\(input): \(error)") }
-            try ConfigPreflight.check(config, against: file)
-            outcome = try SafetensorsCompressor(pipeline: config).compress(file, to: { try writeAll($0, to: fd) },
-                                                                       progress: { _ in }, isCancelled: { false })
-        }
+        let outcome = try adapter.compress(request, to: { try writeAll($0, to: fd) }, progress: { _ in }, isCancelled: { false })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Summary(tensors: outcome.tensors, warnings: outcome.warnings, artifactBytes: outcome.artifactBytes,

@@ -31,8 +31,7 @@ public enum LocalEstimation {
         }
         let request = try EstimateRequest(dict, catalog: catalog)
         let size = Int((try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.intValue ?? 0)
-        let format = try APIResponder.sniff(input, size: size)
-        let table = try request.sweep.run(model: input, isPackage: format == .zip || format == .tar, candidates: request.candidates)
+        let table = try request.sweep.run(model: input, format: try StoredModelFormat.detect(path: input, size: size), candidates: request.candidates)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -36,25 +36,14 @@ extension APIResponder {
                 throw error
             }
         }
-        let format = try Self.sniff(sink.path, size: Int(sink.bytesWritten))
-        let summary: (format: String, tensors: Int, parameters: Int64)
+        let format: StoredModelFormat
+        let inventory: (tensors: Int, parameters: Int64)
         do {
-            switch format {
-            case .safetensors:
-                let file = try SafetensorsFile(path: sink.path)
-                summary = ("safetensors", file.tensors.count, Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
-            case .zip, .tar:
-                let weights = try MemoryMappedFile(path: sink.path).withBytes { try service.packages.open($0, id: sink.sha256).model.weights }
-                summary = ("mlpackage", weights.count, Int64(weights.reduce(0) { $0 + $1.elementCount }))
-            default:
-                throw Problem.unsupportedFormat("the upload is not a supported model (detected: \(format.description)); this server reads safetensors files and Core ML .mlpackage directories zipped (zip -r) or tarred")
-            }
+            format = try StoredModelFormat.detect(path: sink.path, size: Int(sink.bytesWritten))
+            inventory = try format.adapter(path: sink.path, packages: service.packages, modelID: sink.sha256).inventory()
         } catch let problem as Problem {
             sink.abort()
             throw problem
-        } catch let error as SafetensorsError {
-            sink.abort()
-            throw Problem.invalidModel("the safetensors file is invalid: \(error)")
         } catch {
             sink.abort()
             service.logger.error("reading back an upload failed", metadata: ["error": "\(error)"])
@@ -62,8 +51,8 @@ extension APIResponder {
         }
         try sink.sync()
         let now = Date()
-        let model = StoredModel(id: sink.sha256, format: summary.format, bytes: sink.bytesWritten,
-                                tensorCount: summary.tensors, parameterCount: summary.parameters,
+        let model = StoredModel(id: sink.sha256, format: format.rawValue, bytes: sink.bytesWritten,
+                                tensorCount: inventory.tensors, parameterCount: inventory.parameters,
                                 createdAt: now, lastUsedAt: now)
         let destination = service.data.model(model.id)
         return try service.storage.withLock { _ in
@@ -75,15 +64,6 @@ extension APIResponder {
             }
             return try service.store.upsertModel(model, tenant: tenant)
         }
-    }
-
-    static func sniff(_ path: String, size: Int) throws -> ModelFormat {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Problem.storage("cannot reopen the upload") }
-        defer { close(fd) }
-        var prefix = [UInt8](repeating: 0, count: ModelFormat.sniffByteCount)
-        let n = read(fd, &prefix, prefix.count)
-        return ModelFormat(sniffing: prefix.prefix(max(0, n)), fileSize: size)
     }
 
     func modelResource(_ m: StoredModel) -> [String: Any] {

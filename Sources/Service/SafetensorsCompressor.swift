@@ -64,7 +64,7 @@ struct SafetensorsCompressor {
             progress(0.8 + 0.2 * Double(written) / artifactBytes)
         }
         return CompressionOutcome(tensors: encoded.map(\.report), warnings: warnings, artifactBytes: writer.fileSize,
-                       encodeSeconds: encodeSeconds)
+                                  encodeSeconds: encodeSeconds, forms: encoded.map(\.form), artifactExtension: ".safetensors")
     }
 
     /// What the core needs to know of a tensor: safetensors has no graph, so rank stands

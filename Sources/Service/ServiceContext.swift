@@ -57,11 +57,12 @@ final class ServiceContext: Sendable {
         return job
     }
 
-    func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?) throws -> Job {
+    func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?,
+                onnxFormat: ONNXWeightForm? = nil) throws -> Job {
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
         let job = Job(id: JobID.make(), tenant: tenant, modelId: modelID, status: .queued, progress: 0,
                       config: String(decoding: configJSON, as: UTF8.self), preset: preset,
-                      minimumDeploymentTarget: minimumDeploymentTarget, createdAt: Date(),
+                      minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat?.rawValue, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
@@ -121,6 +122,7 @@ final class ServiceContext: Sendable {
             "created_at": Timestamp.string(job.createdAt), "attempts": job.attempts,
             "preset": job.preset ?? NSNull(), "error": job.error ?? NSNull(),
             "minimum_deployment_target": job.minimumDeploymentTarget ?? NSNull(),
+            "onnx_format": job.onnxFormat ?? NSNull(),
             "started_at": job.startedAt.map(Timestamp.string) ?? NSNull(),
             "finished_at": job.finishedAt.map(Timestamp.string) ?? NSNull(),
         ]

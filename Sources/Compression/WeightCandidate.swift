@@ -13,9 +13,13 @@ public struct WeightCandidate: Sendable, Equatable {
     public var outputAxis: Int?
     /// Why the format cannot compress it whatever the config, or nil.
     public var ineligibility: SkipReason?
+    /// The `groups` of a grouped convolution that reads it (1 otherwise): each group sees
+    /// `shape[0] / groups` of its first axis, which vector palettization must divide.
+    public var convolutionGroups: Int
 
     public init(name: String, shape: [Int], type: ScalarType, opType: String?, outputAxis: Int? = 0,
-                ineligibility: SkipReason? = nil) {
+                ineligibility: SkipReason? = nil, convolutionGroups: Int = 1) {
+        self.convolutionGroups = convolutionGroups
         self.name = name
         self.shape = shape
         self.type = type

@@ -44,7 +44,7 @@ public struct WeightCompressor: Sendable {
                 throw ConfigRejection(weight: w.name, shape: w.shape, field: "cluster_dim",
                                       message: "vector palettization (cluster_dim > 1) after pruning is not supported: coremltools changes the sparsity mask to whole vectors there (constexpr_lut_to_sparse with a vector_axis), which quantd does not write; use cluster_dim 1, or palettize without pruning")
             }
-            if c.channelAxis == nil, let axis = w.outputAxis { c.channelAxis = axis }
+            if let axis = w.outputAxis { c = Self.palette(c, (axis, w.inputAxis ?? 0)) }
             do { _ = try c.resolvedGroupSize(shape: w.shape) } catch {
                 throw ConfigRejection(weight: w.name, shape: w.shape, field: c.clusterDim > 1 ? "cluster_dim" : "group_size",
                                       message: "\(error); choose a group_size and cluster_dim that divide its channels, or exclude it with op_name_configs")
@@ -193,10 +193,12 @@ public struct WeightCompressor: Sendable {
         return c
     }
 
-    /// The palette config, its channel axis the weight's output axis unless the config names one.
+    /// The palette config on the weight's output axis, as coremltools' `infer_block_sizes`:
+    /// a config's own `channel_axis` counts for per_grouped_channel only (per-channel scales
+    /// and vectors of a per_tensor LUT run along the output axis).
     static func palette(_ config: PalettizationConfig, _ axes: (output: Int, input: Int)) -> PalettizationConfig {
         var c = config
-        if c.channelAxis == nil { c.channelAxis = axes.output }
+        if c.granularity != .perGroupedChannel || c.channelAxis == nil { c.channelAxis = axes.output }
         return c
     }
 
@@ -217,6 +219,13 @@ public struct WeightCompressor: Sendable {
     /// (Layouts that do not divide are refused before the job runs: `preflight`.)
     static func paletteSkip(_ w: WeightCandidate, _ c: PalettizationConfig) -> SkipReason? {
         guard c.applies(toShape: w.shape) else { return .belowWeightThreshold(elements: w.elementCount, threshold: c.weightThreshold) }
+        // coremltools' `is_cluster_dim_valid`: a grouped conv's groups each see their share.
+        if c.clusterDim > 1, w.convolutionGroups > 1, let axis = c.channelAxis, axis >= 0, axis < w.shape.count {
+            let channels = axis == 0 ? w.shape[0] / w.convolutionGroups : w.shape[axis]
+            if channels % c.clusterDim != 0 {
+                return .paletteLayout("cluster_dim \(c.clusterDim) does not divide the \(channels) channels each of its convolution's \(w.convolutionGroups) groups holds")
+            }
+        }
         do { _ = try c.resolvedGroupSize(shape: w.shape) } catch {
             return .paletteLayout("\(error)")
         }

@@ -78,7 +78,7 @@ public struct PalettizationConfig: Sendable, Hashable, Codable {
 
     /// The channel axis for a tensor of rank `rank`, made non-negative.
     public func resolvedChannelAxis(rank: Int) throws(QuantCoreError) -> Int {
-        let axis = granularity == .perGroupedChannel ? channelAxis ?? 0 : 0
+        let axis = channelAxis ?? 0
         let normalized = axis < 0 ? axis + rank : axis
         guard normalized >= 0, normalized < rank else { throw .axisOutOfRange(axis: axis, rank: rank) }
         return normalized

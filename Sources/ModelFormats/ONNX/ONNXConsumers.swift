@@ -54,6 +54,12 @@ struct ONNXConsumers {
         return axes.count == 1 ? axes.first : nil
     }
 
+    /// The largest `group` attribute among the Conv and ConvTranspose nodes reading `name`.
+    func convolutionGroups(of name: String, graph: OnnxSubset_GraphProto) -> Int {
+        uses(of: name).filter { ["Conv", "ConvTranspose"].contains($0.opType) }
+            .map { Int(Self.integer("group", of: graph.node[$0.node]) ?? 1) }.max() ?? 1
+    }
+
     /// The axis paired with `output` for per-block quantization, as quantd's Core ML path
     /// pairs them: 1 for 0, the other of the last two axes, else 0.
     static func inputAxis(output: Int?, rank: Int) -> Int? {

@@ -123,7 +123,7 @@ public struct ONNXModel: Sendable {
                 name: name, shape: shape, scalarType: type,
                 consumerTypes: uses.reduce(into: []) { types, use in if !types.contains(use.opType) { types.append(use.opType) } },
                 outputAxis: outputAxis, inputAxis: ONNXConsumers.inputAxis(output: outputAxis, rank: shape.count),
-                keptBecause: kept, source: source))
+                keptBecause: kept, convolutionGroups: consumers.convolutionGroups(of: name, graph: graph), source: source))
         }
         for (index, tensor) in graph.initializer.enumerated() {
             try add(tensor, name: tensor.name, source: .initializer(index))

@@ -155,7 +155,7 @@ public struct ONNXRewrite: Sendable {
             let bytes = ONNXTensorPayload.withStoredBytes(tensor, files: externalFiles) { Array($0) }
             guard let bytes else { return }
             tensor.externalData = []
-            tensor.dataLocation = .default
+            tensor.clearDataLocation()
             guard bytes.count >= Self.externalThreshold else {
                 tensor.rawData = Data(bytes)
                 return
@@ -163,7 +163,7 @@ public struct ONNXRewrite: Sendable {
             let padding = (Self.externalAlignment - offset % Self.externalAlignment) % Self.externalAlignment
             if padding > 0 { pieces.append([UInt8](repeating: 0, count: padding)) }
             offset += padding
-            tensor.rawData = Data()
+            tensor.clearRawData()
             tensor.dataLocation = .external
             tensor.externalData = [("location", dataFileName), ("offset", "\(offset)"), ("length", "\(bytes.count)")].map { key, value in
                 var entry = OnnxSubset_StringStringEntryProto()

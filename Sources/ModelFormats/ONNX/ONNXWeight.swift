@@ -25,6 +25,9 @@ public struct ONNXWeight: Sendable, Equatable {
     /// `keep_initializers_as_inputs` write them) may be: the rewrite drops that input, as
     /// onnxruntime's own quantizers do.
     public let keptBecause: String?
+    /// The largest `group` of the Conv/ConvTranspose nodes that read it (1 for other readers):
+    /// each group sees only its share of the weight's first axis.
+    public let convolutionGroups: Int
     let source: Source
 
     public var elementCount: Int { shape.reduce(1, *) }

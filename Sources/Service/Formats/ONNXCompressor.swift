@@ -23,7 +23,7 @@ struct ONNXCompressor {
     static func candidate(_ w: ONNXWeight) -> WeightCandidate {
         let ineligibility: SkipReason? = w.keptBecause.map { .formatRule($0) } ?? (w.consumerTypes.isEmpty ? .noConsumer : nil)
         return WeightCandidate(name: w.name, shape: w.shape, type: w.scalarType, opType: w.consumerTypes.first,
-                               outputAxis: w.outputAxis, ineligibility: ineligibility)
+                               outputAxis: w.outputAxis, ineligibility: ineligibility, convolutionGroups: w.convolutionGroups)
     }
 
     func preflight(_ bytes: UnsafeRawBufferPointer) throws {
@@ -85,7 +85,11 @@ struct ONNXCompressor {
         case .linear(let q):
             replacement = try .linear(q, weight: name)
         case .palettized(let p, let lut):
-            replacement = .palettized(lut.map { p.replacingLUT($0.dequantized()) } ?? p, weight: name)
+            if let lut {
+                replacement = try .palettized(p, quantizedLUT: lut, weight: name)
+            } else {
+                replacement = .palettized(p, weight: name)
+            }
         case .pruned(let p, _):
             replacement = .pruned(p, weight: name)
         case .prunedLinear(let q, _):

@@ -10,7 +10,7 @@
 
 // The part of the ONNX model format quantd reads and rewrites.
 //
-// Written for quantd against the ONNX IR spec (onnx/onnx, onnx/onnx.proto3, Apache-2.0).
+// Written for quantd against the ONNX IR spec (onnx/onnx, onnx/onnx.proto, Apache-2.0).
 // Message names, field names and field numbers match the spec so the wire format is the same.
 // Messages and fields left out (FunctionProto, TrainingInfoProto, quantization annotations,
 // type protos other than tensors, device configurations …) are kept by swift-protobuf as
@@ -18,6 +18,9 @@
 //
 // The package is `onnx_subset` so the generated types (`OnnxSubset_…`) can never clash with
 // the Core ML ones or with another copy of onnx.proto. Regenerate with scripts/generate-protos.
+
+/// proto2, as onnx.proto itself: explicit default values (an attribute `i: 0`) and unpacked
+/// repeated numbers are written back exactly as exporters wrote them.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -42,39 +45,67 @@ nonisolated struct OnnxSubset_AttributeProto: @unchecked Sendable {
   // methods supported on all messages.
 
   var name: String {
-    get {_storage._name}
+    get {_storage._name ?? String()}
     set {_uniqueStorage()._name = newValue}
   }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {_storage._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {_uniqueStorage()._name = nil}
 
   var refAttrName: String {
-    get {_storage._refAttrName}
+    get {_storage._refAttrName ?? String()}
     set {_uniqueStorage()._refAttrName = newValue}
   }
+  /// Returns true if `refAttrName` has been explicitly set.
+  var hasRefAttrName: Bool {_storage._refAttrName != nil}
+  /// Clears the value of `refAttrName`. Subsequent reads from it will return its default value.
+  mutating func clearRefAttrName() {_uniqueStorage()._refAttrName = nil}
 
   var docString: String {
-    get {_storage._docString}
+    get {_storage._docString ?? String()}
     set {_uniqueStorage()._docString = newValue}
   }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {_storage._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {_uniqueStorage()._docString = nil}
 
   var type: OnnxSubset_AttributeProto.AttributeType {
-    get {_storage._type}
+    get {_storage._type ?? .undefined}
     set {_uniqueStorage()._type = newValue}
   }
+  /// Returns true if `type` has been explicitly set.
+  var hasType: Bool {_storage._type != nil}
+  /// Clears the value of `type`. Subsequent reads from it will return its default value.
+  mutating func clearType() {_uniqueStorage()._type = nil}
 
   var f: Float {
-    get {_storage._f}
+    get {_storage._f ?? 0}
     set {_uniqueStorage()._f = newValue}
   }
+  /// Returns true if `f` has been explicitly set.
+  var hasF: Bool {_storage._f != nil}
+  /// Clears the value of `f`. Subsequent reads from it will return its default value.
+  mutating func clearF() {_uniqueStorage()._f = nil}
 
   var i: Int64 {
-    get {_storage._i}
+    get {_storage._i ?? 0}
     set {_uniqueStorage()._i = newValue}
   }
+  /// Returns true if `i` has been explicitly set.
+  var hasI: Bool {_storage._i != nil}
+  /// Clears the value of `i`. Subsequent reads from it will return its default value.
+  mutating func clearI() {_uniqueStorage()._i = nil}
 
   var s: Data {
-    get {_storage._s}
+    get {_storage._s ?? Data()}
     set {_uniqueStorage()._s = newValue}
   }
+  /// Returns true if `s` has been explicitly set.
+  var hasS: Bool {_storage._s != nil}
+  /// Clears the value of `s`. Subsequent reads from it will return its default value.
+  mutating func clearS() {_uniqueStorage()._s = nil}
 
   var t: OnnxSubset_TensorProto {
     get {_storage._t ?? OnnxSubset_TensorProto()}
@@ -131,89 +162,26 @@ nonisolated struct OnnxSubset_AttributeProto: @unchecked Sendable {
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum AttributeType: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
-    case undefined // = 0
-    case float // = 1
-    case int // = 2
-    case string // = 3
-    case tensor // = 4
-    case graph // = 5
-    case floats // = 6
-    case ints // = 7
-    case strings // = 8
-    case tensors // = 9
-    case graphs // = 10
-    case sparseTensor // = 11
-    case sparseTensors // = 12
-    case typeProto // = 13
-    case typeProtos // = 14
-    case UNRECOGNIZED(Int)
+  nonisolated enum AttributeType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+    case undefined = 0
+    case float = 1
+    case int = 2
+    case string = 3
+    case tensor = 4
+    case graph = 5
+    case floats = 6
+    case ints = 7
+    case strings = 8
+    case tensors = 9
+    case graphs = 10
+    case sparseTensor = 11
+    case sparseTensors = 12
+    case typeProto = 13
+    case typeProtos = 14
 
     init() {
       self = .undefined
     }
-
-    init?(rawValue: Int) {
-      switch rawValue {
-      case 0: self = .undefined
-      case 1: self = .float
-      case 2: self = .int
-      case 3: self = .string
-      case 4: self = .tensor
-      case 5: self = .graph
-      case 6: self = .floats
-      case 7: self = .ints
-      case 8: self = .strings
-      case 9: self = .tensors
-      case 10: self = .graphs
-      case 11: self = .sparseTensor
-      case 12: self = .sparseTensors
-      case 13: self = .typeProto
-      case 14: self = .typeProtos
-      default: self = .UNRECOGNIZED(rawValue)
-      }
-    }
-
-    var rawValue: Int {
-      switch self {
-      case .undefined: return 0
-      case .float: return 1
-      case .int: return 2
-      case .string: return 3
-      case .tensor: return 4
-      case .graph: return 5
-      case .floats: return 6
-      case .ints: return 7
-      case .strings: return 8
-      case .tensors: return 9
-      case .graphs: return 10
-      case .sparseTensor: return 11
-      case .sparseTensors: return 12
-      case .typeProto: return 13
-      case .typeProtos: return 14
-      case .UNRECOGNIZED(let i): return i
-      }
-    }
-
-    // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [OnnxSubset_AttributeProto.AttributeType] = [
-      .undefined,
-      .float,
-      .int,
-      .string,
-      .tensor,
-      .graph,
-      .floats,
-      .ints,
-      .strings,
-      .tensors,
-      .graphs,
-      .sparseTensor,
-      .sparseTensors,
-      .typeProto,
-      .typeProtos,
-    ]
 
   }
 
@@ -227,7 +195,14 @@ nonisolated struct OnnxSubset_ValueInfoProto: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
 
   var type: OnnxSubset_TypeProto {
     get {_type ?? OnnxSubset_TypeProto()}
@@ -238,7 +213,14 @@ nonisolated struct OnnxSubset_ValueInfoProto: Sendable {
   /// Clears the value of `type`. Subsequent reads from it will return its default value.
   mutating func clearType() {self._type = nil}
 
-  var docString: String = String()
+  var docString: String {
+    get {_docString ?? String()}
+    set {_docString = newValue}
+  }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {self._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {self._docString = nil}
 
   var metadataProps: [OnnxSubset_StringStringEntryProto] = []
 
@@ -246,7 +228,9 @@ nonisolated struct OnnxSubset_ValueInfoProto: Sendable {
 
   init() {}
 
+  fileprivate var _name: String? = nil
   fileprivate var _type: OnnxSubset_TypeProto? = nil
+  fileprivate var _docString: String? = nil
 }
 
 nonisolated struct OnnxSubset_NodeProto: Sendable {
@@ -258,23 +242,64 @@ nonisolated struct OnnxSubset_NodeProto: Sendable {
 
   var output: [String] = []
 
-  var name: String = String()
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
 
-  var opType: String = String()
+  var opType: String {
+    get {_opType ?? String()}
+    set {_opType = newValue}
+  }
+  /// Returns true if `opType` has been explicitly set.
+  var hasOpType: Bool {self._opType != nil}
+  /// Clears the value of `opType`. Subsequent reads from it will return its default value.
+  mutating func clearOpType() {self._opType = nil}
 
-  var domain: String = String()
+  var domain: String {
+    get {_domain ?? String()}
+    set {_domain = newValue}
+  }
+  /// Returns true if `domain` has been explicitly set.
+  var hasDomain: Bool {self._domain != nil}
+  /// Clears the value of `domain`. Subsequent reads from it will return its default value.
+  mutating func clearDomain() {self._domain = nil}
 
-  var overload: String = String()
+  var overload: String {
+    get {_overload ?? String()}
+    set {_overload = newValue}
+  }
+  /// Returns true if `overload` has been explicitly set.
+  var hasOverload: Bool {self._overload != nil}
+  /// Clears the value of `overload`. Subsequent reads from it will return its default value.
+  mutating func clearOverload() {self._overload = nil}
 
   var attribute: [OnnxSubset_AttributeProto] = []
 
-  var docString: String = String()
+  var docString: String {
+    get {_docString ?? String()}
+    set {_docString = newValue}
+  }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {self._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {self._docString = nil}
 
   var metadataProps: [OnnxSubset_StringStringEntryProto] = []
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _name: String? = nil
+  fileprivate var _opType: String? = nil
+  fileprivate var _domain: String? = nil
+  fileprivate var _overload: String? = nil
+  fileprivate var _docString: String? = nil
 }
 
 nonisolated struct OnnxSubset_ModelProto: @unchecked Sendable {
@@ -283,9 +308,13 @@ nonisolated struct OnnxSubset_ModelProto: @unchecked Sendable {
   // methods supported on all messages.
 
   var irVersion: Int64 {
-    get {_storage._irVersion}
+    get {_storage._irVersion ?? 0}
     set {_uniqueStorage()._irVersion = newValue}
   }
+  /// Returns true if `irVersion` has been explicitly set.
+  var hasIrVersion: Bool {_storage._irVersion != nil}
+  /// Clears the value of `irVersion`. Subsequent reads from it will return its default value.
+  mutating func clearIrVersion() {_uniqueStorage()._irVersion = nil}
 
   var opsetImport: [OnnxSubset_OperatorSetIdProto] {
     get {_storage._opsetImport}
@@ -293,29 +322,49 @@ nonisolated struct OnnxSubset_ModelProto: @unchecked Sendable {
   }
 
   var producerName: String {
-    get {_storage._producerName}
+    get {_storage._producerName ?? String()}
     set {_uniqueStorage()._producerName = newValue}
   }
+  /// Returns true if `producerName` has been explicitly set.
+  var hasProducerName: Bool {_storage._producerName != nil}
+  /// Clears the value of `producerName`. Subsequent reads from it will return its default value.
+  mutating func clearProducerName() {_uniqueStorage()._producerName = nil}
 
   var producerVersion: String {
-    get {_storage._producerVersion}
+    get {_storage._producerVersion ?? String()}
     set {_uniqueStorage()._producerVersion = newValue}
   }
+  /// Returns true if `producerVersion` has been explicitly set.
+  var hasProducerVersion: Bool {_storage._producerVersion != nil}
+  /// Clears the value of `producerVersion`. Subsequent reads from it will return its default value.
+  mutating func clearProducerVersion() {_uniqueStorage()._producerVersion = nil}
 
   var domain: String {
-    get {_storage._domain}
+    get {_storage._domain ?? String()}
     set {_uniqueStorage()._domain = newValue}
   }
+  /// Returns true if `domain` has been explicitly set.
+  var hasDomain: Bool {_storage._domain != nil}
+  /// Clears the value of `domain`. Subsequent reads from it will return its default value.
+  mutating func clearDomain() {_uniqueStorage()._domain = nil}
 
   var modelVersion: Int64 {
-    get {_storage._modelVersion}
+    get {_storage._modelVersion ?? 0}
     set {_uniqueStorage()._modelVersion = newValue}
   }
+  /// Returns true if `modelVersion` has been explicitly set.
+  var hasModelVersion: Bool {_storage._modelVersion != nil}
+  /// Clears the value of `modelVersion`. Subsequent reads from it will return its default value.
+  mutating func clearModelVersion() {_uniqueStorage()._modelVersion = nil}
 
   var docString: String {
-    get {_storage._docString}
+    get {_storage._docString ?? String()}
     set {_uniqueStorage()._docString = newValue}
   }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {_storage._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {_uniqueStorage()._docString = nil}
 
   var graph: OnnxSubset_GraphProto {
     get {_storage._graph ?? OnnxSubset_GraphProto()}
@@ -343,13 +392,30 @@ nonisolated struct OnnxSubset_StringStringEntryProto: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var key: String = String()
+  var key: String {
+    get {_key ?? String()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  mutating func clearKey() {self._key = nil}
 
-  var value: String = String()
+  var value: String {
+    get {_value ?? String()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  mutating func clearValue() {self._value = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _key: String? = nil
+  fileprivate var _value: String? = nil
 }
 
 nonisolated struct OnnxSubset_GraphProto: Sendable {
@@ -359,13 +425,27 @@ nonisolated struct OnnxSubset_GraphProto: Sendable {
 
   var node: [OnnxSubset_NodeProto] = []
 
-  var name: String = String()
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
 
   var initializer: [OnnxSubset_TensorProto] = []
 
   var sparseInitializer: [OnnxSubset_SparseTensorProto] = []
 
-  var docString: String = String()
+  var docString: String {
+    get {_docString ?? String()}
+    set {_docString = newValue}
+  }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {self._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {self._docString = nil}
 
   var input: [OnnxSubset_ValueInfoProto] = []
 
@@ -378,6 +458,9 @@ nonisolated struct OnnxSubset_GraphProto: Sendable {
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _name: String? = nil
+  fileprivate var _docString: String? = nil
 }
 
 nonisolated struct OnnxSubset_TensorProto: Sendable {
@@ -387,7 +470,14 @@ nonisolated struct OnnxSubset_TensorProto: Sendable {
 
   var dims: [Int64] = []
 
-  var dataType: Int32 = 0
+  var dataType: Int32 {
+    get {_dataType ?? 0}
+    set {_dataType = newValue}
+  }
+  /// Returns true if `dataType` has been explicitly set.
+  var hasDataType: Bool {self._dataType != nil}
+  /// Clears the value of `dataType`. Subsequent reads from it will return its default value.
+  mutating func clearDataType() {self._dataType = nil}
 
   var segment: OnnxSubset_TensorProto.Segment {
     get {_segment ?? OnnxSubset_TensorProto.Segment()}
@@ -407,16 +497,44 @@ nonisolated struct OnnxSubset_TensorProto: Sendable {
 
   var int64Data: [Int64] = []
 
-  var name: String = String()
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
 
-  var docString: String = String()
+  var docString: String {
+    get {_docString ?? String()}
+    set {_docString = newValue}
+  }
+  /// Returns true if `docString` has been explicitly set.
+  var hasDocString: Bool {self._docString != nil}
+  /// Clears the value of `docString`. Subsequent reads from it will return its default value.
+  mutating func clearDocString() {self._docString = nil}
 
-  var rawData: Data = Data()
+  var rawData: Data {
+    get {_rawData ?? Data()}
+    set {_rawData = newValue}
+  }
+  /// Returns true if `rawData` has been explicitly set.
+  var hasRawData: Bool {self._rawData != nil}
+  /// Clears the value of `rawData`. Subsequent reads from it will return its default value.
+  mutating func clearRawData() {self._rawData = nil}
 
   /// Keys `location`, `offset`, `length`, `checksum` when data_location is EXTERNAL.
   var externalData: [OnnxSubset_StringStringEntryProto] = []
 
-  var dataLocation: OnnxSubset_TensorProto.DataLocation = .default
+  var dataLocation: OnnxSubset_TensorProto.DataLocation {
+    get {_dataLocation ?? .default}
+    set {_dataLocation = newValue}
+  }
+  /// Returns true if `dataLocation` has been explicitly set.
+  var hasDataLocation: Bool {self._dataLocation != nil}
+  /// Clears the value of `dataLocation`. Subsequent reads from it will return its default value.
+  mutating func clearDataLocation() {self._dataLocation = nil}
 
   var doubleData: [Double] = []
 
@@ -428,159 +546,45 @@ nonisolated struct OnnxSubset_TensorProto: Sendable {
 
   /// `data_type` holds these numbers; it is an int32 on the wire so that types added after
   /// this file was written still parse.
-  nonisolated enum DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
-    case undefined // = 0
-    case float // = 1
-    case uint8 // = 2
-    case int8 // = 3
-    case uint16 // = 4
-    case int16 // = 5
-    case int32 // = 6
-    case int64 // = 7
-    case string // = 8
-    case bool // = 9
-    case float16 // = 10
-    case double // = 11
-    case uint32 // = 12
-    case uint64 // = 13
-    case complex64 // = 14
-    case complex128 // = 15
-    case bfloat16 // = 16
-    case float8E4M3Fn // = 17
-    case float8E4M3Fnuz // = 18
-    case float8E5M2 // = 19
-    case float8E5M2Fnuz // = 20
-    case uint4 // = 21
-    case int4 // = 22
-    case float4E2M1 // = 23
-    case UNRECOGNIZED(Int)
+  nonisolated enum DataType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+    case undefined = 0
+    case float = 1
+    case uint8 = 2
+    case int8 = 3
+    case uint16 = 4
+    case int16 = 5
+    case int32 = 6
+    case int64 = 7
+    case string = 8
+    case bool = 9
+    case float16 = 10
+    case double = 11
+    case uint32 = 12
+    case uint64 = 13
+    case complex64 = 14
+    case complex128 = 15
+    case bfloat16 = 16
+    case float8E4M3Fn = 17
+    case float8E4M3Fnuz = 18
+    case float8E5M2 = 19
+    case float8E5M2Fnuz = 20
+    case uint4 = 21
+    case int4 = 22
+    case float4E2M1 = 23
 
     init() {
       self = .undefined
     }
 
-    init?(rawValue: Int) {
-      switch rawValue {
-      case 0: self = .undefined
-      case 1: self = .float
-      case 2: self = .uint8
-      case 3: self = .int8
-      case 4: self = .uint16
-      case 5: self = .int16
-      case 6: self = .int32
-      case 7: self = .int64
-      case 8: self = .string
-      case 9: self = .bool
-      case 10: self = .float16
-      case 11: self = .double
-      case 12: self = .uint32
-      case 13: self = .uint64
-      case 14: self = .complex64
-      case 15: self = .complex128
-      case 16: self = .bfloat16
-      case 17: self = .float8E4M3Fn
-      case 18: self = .float8E4M3Fnuz
-      case 19: self = .float8E5M2
-      case 20: self = .float8E5M2Fnuz
-      case 21: self = .uint4
-      case 22: self = .int4
-      case 23: self = .float4E2M1
-      default: self = .UNRECOGNIZED(rawValue)
-      }
-    }
-
-    var rawValue: Int {
-      switch self {
-      case .undefined: return 0
-      case .float: return 1
-      case .uint8: return 2
-      case .int8: return 3
-      case .uint16: return 4
-      case .int16: return 5
-      case .int32: return 6
-      case .int64: return 7
-      case .string: return 8
-      case .bool: return 9
-      case .float16: return 10
-      case .double: return 11
-      case .uint32: return 12
-      case .uint64: return 13
-      case .complex64: return 14
-      case .complex128: return 15
-      case .bfloat16: return 16
-      case .float8E4M3Fn: return 17
-      case .float8E4M3Fnuz: return 18
-      case .float8E5M2: return 19
-      case .float8E5M2Fnuz: return 20
-      case .uint4: return 21
-      case .int4: return 22
-      case .float4E2M1: return 23
-      case .UNRECOGNIZED(let i): return i
-      }
-    }
-
-    // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [OnnxSubset_TensorProto.DataType] = [
-      .undefined,
-      .float,
-      .uint8,
-      .int8,
-      .uint16,
-      .int16,
-      .int32,
-      .int64,
-      .string,
-      .bool,
-      .float16,
-      .double,
-      .uint32,
-      .uint64,
-      .complex64,
-      .complex128,
-      .bfloat16,
-      .float8E4M3Fn,
-      .float8E4M3Fnuz,
-      .float8E5M2,
-      .float8E5M2Fnuz,
-      .uint4,
-      .int4,
-      .float4E2M1,
-    ]
-
   }
 
-  nonisolated enum DataLocation: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
-    case `default` // = 0
-    case external // = 1
-    case UNRECOGNIZED(Int)
+  nonisolated enum DataLocation: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+    case `default` = 0
+    case external = 1
 
     init() {
       self = .default
     }
-
-    init?(rawValue: Int) {
-      switch rawValue {
-      case 0: self = .default
-      case 1: self = .external
-      default: self = .UNRECOGNIZED(rawValue)
-      }
-    }
-
-    var rawValue: Int {
-      switch self {
-      case .default: return 0
-      case .external: return 1
-      case .UNRECOGNIZED(let i): return i
-      }
-    }
-
-    // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [OnnxSubset_TensorProto.DataLocation] = [
-      .default,
-      .external,
-    ]
 
   }
 
@@ -590,18 +594,40 @@ nonisolated struct OnnxSubset_TensorProto: Sendable {
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var begin: Int64 = 0
+    var begin: Int64 {
+      get {_begin ?? 0}
+      set {_begin = newValue}
+    }
+    /// Returns true if `begin` has been explicitly set.
+    var hasBegin: Bool {self._begin != nil}
+    /// Clears the value of `begin`. Subsequent reads from it will return its default value.
+    mutating func clearBegin() {self._begin = nil}
 
-    var end: Int64 = 0
+    var end: Int64 {
+      get {_end ?? 0}
+      set {_end = newValue}
+    }
+    /// Returns true if `end` has been explicitly set.
+    var hasEnd: Bool {self._end != nil}
+    /// Clears the value of `end`. Subsequent reads from it will return its default value.
+    mutating func clearEnd() {self._end = nil}
 
     var unknownFields = SwiftProtobuf.UnknownStorage()
 
     init() {}
+
+    fileprivate var _begin: Int64? = nil
+    fileprivate var _end: Int64? = nil
   }
 
   init() {}
 
+  fileprivate var _dataType: Int32? = nil
   fileprivate var _segment: OnnxSubset_TensorProto.Segment? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _docString: String? = nil
+  fileprivate var _rawData: Data? = nil
+  fileprivate var _dataLocation: OnnxSubset_TensorProto.DataLocation? = nil
 }
 
 nonisolated struct OnnxSubset_SparseTensorProto: @unchecked Sendable {
@@ -671,7 +697,14 @@ nonisolated struct OnnxSubset_TensorShapeProto: Sendable {
       set {value = .dimParam(newValue)}
     }
 
-    var denotation: String = String()
+    var denotation: String {
+      get {_denotation ?? String()}
+      set {_denotation = newValue}
+    }
+    /// Returns true if `denotation` has been explicitly set.
+    var hasDenotation: Bool {self._denotation != nil}
+    /// Clears the value of `denotation`. Subsequent reads from it will return its default value.
+    mutating func clearDenotation() {self._denotation = nil}
 
     var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -682,6 +715,8 @@ nonisolated struct OnnxSubset_TensorShapeProto: Sendable {
     }
 
     init() {}
+
+    fileprivate var _denotation: String? = nil
   }
 
   init() {}
@@ -702,7 +737,14 @@ nonisolated struct OnnxSubset_TypeProto: Sendable {
     set {value = .tensorType(newValue)}
   }
 
-  var denotation: String = String()
+  var denotation: String {
+    get {_denotation ?? String()}
+    set {_denotation = newValue}
+  }
+  /// Returns true if `denotation` has been explicitly set.
+  var hasDenotation: Bool {self._denotation != nil}
+  /// Clears the value of `denotation`. Subsequent reads from it will return its default value.
+  mutating func clearDenotation() {self._denotation = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -716,7 +758,14 @@ nonisolated struct OnnxSubset_TypeProto: Sendable {
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var elemType: Int32 = 0
+    var elemType: Int32 {
+      get {_elemType ?? 0}
+      set {_elemType = newValue}
+    }
+    /// Returns true if `elemType` has been explicitly set.
+    var hasElemType: Bool {self._elemType != nil}
+    /// Clears the value of `elemType`. Subsequent reads from it will return its default value.
+    mutating func clearElemType() {self._elemType = nil}
 
     var shape: OnnxSubset_TensorShapeProto {
       get {_shape ?? OnnxSubset_TensorShapeProto()}
@@ -731,10 +780,13 @@ nonisolated struct OnnxSubset_TypeProto: Sendable {
 
     init() {}
 
+    fileprivate var _elemType: Int32? = nil
     fileprivate var _shape: OnnxSubset_TensorShapeProto? = nil
   }
 
   init() {}
+
+  fileprivate var _denotation: String? = nil
 }
 
 nonisolated struct OnnxSubset_OperatorSetIdProto: Sendable {
@@ -742,13 +794,30 @@ nonisolated struct OnnxSubset_OperatorSetIdProto: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var domain: String = String()
+  var domain: String {
+    get {_domain ?? String()}
+    set {_domain = newValue}
+  }
+  /// Returns true if `domain` has been explicitly set.
+  var hasDomain: Bool {self._domain != nil}
+  /// Clears the value of `domain`. Subsequent reads from it will return its default value.
+  mutating func clearDomain() {self._domain = nil}
 
-  var version: Int64 = 0
+  var version: Int64 {
+    get {_version ?? 0}
+    set {_version = newValue}
+  }
+  /// Returns true if `version` has been explicitly set.
+  var hasVersion: Bool {self._version != nil}
+  /// Clears the value of `version`. Subsequent reads from it will return its default value.
+  mutating func clearVersion() {self._version = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _domain: String? = nil
+  fileprivate var _version: Int64? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -760,13 +829,13 @@ nonisolated extension OnnxSubset_AttributeProto: SwiftProtobuf.Message, SwiftPro
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}f\0\u{1}i\0\u{1}s\0\u{1}t\0\u{1}g\0\u{1}floats\0\u{1}ints\0\u{1}strings\0\u{1}tensors\0\u{1}graphs\0\u{4}\u{2}doc_string\0\u{2}\u{7}type\0\u{3}ref_attr_name\0\u{3}sparse_tensor\0")
 
   fileprivate class _StorageClass {
-    var _name: String = String()
-    var _refAttrName: String = String()
-    var _docString: String = String()
-    var _type: OnnxSubset_AttributeProto.AttributeType = .undefined
-    var _f: Float = 0
-    var _i: Int64 = 0
-    var _s: Data = Data()
+    var _name: String? = nil
+    var _refAttrName: String? = nil
+    var _docString: String? = nil
+    var _type: OnnxSubset_AttributeProto.AttributeType? = nil
+    var _f: Float? = nil
+    var _i: Int64? = nil
+    var _s: Data? = nil
     var _t: OnnxSubset_TensorProto? = nil
     var _g: OnnxSubset_GraphProto? = nil
     var _sparseTensor: OnnxSubset_SparseTensorProto? = nil
@@ -845,18 +914,18 @@ nonisolated extension OnnxSubset_AttributeProto: SwiftProtobuf.Message, SwiftPro
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._name.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
-      }
-      if _storage._f.bitPattern != 0 {
-        try visitor.visitSingularFloatField(value: _storage._f, fieldNumber: 2)
-      }
-      if _storage._i != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._i, fieldNumber: 3)
-      }
-      if !_storage._s.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._s, fieldNumber: 4)
-      }
+      try { if let v = _storage._name {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._f {
+        try visitor.visitSingularFloatField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._i {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._s {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+      } }()
       try { if let v = _storage._t {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
       } }()
@@ -864,10 +933,10 @@ nonisolated extension OnnxSubset_AttributeProto: SwiftProtobuf.Message, SwiftPro
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
       if !_storage._floats.isEmpty {
-        try visitor.visitPackedFloatField(value: _storage._floats, fieldNumber: 7)
+        try visitor.visitRepeatedFloatField(value: _storage._floats, fieldNumber: 7)
       }
       if !_storage._ints.isEmpty {
-        try visitor.visitPackedInt64Field(value: _storage._ints, fieldNumber: 8)
+        try visitor.visitRepeatedInt64Field(value: _storage._ints, fieldNumber: 8)
       }
       if !_storage._strings.isEmpty {
         try visitor.visitRepeatedBytesField(value: _storage._strings, fieldNumber: 9)
@@ -878,15 +947,15 @@ nonisolated extension OnnxSubset_AttributeProto: SwiftProtobuf.Message, SwiftPro
       if !_storage._graphs.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._graphs, fieldNumber: 11)
       }
-      if !_storage._docString.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._docString, fieldNumber: 13)
-      }
-      if _storage._type != .undefined {
-        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 20)
-      }
-      if !_storage._refAttrName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._refAttrName, fieldNumber: 21)
-      }
+      try { if let v = _storage._docString {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._type {
+        try visitor.visitSingularEnumField(value: v, fieldNumber: 20)
+      } }()
+      try { if let v = _storage._refAttrName {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 21)
+      } }()
       try { if let v = _storage._sparseTensor {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
       } }()
@@ -937,9 +1006,9 @@ nonisolated extension OnnxSubset_ValueInfoProto: SwiftProtobuf.Message, SwiftPro
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self._name) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._type) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.docString) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._docString) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.metadataProps) }()
       default: break
       }
@@ -951,15 +1020,15 @@ nonisolated extension OnnxSubset_ValueInfoProto: SwiftProtobuf.Message, SwiftPro
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
     try { if let v = self._type {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
-    if !self.docString.isEmpty {
-      try visitor.visitSingularStringField(value: self.docString, fieldNumber: 3)
-    }
+    try { if let v = self._docString {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
     if !self.metadataProps.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.metadataProps, fieldNumber: 4)
     }
@@ -967,9 +1036,9 @@ nonisolated extension OnnxSubset_ValueInfoProto: SwiftProtobuf.Message, SwiftPro
   }
 
   static func ==(lhs: OnnxSubset_ValueInfoProto, rhs: OnnxSubset_ValueInfoProto) -> Bool {
-    if lhs.name != rhs.name {return false}
+    if lhs._name != rhs._name {return false}
     if lhs._type != rhs._type {return false}
-    if lhs.docString != rhs.docString {return false}
+    if lhs._docString != rhs._docString {return false}
     if lhs.metadataProps != rhs.metadataProps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -988,12 +1057,12 @@ nonisolated extension OnnxSubset_NodeProto: SwiftProtobuf.Message, SwiftProtobuf
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.input) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.output) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.opType) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._opType) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.attribute) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.docString) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.domain) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.overload) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._docString) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._domain) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._overload) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.metadataProps) }()
       default: break
       }
@@ -1001,30 +1070,34 @@ nonisolated extension OnnxSubset_NodeProto: SwiftProtobuf.Message, SwiftProtobuf
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.input.isEmpty {
       try visitor.visitRepeatedStringField(value: self.input, fieldNumber: 1)
     }
     if !self.output.isEmpty {
       try visitor.visitRepeatedStringField(value: self.output, fieldNumber: 2)
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
-    }
-    if !self.opType.isEmpty {
-      try visitor.visitSingularStringField(value: self.opType, fieldNumber: 4)
-    }
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._opType {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
     if !self.attribute.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.attribute, fieldNumber: 5)
     }
-    if !self.docString.isEmpty {
-      try visitor.visitSingularStringField(value: self.docString, fieldNumber: 6)
-    }
-    if !self.domain.isEmpty {
-      try visitor.visitSingularStringField(value: self.domain, fieldNumber: 7)
-    }
-    if !self.overload.isEmpty {
-      try visitor.visitSingularStringField(value: self.overload, fieldNumber: 8)
-    }
+    try { if let v = self._docString {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._domain {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._overload {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
     if !self.metadataProps.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.metadataProps, fieldNumber: 9)
     }
@@ -1034,12 +1107,12 @@ nonisolated extension OnnxSubset_NodeProto: SwiftProtobuf.Message, SwiftProtobuf
   static func ==(lhs: OnnxSubset_NodeProto, rhs: OnnxSubset_NodeProto) -> Bool {
     if lhs.input != rhs.input {return false}
     if lhs.output != rhs.output {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.opType != rhs.opType {return false}
-    if lhs.domain != rhs.domain {return false}
-    if lhs.overload != rhs.overload {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._opType != rhs._opType {return false}
+    if lhs._domain != rhs._domain {return false}
+    if lhs._overload != rhs._overload {return false}
     if lhs.attribute != rhs.attribute {return false}
-    if lhs.docString != rhs.docString {return false}
+    if lhs._docString != rhs._docString {return false}
     if lhs.metadataProps != rhs.metadataProps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1051,13 +1124,13 @@ nonisolated extension OnnxSubset_ModelProto: SwiftProtobuf.Message, SwiftProtobu
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ir_version\0\u{3}producer_name\0\u{3}producer_version\0\u{1}domain\0\u{3}model_version\0\u{3}doc_string\0\u{1}graph\0\u{3}opset_import\0\u{4}\u{6}metadata_props\0")
 
   fileprivate class _StorageClass {
-    var _irVersion: Int64 = 0
+    var _irVersion: Int64? = nil
     var _opsetImport: [OnnxSubset_OperatorSetIdProto] = []
-    var _producerName: String = String()
-    var _producerVersion: String = String()
-    var _domain: String = String()
-    var _modelVersion: Int64 = 0
-    var _docString: String = String()
+    var _producerName: String? = nil
+    var _producerVersion: String? = nil
+    var _domain: String? = nil
+    var _modelVersion: Int64? = nil
+    var _docString: String? = nil
     var _graph: OnnxSubset_GraphProto? = nil
     var _metadataProps: [OnnxSubset_StringStringEntryProto] = []
 
@@ -1118,24 +1191,24 @@ nonisolated extension OnnxSubset_ModelProto: SwiftProtobuf.Message, SwiftProtobu
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._irVersion != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._irVersion, fieldNumber: 1)
-      }
-      if !_storage._producerName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._producerName, fieldNumber: 2)
-      }
-      if !_storage._producerVersion.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._producerVersion, fieldNumber: 3)
-      }
-      if !_storage._domain.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._domain, fieldNumber: 4)
-      }
-      if _storage._modelVersion != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._modelVersion, fieldNumber: 5)
-      }
-      if !_storage._docString.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._docString, fieldNumber: 6)
-      }
+      try { if let v = _storage._irVersion {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._producerName {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._producerVersion {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._domain {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._modelVersion {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._docString {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+      } }()
       try { if let v = _storage._graph {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       } }()
@@ -1182,26 +1255,30 @@ nonisolated extension OnnxSubset_StringStringEntryProto: SwiftProtobuf.Message, 
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.value) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._value) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.key.isEmpty {
-      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
-    }
-    if !self.value.isEmpty {
-      try visitor.visitSingularStringField(value: self.value, fieldNumber: 2)
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._value {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: OnnxSubset_StringStringEntryProto, rhs: OnnxSubset_StringStringEntryProto) -> Bool {
-    if lhs.key != rhs.key {return false}
-    if lhs.value != rhs.value {return false}
+    if lhs._key != rhs._key {return false}
+    if lhs._value != rhs._value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1218,9 +1295,9 @@ nonisolated extension OnnxSubset_GraphProto: SwiftProtobuf.Message, SwiftProtobu
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.node) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._name) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.initializer) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.docString) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self._docString) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.input) }()
       case 12: try { try decoder.decodeRepeatedMessageField(value: &self.output) }()
       case 13: try { try decoder.decodeRepeatedMessageField(value: &self.valueInfo) }()
@@ -1232,18 +1309,22 @@ nonisolated extension OnnxSubset_GraphProto: SwiftProtobuf.Message, SwiftProtobu
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.node.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.node, fieldNumber: 1)
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
     if !self.initializer.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.initializer, fieldNumber: 5)
     }
-    if !self.docString.isEmpty {
-      try visitor.visitSingularStringField(value: self.docString, fieldNumber: 10)
-    }
+    try { if let v = self._docString {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+    } }()
     if !self.input.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.input, fieldNumber: 11)
     }
@@ -1264,10 +1345,10 @@ nonisolated extension OnnxSubset_GraphProto: SwiftProtobuf.Message, SwiftProtobu
 
   static func ==(lhs: OnnxSubset_GraphProto, rhs: OnnxSubset_GraphProto) -> Bool {
     if lhs.node != rhs.node {return false}
-    if lhs.name != rhs.name {return false}
+    if lhs._name != rhs._name {return false}
     if lhs.initializer != rhs.initializer {return false}
     if lhs.sparseInitializer != rhs.sparseInitializer {return false}
-    if lhs.docString != rhs.docString {return false}
+    if lhs._docString != rhs._docString {return false}
     if lhs.input != rhs.input {return false}
     if lhs.output != rhs.output {return false}
     if lhs.valueInfo != rhs.valueInfo {return false}
@@ -1288,19 +1369,19 @@ nonisolated extension OnnxSubset_TensorProto: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.dims) }()
-      case 2: try { try decoder.decodeSingularInt32Field(value: &self.dataType) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self._dataType) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._segment) }()
       case 4: try { try decoder.decodeRepeatedFloatField(value: &self.floatData) }()
       case 5: try { try decoder.decodeRepeatedInt32Field(value: &self.int32Data) }()
       case 6: try { try decoder.decodeRepeatedBytesField(value: &self.stringData) }()
       case 7: try { try decoder.decodeRepeatedInt64Field(value: &self.int64Data) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 9: try { try decoder.decodeSingularBytesField(value: &self.rawData) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 9: try { try decoder.decodeSingularBytesField(value: &self._rawData) }()
       case 10: try { try decoder.decodeRepeatedDoubleField(value: &self.doubleData) }()
       case 11: try { try decoder.decodeRepeatedUInt64Field(value: &self.uint64Data) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.docString) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self._docString) }()
       case 13: try { try decoder.decodeRepeatedMessageField(value: &self.externalData) }()
-      case 14: try { try decoder.decodeSingularEnumField(value: &self.dataLocation) }()
+      case 14: try { try decoder.decodeSingularEnumField(value: &self._dataLocation) }()
       case 16: try { try decoder.decodeRepeatedMessageField(value: &self.metadataProps) }()
       default: break
       }
@@ -1313,47 +1394,47 @@ nonisolated extension OnnxSubset_TensorProto: SwiftProtobuf.Message, SwiftProtob
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
     if !self.dims.isEmpty {
-      try visitor.visitPackedInt64Field(value: self.dims, fieldNumber: 1)
+      try visitor.visitRepeatedInt64Field(value: self.dims, fieldNumber: 1)
     }
-    if self.dataType != 0 {
-      try visitor.visitSingularInt32Field(value: self.dataType, fieldNumber: 2)
-    }
+    try { if let v = self._dataType {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 2)
+    } }()
     try { if let v = self._segment {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
     if !self.floatData.isEmpty {
-      try visitor.visitPackedFloatField(value: self.floatData, fieldNumber: 4)
+      try visitor.visitRepeatedFloatField(value: self.floatData, fieldNumber: 4)
     }
     if !self.int32Data.isEmpty {
-      try visitor.visitPackedInt32Field(value: self.int32Data, fieldNumber: 5)
+      try visitor.visitRepeatedInt32Field(value: self.int32Data, fieldNumber: 5)
     }
     if !self.stringData.isEmpty {
       try visitor.visitRepeatedBytesField(value: self.stringData, fieldNumber: 6)
     }
     if !self.int64Data.isEmpty {
-      try visitor.visitPackedInt64Field(value: self.int64Data, fieldNumber: 7)
+      try visitor.visitRepeatedInt64Field(value: self.int64Data, fieldNumber: 7)
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 8)
-    }
-    if !self.rawData.isEmpty {
-      try visitor.visitSingularBytesField(value: self.rawData, fieldNumber: 9)
-    }
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._rawData {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 9)
+    } }()
     if !self.doubleData.isEmpty {
-      try visitor.visitPackedDoubleField(value: self.doubleData, fieldNumber: 10)
+      try visitor.visitRepeatedDoubleField(value: self.doubleData, fieldNumber: 10)
     }
     if !self.uint64Data.isEmpty {
-      try visitor.visitPackedUInt64Field(value: self.uint64Data, fieldNumber: 11)
+      try visitor.visitRepeatedUInt64Field(value: self.uint64Data, fieldNumber: 11)
     }
-    if !self.docString.isEmpty {
-      try visitor.visitSingularStringField(value: self.docString, fieldNumber: 12)
-    }
+    try { if let v = self._docString {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 12)
+    } }()
     if !self.externalData.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.externalData, fieldNumber: 13)
     }
-    if self.dataLocation != .default {
-      try visitor.visitSingularEnumField(value: self.dataLocation, fieldNumber: 14)
-    }
+    try { if let v = self._dataLocation {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 14)
+    } }()
     if !self.metadataProps.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.metadataProps, fieldNumber: 16)
     }
@@ -1362,17 +1443,17 @@ nonisolated extension OnnxSubset_TensorProto: SwiftProtobuf.Message, SwiftProtob
 
   static func ==(lhs: OnnxSubset_TensorProto, rhs: OnnxSubset_TensorProto) -> Bool {
     if lhs.dims != rhs.dims {return false}
-    if lhs.dataType != rhs.dataType {return false}
+    if lhs._dataType != rhs._dataType {return false}
     if lhs._segment != rhs._segment {return false}
     if lhs.floatData != rhs.floatData {return false}
     if lhs.int32Data != rhs.int32Data {return false}
     if lhs.stringData != rhs.stringData {return false}
     if lhs.int64Data != rhs.int64Data {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.docString != rhs.docString {return false}
-    if lhs.rawData != rhs.rawData {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._docString != rhs._docString {return false}
+    if lhs._rawData != rhs._rawData {return false}
     if lhs.externalData != rhs.externalData {return false}
-    if lhs.dataLocation != rhs.dataLocation {return false}
+    if lhs._dataLocation != rhs._dataLocation {return false}
     if lhs.doubleData != rhs.doubleData {return false}
     if lhs.uint64Data != rhs.uint64Data {return false}
     if lhs.metadataProps != rhs.metadataProps {return false}
@@ -1399,26 +1480,30 @@ nonisolated extension OnnxSubset_TensorProto.Segment: SwiftProtobuf.Message, Swi
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.begin) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.end) }()
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self._begin) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self._end) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.begin != 0 {
-      try visitor.visitSingularInt64Field(value: self.begin, fieldNumber: 1)
-    }
-    if self.end != 0 {
-      try visitor.visitSingularInt64Field(value: self.end, fieldNumber: 2)
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._begin {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._end {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: OnnxSubset_TensorProto.Segment, rhs: OnnxSubset_TensorProto.Segment) -> Bool {
-    if lhs.begin != rhs.begin {return false}
-    if lhs.end != rhs.end {return false}
+    if lhs._begin != rhs._begin {return false}
+    if lhs._end != rhs._end {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1485,7 +1570,7 @@ nonisolated extension OnnxSubset_SparseTensorProto: SwiftProtobuf.Message, Swift
         try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
       } }()
       if !_storage._dims.isEmpty {
-        try visitor.visitPackedInt64Field(value: _storage._dims, fieldNumber: 3)
+        try visitor.visitRepeatedInt64Field(value: _storage._dims, fieldNumber: 3)
       }
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1564,7 +1649,7 @@ nonisolated extension OnnxSubset_TensorShapeProto.Dimension: SwiftProtobuf.Messa
           self.value = .dimParam(v)
         }
       }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.denotation) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._denotation) }()
       default: break
       }
     }
@@ -1586,15 +1671,15 @@ nonisolated extension OnnxSubset_TensorShapeProto.Dimension: SwiftProtobuf.Messa
     }()
     case nil: break
     }
-    if !self.denotation.isEmpty {
-      try visitor.visitSingularStringField(value: self.denotation, fieldNumber: 3)
-    }
+    try { if let v = self._denotation {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: OnnxSubset_TensorShapeProto.Dimension, rhs: OnnxSubset_TensorShapeProto.Dimension) -> Bool {
     if lhs.value != rhs.value {return false}
-    if lhs.denotation != rhs.denotation {return false}
+    if lhs._denotation != rhs._denotation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1623,7 +1708,7 @@ nonisolated extension OnnxSubset_TypeProto: SwiftProtobuf.Message, SwiftProtobuf
           self.value = .tensorType(v)
         }
       }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.denotation) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._denotation) }()
       default: break
       }
     }
@@ -1637,15 +1722,15 @@ nonisolated extension OnnxSubset_TypeProto: SwiftProtobuf.Message, SwiftProtobuf
     try { if case .tensorType(let v)? = self.value {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if !self.denotation.isEmpty {
-      try visitor.visitSingularStringField(value: self.denotation, fieldNumber: 6)
-    }
+    try { if let v = self._denotation {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: OnnxSubset_TypeProto, rhs: OnnxSubset_TypeProto) -> Bool {
     if lhs.value != rhs.value {return false}
-    if lhs.denotation != rhs.denotation {return false}
+    if lhs._denotation != rhs._denotation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1661,7 +1746,7 @@ nonisolated extension OnnxSubset_TypeProto.Tensor: SwiftProtobuf.Message, SwiftP
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt32Field(value: &self.elemType) }()
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self._elemType) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._shape) }()
       default: break
       }
@@ -1673,9 +1758,9 @@ nonisolated extension OnnxSubset_TypeProto.Tensor: SwiftProtobuf.Message, SwiftP
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if self.elemType != 0 {
-      try visitor.visitSingularInt32Field(value: self.elemType, fieldNumber: 1)
-    }
+    try { if let v = self._elemType {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 1)
+    } }()
     try { if let v = self._shape {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
@@ -1683,7 +1768,7 @@ nonisolated extension OnnxSubset_TypeProto.Tensor: SwiftProtobuf.Message, SwiftP
   }
 
   static func ==(lhs: OnnxSubset_TypeProto.Tensor, rhs: OnnxSubset_TypeProto.Tensor) -> Bool {
-    if lhs.elemType != rhs.elemType {return false}
+    if lhs._elemType != rhs._elemType {return false}
     if lhs._shape != rhs._shape {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1700,26 +1785,30 @@ nonisolated extension OnnxSubset_OperatorSetIdProto: SwiftProtobuf.Message, Swif
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.domain) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self._domain) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self._version) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.domain.isEmpty {
-      try visitor.visitSingularStringField(value: self.domain, fieldNumber: 1)
-    }
-    if self.version != 0 {
-      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 2)
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._domain {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._version {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: OnnxSubset_OperatorSetIdProto, rhs: OnnxSubset_OperatorSetIdProto) -> Bool {
-    if lhs.domain != rhs.domain {return false}
-    if lhs.version != rhs.version {return false}
+    if lhs._domain != rhs._domain {return false}
+    if lhs._version != rhs._version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -139,8 +139,9 @@ paths:
       description: |
         The model is the raw body (`curl -T model.safetensors -X POST …`) or the `model`
         part of a `multipart/form-data` body (`curl -F model=@model.safetensors …`): a
-        safetensors file, or a Core ML `.mlpackage` zipped (`zip -r`) or tarred. The
-        format is detected from the content. Models are content-addressed: the same bytes
+        safetensors file, an ONNX model (`.onnx`, or zipped/tarred together with the
+        external-data files its initializers name), or a Core ML `.mlpackage` zipped (`zip -r`)
+        or tarred. The format is detected from the content. Models are content-addressed: the same bytes
         give the same id. `Expect: 100-continue` is answered only after auth and size checks.
       requestBody:
         required: true
@@ -199,6 +200,8 @@ paths:
         - {name: model_id, in: query, required: false, schema: {$ref: "#/components/schemas/ModelID"}, description: "Model for a bare config document."}
         - {name: minimum_deployment_target, in: query, required: false, schema: {$ref: "#/components/schemas/DeploymentTarget"},
            description: "minimum_deployment_target for a bare config document or a one-shot job; a job document's field wins."}
+        - {name: onnx_format, in: query, required: false, schema: {$ref: "#/components/schemas/ONNXFormat"},
+           description: "onnx_format for a bare config document or a one-shot job; a job document's field wins."}
         - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 600},
            description: "Seconds to wait for the queued job to finish before answering: 200 with the finished job, or 202 with it still queued or running. Checked before the body is read."}
       requestBody:
@@ -396,7 +399,7 @@ components:
       required: [id, format, sha256, bytes, tensor_count, parameter_count, created_at, links]
       properties:
         id: {type: string, description: "SHA-256 of the bytes."}
-        format: {type: string, enum: [safetensors, mlpackage], description: "mlpackage for a zipped or tarred Core ML package."}
+        format: {type: string, enum: [safetensors, mlpackage, onnx], description: "mlpackage for a zipped or tarred Core ML package; onnx for a bare or archived ONNX model."}
         sha256: {type: string}
         bytes: {type: integer}
         tensor_count: {type: integer, description: "Tensors of a safetensors file; float weight consts (in weight files) of a Core ML package."}
@@ -428,14 +431,27 @@ components:
         config: {$ref: "#/components/schemas/Compression"}
         preset: {$ref: "#/components/schemas/PresetName"}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
+        onnx_format: {$ref: "#/components/schemas/ONNXFormat"}
       additionalProperties: false
       oneOf:
         - required: [config]
         - required: [preset]
+    ONNXFormat:
+      type: string
+      enum: [qdq, matmul_nbits]
+      description: |
+        ONNX models only (422 for other formats). How linearly quantized weights are written:
+        `qdq` (default) as integer initializers + `DequantizeLinear` (with `axis`, and
+        `block_size` at opset 21 for int4/uint4 and per_block), which any ONNX runtime reads;
+        `matmul_nbits` writes the weights that MatMul reads as input B as onnxruntime's
+        `com.microsoft.MatMulNBits` node (4 or 8 bits, per_block along K with block_size 16–256;
+        other configs are a 422 naming onnx_format), quantized with onnxruntime's own blockwise
+        rule so its packed weights, scales and zero points equal `MatMulNBitsQuantizer`'s.
+        Other weights (Conv, Gemm, Gather) keep the `qdq` forms.
     DeploymentTarget:
       type: string
       description: |
-        Core ML models only (422 for safetensors). A model written for an older target is raised
+        Core ML models only (422 for safetensors and ONNX). A model written for an older target is raised
         to this one before compressing, as coremltools converts with `minimum_deployment_target`:
         every function's opset (iOS15 = CoreML5 … iOS18 = CoreML8) and the specification version
         (iOS15 = 6 … iOS18 = 9) go up, never down, and weights are written with that opset's
@@ -532,6 +548,7 @@ components:
         preset: {type: [string, "null"]}
         config: {$ref: "#/components/schemas/Compression"}
         minimum_deployment_target: {type: [string, "null"], description: "As given when the job was created."}
+        onnx_format: {type: [string, "null"], description: "As given when the job was created."}
         created_at: {type: string, format: date-time}
         started_at: {type: [string, "null"], format: date-time}
         finished_at: {type: [string, "null"], format: date-time}
@@ -561,7 +578,7 @@ components:
             total_seconds: {type: number, description: "From a worker taking the job to the artifact being in place."}
         job_id: {type: string}
         model_id: {type: string}
-        format: {type: string, enum: [safetensors, mlpackage]}
+        format: {type: string, enum: [safetensors, mlpackage, onnx]}
         warnings: {type: array, items: {type: string}}
         tensors:
           type: array
@@ -712,7 +729,7 @@ components:
       required: [format, float16_weight_bytes, device, compute_units, accuracy_budget_points, rows, recommendation, warnings]
       properties:
         warnings: {type: array, items: {type: string}, description: "Layers where one config loses 6 dB or more than another of the same bit width."}
-        format: {type: string, enum: [safetensors, mlpackage]}
+        format: {type: string, enum: [safetensors, mlpackage, onnx]}
         float16_weight_bytes: {type: integer}
         device: {type: string}
         compute_units: {$ref: "#/components/schemas/ComputeUnits"}

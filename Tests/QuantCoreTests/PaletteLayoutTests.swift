@@ -32,9 +32,11 @@ import Testing
         #expect(axisOne.elementOffset(ofIndexRow: 3) == 6)  // o = 1, v = 1 → element (1, 2)
     }
 
-    @Test func perTensorIgnoresTheConfiguredAxis() throws {
+    /// The axis of a per_tensor LUT's per-channel scales and vectors: the one it is given
+    /// (the compression core gives the weight's output axis, as coremltools does).
+    @Test func perTensorRunsAlongTheGivenAxisWithOneLUT() throws {
         let layout = try PaletteLayout(shape: [4, 6], config: .init(nbits: 2, channelAxis: 1))
-        #expect(layout.channelAxis == 0)
+        #expect(layout.channelAxis == 1)
         #expect(layout.isSingleGroup)
     }
 }

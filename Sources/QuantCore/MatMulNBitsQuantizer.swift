@@ -64,10 +64,28 @@ public struct MatMulNBitsQuantizer: Sendable {
         guard weight.count == k * n * type.byteWidth else {
             throw .sizeMismatch(expected: k * n * type.byteWidth, actual: weight.count)
         }
-        var values = [Float](repeating: 0, count: k * n)
-        try values.withUnsafeMutableBufferPointer { (values) throws(QuantCoreError) in
+        var decoded = [Float](repeating: 0, count: k * n)
+        try decoded.withUnsafeMutableBufferPointer { (values) throws(QuantCoreError) in
             try FloatConversion.decode(weight, from: type, into: values)
         }
+        // Each column is quantized on its own: transposed to [n, k] (in tiles, so both sides
+        // stay in cache), a column's blocks are contiguous and columns can go to all cores.
+        var columnsFirst = [Float](repeating: 0, count: k * n)
+        let tile = 64
+        decoded.withUnsafeBufferPointer { source in
+            columnsFirst.withUnsafeMutableBufferPointer { target in
+                for rowStart in stride(from: 0, to: k, by: tile) {
+                    for columnStart in stride(from: 0, to: n, by: tile) {
+                        for row in rowStart..<min(k, rowStart + tile) {
+                            for column in columnStart..<min(n, columnStart + tile) {
+                                target[column * k + row] = source[row * n + column]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        decoded = []
         let blocks = (k + blockSize - 1) / blockSize
         let blob = blockSize * bits / 8
         let maxCode = Float((1 << bits) - 1)
@@ -75,53 +93,67 @@ public struct MatMulNBitsQuantizer: Sendable {
         let zeroPointRow = (blocks * bits + 7) / 8
         var packed = [UInt8](repeating: 0, count: n * blocks * blob)
         var scales = [Float](repeating: 0, count: n * blocks)
-        var zeroPoints: [UInt8]? = isSymmetric ? nil : [UInt8](repeating: 0, count: n * zeroPointRow)
-        var codes = [UInt8](repeating: 0, count: blocks * blockSize)
-        var blockZeroPoints = [UInt8](repeating: middle, count: zeroPointRow * 8 / bits)
-        for column in 0..<n {
-            for block in 0..<blocks {
-                let rows = (block * blockSize)..<min(k, (block + 1) * blockSize)
-                var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
-                for row in rows {
-                    let value = values[row * n + column]
-                    if value < low { low = value }
-                    if value > high { high = value }
-                }
-                let (scale, zeroPoint) = scaleAndZeroPoint(low: low, high: high, type: type)
-                scales[column * blocks + block] = scale
-                blockZeroPoints[block] = zeroPoint
-                // MLAS multiplies by the reciprocal of the scale as stored, in float.
-                let reciprocal = scale == 0 ? 0 : 1 / scale
-                for row in rows {
-                    let code = (values[row * n + column] * reciprocal + Float(zeroPoint)).rounded(.toNearestOrAwayFromZero)
-                    codes[row] = UInt8(min(max(code, 0), maxCode))
-                }
-            }
-            let out = column * blocks * blob
-            if bits == 8 {
-                for row in 0..<k { packed[out + row] = codes[row] }
-            } else {
-                // MLAS packs pairs of rows and, for an odd K, leaves the last byte's high nibble
-                // as the previous pair's second code when that pair fell in the same stretch of
-                // 2 · blockSize rows it works on (0 at the start of one).
-                let staleHigh: UInt8 = k % 2 == 1 && (k - 1) % (2 * blockSize) != 0 ? codes[k - 2] : 0
-                for row in stride(from: 0, to: k, by: 2) {
-                    let high = row + 1 < k ? codes[row + 1] : staleHigh
-                    packed[out + row / 2] = codes[row] & 0x0F | high << 4
-                }
-            }
-            if zeroPoints != nil {
-                let out = column * zeroPointRow
-                if bits == 8 {
-                    for block in 0..<blocks { zeroPoints![out + block] = blockZeroPoints[block] }
-                } else {
-                    for byte in 0..<zeroPointRow {
-                        zeroPoints![out + byte] = blockZeroPoints[2 * byte] & 0x0F | blockZeroPoints[2 * byte + 1] << 4
+        var zeroPoints = [UInt8](repeating: 0, count: isSymmetric ? 0 : n * zeroPointRow)
+        let chunks = ParallelChunks.chunkCount(items: n, unitsPerItem: k)
+        columnsFirst.withUnsafeBufferPointer { values in
+            packed.withUnsafeMutableBufferPointer { packed in
+                scales.withUnsafeMutableBufferPointer { scales in
+                  zeroPoints.withUnsafeMutableBufferPointer { zeroPointsBuffer in
+                    let zeroPointsTarget = zeroPointsBuffer.isEmpty ? nil : zeroPointsBuffer
+                    nonisolated(unsafe) let (values, packed, scales, zeroPointsOut) = (values, packed, scales, zeroPointsTarget)
+                    ParallelChunks.forEach(count: n, chunks: chunks) { _, columns in
+                        var codes = [UInt8](repeating: 0, count: blocks * blockSize)
+                        var blockZeroPoints = [UInt8](repeating: middle, count: zeroPointRow * 8 / bits)
+                        for column in columns {
+                            let values = values.baseAddress! + column * k
+                            for block in 0..<blocks {
+                                let rows = (block * blockSize)..<min(k, (block + 1) * blockSize)
+                                var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
+                                for row in rows {
+                                    let value = values[row]
+                                    if value < low { low = value }
+                                    if value > high { high = value }
+                                }
+                                let (scale, zeroPoint) = scaleAndZeroPoint(low: low, high: high, type: type)
+                                scales[column * blocks + block] = scale
+                                blockZeroPoints[block] = zeroPoint
+                                // MLAS multiplies by the reciprocal of the scale as stored, in float.
+                                let reciprocal = scale == 0 ? 0 : 1 / scale
+                                for row in rows {
+                                    let code = (values[row] * reciprocal + Float(zeroPoint)).rounded(.toNearestOrAwayFromZero)
+                                    codes[row] = UInt8(min(max(code, 0), maxCode))
+                                }
+                            }
+                            let out = column * blocks * blob
+                            if bits == 8 {
+                                for row in 0..<k { packed[out + row] = codes[row] }
+                            } else {
+                                // MLAS packs pairs of rows and, for an odd K, leaves the last byte's high nibble
+                                // as the previous pair's second code when that pair fell in the same stretch of
+                                // 2 · blockSize rows it works on (0 at the start of one).
+                                let staleHigh: UInt8 = k % 2 == 1 && (k - 1) % (2 * blockSize) != 0 ? codes[k - 2] : 0
+                                for row in stride(from: 0, to: k, by: 2) {
+                                    let high = row + 1 < k ? codes[row + 1] : staleHigh
+                                    packed[out + row / 2] = codes[row] & 0x0F | high << 4
+                                }
+                            }
+                            if let zeroPointsOut {
+                                let out = column * zeroPointRow
+                                if bits == 8 {
+                                    for block in 0..<blocks { zeroPointsOut[out + block] = blockZeroPoints[block] }
+                                } else {
+                                    for byte in 0..<zeroPointRow {
+                                        zeroPointsOut[out + byte] = blockZeroPoints[2 * byte] & 0x0F | blockZeroPoints[2 * byte + 1] << 4
+                                    }
+                                }
+                            }
+                        }
                     }
+                  }
                 }
             }
         }
-        return Result(k: k, n: n, blockCount: blocks, packed: packed, scales: scales, zeroPoints: zeroPoints)
+        return Result(k: k, n: n, blockCount: blocks, packed: packed, scales: scales, zeroPoints: isSymmetric ? nil : zeroPoints)
     }
 
     /// MLAS' `range2scale` (symmetric) and `range2scalezp`, for unsigned codes. The scale is

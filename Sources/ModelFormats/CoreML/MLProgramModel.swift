@@ -91,6 +91,7 @@ public struct MLProgramModel: Sendable {
                     fileName: file.fileName, blobOffset: file.offset,
                     consumerTypes: uses.reduce(into: []) { types, use in if !types.contains(use.type) { types.append(use.type) } },
                     outputAxis: consumers.outputAxis(of: output.name, rank: shape.count),
+                    convolutionGroups: consumers.convolutionGroups(of: output.name),
                     feedsConstexpr: uses.contains { $0.type.hasPrefix("constexpr_") }))
             }
         }

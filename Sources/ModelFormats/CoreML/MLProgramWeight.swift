@@ -16,6 +16,8 @@ public struct MLProgramWeight: Sendable, Equatable {
     /// The output-channel axis its consumers imply (coremltools' rules: conv_transpose 1,
     /// matmul by operand and transpose flag, 0 otherwise); nil when consumers disagree.
     public let outputAxis: Int?
+    /// The largest `groups` of the convolutions that read it (1 otherwise).
+    public let convolutionGroups: Int
     /// Whether a consumer is already a constexpr op (a const feeding a compressed form).
     public let feedsConstexpr: Bool
 

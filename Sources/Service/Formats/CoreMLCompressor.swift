@@ -98,7 +98,8 @@ struct CoreMLCompressor {
     static func candidate(_ w: MLProgramWeight) -> WeightCandidate {
         WeightCandidate(name: w.name, shape: w.shape, type: w.dataType == .float16 ? .float16 : .float32,
                         opType: w.consumerTypes.first, outputAxis: w.outputAxis,
-                        ineligibility: w.consumerTypes.isEmpty ? .noConsumer : w.feedsConstexpr ? .alreadyDecompressed : nil)
+                        ineligibility: w.consumerTypes.isEmpty ? .noConsumer : w.feedsConstexpr ? .alreadyDecompressed : nil,
+                        convolutionGroups: w.convolutionGroups)
     }
 
     /// What in a stage only the iOS18 opset can write, or nil.

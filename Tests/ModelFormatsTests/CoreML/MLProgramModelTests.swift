@@ -140,10 +140,10 @@ private func blobBytes(_ value: CoreML_Specification_MILSpec_Value?, in file: [U
         // The int32 const is inline and not a float: not a weight.
         #expect(model.weights == [
             MLProgramWeight(name: "linear_0_weight_to_fp16", outputName: "w", dataType: .float16, shape: [4, 8],
-                            fileName: sourceFile, blobOffset: file.weight, consumerTypes: ["linear"], outputAxis: 0,
+                            fileName: sourceFile, blobOffset: file.weight, consumerTypes: ["linear"], outputAxis: 0, convolutionGroups: 1,
                             feedsConstexpr: false),
             MLProgramWeight(name: "linear_0_bias_to_fp16", outputName: "b", dataType: .float16, shape: [4],
-                            fileName: sourceFile, blobOffset: file.bias, consumerTypes: ["linear"], outputAxis: 0,
+                            fileName: sourceFile, blobOffset: file.bias, consumerTypes: ["linear"], outputAxis: 0, convolutionGroups: 1,
                             feedsConstexpr: false),
         ])
     }

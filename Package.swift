@@ -18,6 +18,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // GEMM for the executor (libopenblas-dev).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
@@ -47,6 +50,10 @@ let package = Package(
             "QuantCore", "Compression", "CZlib", "CDeflateDecoder", "CCRC32",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto", "ONNX/Proto/onnx_subset.proto"]),
+        // CPU executor: one op-kernel library, graphs lowered onto it by each format, a planned
+        // activation arena; runs float and compressed models for evaluation and calibration.
+        .target(name: "Execution", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
         .target(name: "Estimation", dependencies: ["ModelFormats"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
@@ -77,6 +84,7 @@ let package = Package(
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),
+        .testTarget(name: "ExecutionTests", dependencies: ["Execution"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
         .testTarget(name: "ServiceTests", dependencies: [
             "Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib",

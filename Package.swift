@@ -47,7 +47,7 @@ let package = Package(
         // Model file readers/writers and format sniffing.
         // The .proto sources are inputs to scripts/generate-protos, not to the build.
         .target(name: "ModelFormats", dependencies: [
-            "QuantCore", "Compression", "CZlib", "CDeflateDecoder", "CCRC32",
+            "QuantCore", "Compression", "Execution", "CZlib", "CDeflateDecoder", "CCRC32",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["CoreML/Proto/coreml_model.proto", "CoreML/Proto/coreml_mil.proto", "ONNX/Proto/onnx_subset.proto"]),
         // CPU executor: one op-kernel library, graphs lowered onto it by each format, a planned
@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Estimation", dependencies: ["ModelFormats"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "Estimation", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
+            "HTTP", "ModelFormats", "Estimation", "Execution", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -83,11 +83,11 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "QuantCore"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "CZlib", "CDeflateDecoder", "CCRC32"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "Execution", "CZlib", "CDeflateDecoder", "CCRC32"]),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
         .testTarget(name: "ServiceTests", dependencies: [
-            "Service", "HTTP", "ModelFormats", "Estimation", "QuantCore", "CZlib",
+            "Service", "HTTP", "ModelFormats", "Estimation", "Execution", "QuantCore", "CZlib",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
         ]),

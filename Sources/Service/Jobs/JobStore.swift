@@ -18,7 +18,8 @@ public final class JobStore: Sendable {
         try Self.migrator.migrate(db)
     }
 
-    private static var migrator: DatabaseMigrator {
+    /// Internal so tests can build a database as an earlier version left it.
+    static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.create(table: "models") { t in

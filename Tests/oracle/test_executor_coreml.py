@@ -29,15 +29,14 @@ from test_coreml import compressed_model, dense_weights  # noqa: E402
 from test_executor_onnx import RELATIVE_L2, relative_l2  # noqa: E402
 
 
-def feeds(seed=0, pixels=False):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (1, 3, 32, 32)) if pixels else rng.standard_normal((1, 3, 32, 32))
-    return {"input": x.astype(np.float32)}
+def feeds(seed=0):
+    return {"input": np.random.default_rng(seed).standard_normal((1, 3, 32, 32)).astype(np.float32)}
 
 
-def assert_matches_twin(tmp_path, package, twin, inputs, label):
+def assert_matches_twin(tmp_path, package, twin, inputs, label, samples=None):
+    """``samples``: what quantd is given when it differs from the twin's ``inputs`` (images)."""
     expected = session(str(twin)).run(None, inputs)[0]
-    actual = run_model(tmp_path, mlprograms.zip_package(str(package)), inputs)
+    actual = run_model(tmp_path, mlprograms.zip_package(str(package)), samples or inputs)
     assert sorted(actual) == ["logits"], f"{label}: quantd wrote {sorted(actual)}"
     assert actual["logits"].shape == expected.shape, f"{label}: shape {actual['logits'].shape}, onnxruntime {expected.shape}"
     error = relative_l2(actual["logits"], expected)
@@ -67,19 +66,23 @@ def test_network_matches_its_onnx_twin(tmp_path, built, network, precision):
 
 
 def test_image_input_applies_scale_and_bias_once(tmp_path):
-    """A BGR image input with scale and bias: quantd reads the pixels (in the model's channel
-    order, NCHW) and the program's own mul and add scale them; the twin scales them itself."""
+    """A BGR image input with scale and bias: the samples are RGB pixels, height × width ×
+    channels, as a user's images are; quantd puts them in the model's channel order (NCHW) and
+    the program's own mul and add scale them. The twin is handed the BGR NCHW pixels and scales
+    them itself."""
     import coremltools as ct
 
     image = dict(scale=1 / 255, bias=[-0.5, -0.4, -0.3], color_layout=ct.colorlayout.BGR)
     package, twin = twins.build(str(tmp_path), "mobilenetv2", image=image)
-    assert_matches_twin(tmp_path, package, twin, feeds(pixels=True), "mobilenetv2 image BGR")
+    rgb = np.random.default_rng(5).integers(0, 256, (1, 32, 32, 3)).astype(np.uint8)
+    bgr_nchw = rgb[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
+    assert_matches_twin(tmp_path, package, twin, {"input": bgr_nchw}, "mobilenetv2 image BGR", samples={"input": rgb})
 
 
 PRUNE50 = {"config_type": "OpMagnitudePrunerConfig", "global_config": {"target_sparsity": 0.5}}
 INT8 = {"config_type": "OpLinearQuantizerConfig", "global_config": {"dtype": "int8"}}
 INT4_BLOCK = {"config_type": "OpLinearQuantizerConfig",
-              "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 8}}
+              "global_config": {"dtype": "int4", "granularity": "per_block", "block_size": 8, "weight_threshold": 0}}
 PALETTE4 = {"config_type": "OpPalettizerConfig", "global_config": {"mode": "kmeans", "nbits": 4}}
 PALETTE4_GROUPED = {"config_type": "OpPalettizerConfig",
                     "global_config": {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 4}}

@@ -22,7 +22,7 @@ public struct Evaluation: Sendable {
                     progress: (Double) -> Void = { _ in }, isCancelled: () -> Bool = { false }) throws -> EvaluationResult {
         let started = ContinuousClock.now
         var outputs: [String: (kind: OutputKind, error: ErrorAccumulator, agreement: AgreementAccumulator)] = [:]
-        var layers: [String: (name: String, opType: String, error: ErrorAccumulator)] = [:]
+        var layers: [String: (name: String, opType: String, inputs: [String], error: ErrorAccumulator)] = [:]
         var layerOrder: [String] = []
         var samples = 0
         for index in 0..<batchCount {
@@ -38,7 +38,7 @@ public struct Evaluation: Sendable {
                 for (name, tensor) in zip(node.outputs, tensors) {
                     guard let floats = tensor.floats, let reference = kept[name], reference.count == floats.count else { continue }
                     if layers[name] == nil {
-                        layers[name] = (node.name, node.sourceType, ErrorAccumulator())
+                        layers[name] = (node.name, node.sourceType, node.inputs.compactMap { $0 }, ErrorAccumulator())
                         layerOrder.append(name)
                     }
                     layers[name]!.error.add(reference: reference, candidate: floats)
@@ -58,7 +58,11 @@ public struct Evaluation: Sendable {
         }
         let compared = layerOrder.map { output in
             let layer = layers[output]!
-            return EvaluationResult.Layer(name: layer.name, opType: layer.opType, output: output, error: layer.error)
+            // Inputs never compared (graph inputs, constants) are exact.
+            let noisiest = layer.inputs.compactMap { layers[$0]?.error }.max { Self.noiseRatio($0) < Self.noiseRatio($1) }
+            return EvaluationResult.Layer(name: layer.name, opType: layer.opType, output: output, error: layer.error,
+                                          inputSNRDecibels: noisiest?.snrDecibels,
+                                          addedNoise: Self.noiseRatio(layer.error) - (noisiest.map(Self.noiseRatio) ?? 0))
         }
         return EvaluationResult(
             samples: samples,
@@ -69,17 +73,22 @@ public struct Evaluation: Sendable {
             layers: Self.worstFirst(compared))
     }
 
-    /// Lowest SNR first (NaN, from a non-finite value, lowest of all); identical layers (no SNR)
-    /// last; graph order among equals.
+    /// Noise energy over signal energy: 0 when exact, infinite for a NaN or an all-zero signal.
+    static func noiseRatio(_ error: ErrorAccumulator) -> Double {
+        guard error.noiseEnergy > 0 else { return error.noiseEnergy.isNaN ? .infinity : 0 }
+        guard error.signalEnergy > 0, error.noiseEnergy.isFinite else { return .infinity }
+        return error.noiseEnergy / error.signalEnergy
+    }
+
+    /// The layers that add the most noise first (a non-finite one first of all); graph order
+    /// among equals.
     static func worstFirst(_ layers: [EvaluationResult.Layer]) -> [EvaluationResult.Layer] {
-        func rank(_ snr: Double?) -> Double? { snr.map { $0.isNaN ? -.infinity : $0 } }
+        func rank(_ layer: EvaluationResult.Layer) -> Double {
+            layer.addedNoise.isNaN || Self.noiseRatio(layer.error).isInfinite ? .infinity : layer.addedNoise
+        }
         return layers.enumerated().sorted { a, b in
-            switch (rank(a.element.error.snrDecibels), rank(b.element.error.snrDecibels)) {
-            case let (x?, y?) where x != y: return x < y
-            case (nil, _?): return false
-            case (_?, nil): return true
-            default: return a.offset < b.offset
-            }
+            let (x, y) = (rank(a.element), rank(b.element))
+            return x != y ? x > y : a.offset < b.offset
         }.map(\.element)
     }
 }

@@ -2,7 +2,7 @@ import Estimation
 import Execution
 
 /// The report's `evaluation` section: what running the float and the compressed model on the
-/// user's samples measured, per output and per layer (the lowest SNR first).
+/// user's samples measured, per output and per layer (the layers adding the most noise first).
 public struct EvaluationReport: Codable, Sendable, Equatable {
     public struct Output: Codable, Sendable, Equatable {
         public var name: String
@@ -35,11 +35,17 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
         public var output: String
         /// Null when the layer's output is unchanged by compression, or `non_finite`.
         public var snrDB: Double?
+        /// The SNR of its noisiest input; null when its inputs were exact.
+        public var inputSNRDB: Double?
+        /// The noise the layer itself added, as noise-to-signal energy (output's less its noisiest
+        /// input's): the order of the table.
+        public var addedNoise: Double?
         public var nonFinite: Bool?
 
         enum CodingKeys: String, CodingKey {
             case name, output
-            case opType = "op_type", snrDB = "snr_db", nonFinite = "non_finite"
+            case opType = "op_type", snrDB = "snr_db", inputSNRDB = "input_snr_db", addedNoise = "added_noise"
+            case nonFinite = "non_finite"
         }
     }
 
@@ -72,6 +78,7 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
         }
         layers = result.layers.map { layer in
             Layer(name: layer.name, opType: layer.opType, output: layer.output, snrDB: Self.finite(layer.error.snrDecibels),
+                  inputSNRDB: Self.finite(layer.inputSNRDecibels), addedNoise: Self.finite(layer.addedNoise),
                   nonFinite: Self.nonFinite(layer.error))
         }
     }

@@ -49,10 +49,31 @@ import Testing
         damaged.swapAt(1, 4)
         let result = try evaluate(candidate: damaged)
         #expect(result.layers.first?.name == "fc2")
+        #expect(result.layers.first?.inputSNRDecibels == nil)
+        #expect((result.layers.first?.addedNoise ?? 0) > 0)
         #expect(result.layers.first?.opType == "linear")
         #expect(result.layers.first.map { $0.error.snrDecibels != nil } == true)
         #expect(result.layers.filter { $0.name != "fc2" }.allSatisfy { $0.error.snrDecibels == nil })
         let agreement = try #require(result.outputs.first?.agreement.top1Agreement)
         #expect(agreement < 1)
+    }
+}
+
+@Suite struct EvaluationOrderTests {
+    static func layer(_ name: String, signal: Float, noise: Float, inputSNR: Double?, added: Double) -> EvaluationResult.Layer {
+        var error = ErrorAccumulator()
+        error.add(reference: [signal], candidate: [signal + noise])
+        return EvaluationResult.Layer(name: name, opType: "x", output: name, error: error, inputSNRDecibels: inputSNR, addedNoise: added)
+    }
+
+    /// A layer downstream of the broken one has a lower SNR, but added little: the broken one leads.
+    @Test func theLayerThatAddsTheNoiseLeadsNotTheOneThatCarriesIt() {
+        let ordered = Evaluation.worstFirst([
+            Self.layer("first", signal: 1, noise: 0.01, inputSNR: nil, added: 1e-4),
+            Self.layer("broken", signal: 1, noise: 0.5, inputSNR: 40, added: 0.25),
+            Self.layer("after", signal: 1, noise: 0.6, inputSNR: 6, added: 0.11),
+            Self.layer("nan", signal: 1, noise: .nan, inputSNR: 6, added: .nan),
+        ])
+        #expect(ordered.map(\.name) == ["nan", "broken", "after", "first"])
     }
 }

@@ -81,4 +81,11 @@ struct SpatialGeometry {
         let upper = min(output[axis], highExclusive)
         return low < upper ? low..<upper : 0..<0
     }
+
+    /// Taps of a window starting at `start` along `axis` that fall inside the padded input.
+    @inline(__always)
+    func paddedTaps(axis: Int, start: Int) -> Int {
+        let end = min(start + (kernel[axis] - 1) * dilations[axis] + 1, input[axis] + padEnd[axis])
+        return (end - start + dilations[axis] - 1) / dilations[axis]
+    }
 }

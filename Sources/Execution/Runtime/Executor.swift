@@ -20,10 +20,12 @@ public final class Executor: Sendable {
     private let arena: Mutex<Arena?>
     private let lastPeak = Atomic<Int>(0)
 
-    /// One node to run: where its operands are and where its results go, by slot, and which
+    /// One node to run: the operation that computes it (the node's own, or a cheaper one
+    /// prepared at init), where its operands are and where its results go, by slot, and which
     /// slots hold values nothing reads after it.
     private struct Step {
         let node: Node
+        let operation: Operation
         let operands: [Int?]
         let results: [Int]
         let releases: [Int]
@@ -57,7 +59,7 @@ public final class Executor: Sendable {
         }
 
         // Fold constant nodes in graph order; the rest become steps.
-        var pending: [(node: Node, operands: [Int?], results: [Int])] = []
+        var pending: [(node: Node, operation: Operation, operands: [Int?], results: [Int])] = []
         for node in graph.nodes {
             var operands: [Int?] = []
             for name in node.inputs {
@@ -75,8 +77,20 @@ public final class Executor: Sendable {
                 let context = KernelContext(arena: permanent, threads: self.threads, nodeName: node.name, sourceType: node.sourceType)
                 let values = try OperationDispatch.execute(node, operands.map { $0.flatMap { constantValues[$0] } }, context)
                 for (slot, value) in zip(results, values) { constantValues[slot] = value }
+            } else if case .matMulNBits(let k, let n, let bits, let blockSize) = node.operation, operands.count >= 3,
+                      operands.dropFirst().allSatisfy({ $0 == nil || constantValues[$0!] != nil }) {
+                // Constant packed weights are unpacked once, and each run is a plain linear layer.
+                let context = KernelContext(arena: permanent, threads: self.threads, nodeName: node.name, sourceType: node.sourceType)
+                let constant = operands.map { $0.flatMap { constantValues[$0] } }
+                let weight = try QuantizationKernels.unpackNBits(packed: try context.operand(constant, 1, "packed weights"),
+                                                                 scales: try context.floatOperand(constant, 2, "scales"),
+                                                                 zeroPoints: constant.count > 3 ? constant[3] : nil,
+                                                                 k: k, n: n, bits: bits, blockSize: blockSize, context)
+                let weightSlot = slot("\(node.name)#unpacked weight")
+                constantValues[weightSlot] = weight
+                pending.append((node, .linear, [operands[0], weightSlot], results))
             } else {
-                pending.append((node, operands, results))
+                pending.append((node, node.operation, operands, results))
             }
         }
         for output in graph.outputs where !known.contains(output) {
@@ -95,7 +109,7 @@ public final class Executor: Sendable {
         var releases = [[Int]](repeating: [], count: pending.count)
         for (slot, index) in lastUse where !kept.contains(slot) && index < pending.count { releases[index].append(slot) }
         self.steps = pending.enumerated().map { index, step in
-            Step(node: step.node, operands: step.operands, results: step.results, releases: releases[index])
+            Step(node: step.node, operation: step.operation, operands: step.operands, results: step.results, releases: releases[index])
         }
         // Only constants something still reads are kept.
         var read = Set(outputSlots)
@@ -141,7 +155,8 @@ public final class Executor: Sendable {
         }
         for step in steps {
             let context = KernelContext(arena: arena, threads: threads, nodeName: step.node.name, sourceType: step.node.sourceType)
-            let results = try OperationDispatch.execute(step.node, step.operands.map { $0.flatMap { values[$0] } }, context)
+            let results = try OperationDispatch.execute(step.operation, outputs: step.results.count,
+                                                        step.operands.map { $0.flatMap { values[$0] } }, context)
             for (slot, value) in zip(step.results, results) { values[slot] = value }
             if let observe { try observe(step.node, results.map(\.tensor)) }
             for slot in step.releases { values[slot] = nil }

@@ -17,9 +17,10 @@ extension MILGraphLowering {
         "logical_not": .not, "silu": .silu, "softplus": .softplus, "softsign": .softsign,
     ]
 
-    /// Unary ops MIL defines on `x + epsilon`, with their default epsilon.
+    /// Unary ops MIL defines on `x + epsilon`, with their default epsilon (log's 1e-45 is the
+    /// smallest float32 subnormal).
     static let epsilonFunctions: [String: (UnaryFunction, Float)] = [
-        "log": (.log, 1e-45), "rsqrt": (.reciprocalSquareRoot, 1e-12), "inverse": (.reciprocal, 1e-4),
+        "log": (.log, .leastNonzeroMagnitude), "rsqrt": (.reciprocalSquareRoot, 1e-12), "inverse": (.reciprocal, 1e-4),
     ]
 
     mutating func lowerElementwiseOp(_ op: Op) throws(ExecutionError) -> Bool {

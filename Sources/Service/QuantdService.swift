@@ -25,7 +25,7 @@ public final class QuantdService: Sendable {
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
                                  openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages, tokens: tokens)
         let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
-                               gzip: config.gzip,
+                               gzip: config.gzip, executionThreads: ModelEvaluation.threads(workers: config.resolvedWorkers),
                                metrics: metrics, logger: logger)
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
             runner.run(id, flag: flag)

@@ -85,7 +85,8 @@ public struct Evaluation: Sendable {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// As a Double, for reports and timings.
+    public var seconds: Double {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) / 1e18
     }

@@ -36,7 +36,13 @@ public struct GraphInput: Sendable, Equatable {
 }
 
 /// Core ML's image input: the program reads `scale · pixel + bias[channel]` in NCHW, channels in
-/// `channelOrder` (coremltools' `ct.ImageType`).
+/// `channelOrder` (coremltools' `ct.ImageType`). A pixel at row y, column x of an H×W×C image
+/// whose channels are in `channelOrder` (R,G,B for rgb; B,G,R for bgr; one for grayscale) becomes
+/// element [0, c, y, x] of the float [1, C, H, W] input, values 0…255 before scaling.
+///
+/// For ML Programs coremltools compiles the ImageType's scale and bias into the program itself
+/// (a `mul` and an `add` after the input), so the Core ML adapter reports scale 1 and bias 0: the
+/// graph applies them, and applying these fields too must not scale twice.
 public struct ImagePreprocessing: Sendable, Equatable {
     public enum ChannelOrder: Sendable, Equatable { case rgb, bgr, grayscale }
     public let scale: Float

@@ -69,8 +69,6 @@ struct MILGraphLowering {
         return arguments[index].binding
     }
 
-    func has(_ op: Op, _ parameter: String) -> Bool { binding(op, parameter) != nil }
-
     func argumentCount(_ op: Op, _ parameter: String) -> Int { op.proto.inputs[parameter]?.arguments.count ?? 0 }
 
     /// The value a parameter is bound to as a node input: a value the graph computes, or a

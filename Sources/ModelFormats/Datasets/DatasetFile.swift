@@ -73,6 +73,16 @@ public struct DatasetFile: Sendable {
         }
     }
 
+    /// The arrays `binding` feeds from, by name, widened as `array(named:)` gives them: what
+    /// `DatasetBatches` cuts into runs.
+    public func arrays(feeding binding: DatasetBinding) -> [String: ConstantTensor] {
+        var arrays: [String: ConstantTensor] = [:]
+        for feed in binding.feeds where arrays[feed.array.name] == nil {
+            arrays[feed.array.name] = array(named: feed.array.name)
+        }
+        return arrays
+    }
+
     /// Refuses NaN and infinities in float arrays, naming the first sample that holds one.
     public func checkFinite() throws(DatasetFileError) {
         for info in signature.arrays where info.elementType.isFloat {

@@ -15,7 +15,7 @@ info:
 
     When the server is configured with tokens (`auth.tokens_path`, `server.api_tokens`), every
     `/v1` route needs `Authorization: Bearer <token>` (the scheme in any case), and each token
-    belongs to a tenant: a tenant sees only its own models, jobs, reports and artifacts, and
+    belongs to a tenant: a tenant sees only its own models, datasets, jobs, reports and artifacts, and
     another tenant's are 404. Per-tenant limits answer 429 (`tenant-queue-full`) and 413
     (`storage-quota-exceeded`). A 405 carries `Allow`. The server may speak HTTPS only
     (`server.tls_certificate_path`).
@@ -182,6 +182,83 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Model"}
+        "401": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/datasets:
+    post:
+      summary: Upload a sample dataset
+      operationId: uploadDataset
+      description: |
+        Sample inputs to evaluate a job on: a NumPy `.npz` (`np.savez` or `np.savez_compressed`)
+        or a safetensors file, with one array per model input, samples along every array's first
+        axis (the same count in each). The file is the raw body (`curl -T samples.npz -X POST …`)
+        or the `dataset` part of a `multipart/form-data` body (`curl -F dataset=@samples.npz …`).
+        Arrays are bool, int8–int64, uint8–uint64, float16, float32 or float64; float arrays
+        may not hold NaN or infinities (as float32). Datasets are content-addressed: the same
+        bytes give the same id, stored once however many tenants upload them. Limits:
+        `datasets.max_bytes` (413, before the body with `Expect: 100-continue`),
+        `datasets.max_samples` (422), `tenants.max_stored_bytes` (413).
+      requestBody:
+        required: true
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary, minLength: 1}
+          multipart/form-data:
+            schema:
+              type: object
+              required: [dataset]
+              additionalProperties: false
+              properties:
+                dataset: {type: string, format: binary, minLength: 1}
+      responses:
+        "201":
+          description: Stored durably (fsynced and renamed into place), or already stored and now also this tenant's.
+          headers:
+            Location: {schema: {type: string}}
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Dataset"}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
+        "408": {$ref: "#/components/responses/Problem"}
+        "413": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "507": {$ref: "#/components/responses/Problem"}
+    get:
+      summary: List the tenant's datasets, newest upload first
+      operationId: listDatasets
+      parameters:
+        - {name: limit, in: query, required: false, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
+        - {name: cursor, in: query, required: false, schema: {type: string, pattern: "^[1-9][0-9]{0,17}$"}, description: "next_cursor of the previous page."}
+      responses:
+        "200":
+          description: One page.
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/DatasetList"}
+        "400": {$ref: "#/components/responses/Problem"}
+        "401": {$ref: "#/components/responses/Problem"}
+  /v1/datasets/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+    get:
+      summary: A stored dataset
+      operationId: getDataset
+      responses:
+        "200":
+          description: The dataset.
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Dataset"}
+        "401": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+    delete:
+      summary: Delete the tenant's dataset
+      description: The file is removed once no tenant that uploaded the same bytes still has them.
+      operationId: deleteDataset
+      responses:
+        "204": {description: Deleted.}
         "401": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}
   /v1/jobs:
@@ -406,6 +483,33 @@ components:
         parameter_count: {type: integer}
         created_at: {type: string, format: date-time}
         links: {type: object, additionalProperties: {type: string}}
+    Dataset:
+      type: object
+      required: [id, sha256, format, bytes, samples, arrays, created_at, expires_at, links]
+      properties:
+        id: {type: string, description: "SHA-256 of the bytes."}
+        sha256: {type: string}
+        format: {type: string, enum: [npz, safetensors]}
+        bytes: {type: integer}
+        samples: {type: integer, minimum: 1, description: "The first axis every array shares."}
+        arrays:
+          type: array
+          items:
+            type: object
+            required: [name, dtype, shape]
+            properties:
+              name: {type: string, description: "The model input it feeds."}
+              dtype: {type: string, enum: [bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64]}
+              shape: {type: array, items: {type: integer, minimum: 0}, description: "Samples first."}
+        created_at: {type: string, format: date-time, description: "When this tenant first uploaded it."}
+        expires_at: {type: [string, "null"], format: date-time, description: "When retention removes it unless it is uploaded or used again (datasets.retention_hours); null when datasets are kept."}
+        links: {type: object, additionalProperties: {type: string}}
+    DatasetList:
+      type: object
+      required: [datasets, next_cursor]
+      properties:
+        datasets: {type: array, items: {$ref: "#/components/schemas/Dataset"}}
+        next_cursor: {type: [string, "null"]}
     JobStatus:
       type: string
       enum: [queued, running, succeeded, failed, cancelled]

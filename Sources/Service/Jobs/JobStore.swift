@@ -97,6 +97,9 @@ public final class JobStore: Sendable {
             }
             try db.create(index: "dataset_owners_tenant", on: "dataset_owners", columns: ["tenant", "seq"])
         }
+        m.registerMigration("v7: evaluation") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "evaluation_dataset_id", .text) }
+        }
         return m
     }
 

@@ -330,14 +330,14 @@ private func float32Bytes(_ values: [Float]) -> [UInt8] {
 
 /// The chain `ConstexprEncoding.prunedLinear` writes, from hand-picked uint8 codes.
 private func prunedLinearChain(mask: [UInt8], codes: [UInt8], shape: [Int], scales: [Float], offsets: [UInt8]) -> [ConstexprOp] {
-        [
-            ConstexprOp(type: "constexpr_sparse_blockwise_shift_scale", parameters: [
-                "data_mask": MILTensor(.uint1, shape: shape, storage: .blob(mask)),
-                "nonzero_data": MILTensor(.uint8, shape: [codes.count], storage: .blob(codes)),
-                "scale": MILTensor(.float32, shape: [shape[0], 1], storage: .blob(float32Bytes(scales))),
-                "offset": MILTensor(.uint8, shape: [shape[0], 1], storage: .blob(offsets)),
-            ], outputs: [.init(.uint1, shape: shape), .init(.float32, shape: [codes.count])]),
-            ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [:],
-                        references: ["mask": .init(op: 0, output: 0), "nonzero_data": .init(op: 0, output: 1)]),
-        ]
+    [
+        ConstexprOp(type: "constexpr_sparse_blockwise_shift_scale", parameters: [
+            "data_mask": MILTensor(.uint1, shape: shape, storage: .blob(mask)),
+            "nonzero_data": MILTensor(.uint8, shape: [codes.count], storage: .blob(codes)),
+            "scale": MILTensor(.float32, shape: [shape[0], 1], storage: .blob(float32Bytes(scales))),
+            "offset": MILTensor(.uint8, shape: [shape[0], 1], storage: .blob(offsets)),
+        ], outputs: [.init(.uint1, shape: shape), .init(.float32, shape: [codes.count])]),
+        ConstexprOp(type: "constexpr_sparse_to_dense", parameters: [:],
+                    references: ["mask": .init(op: 0, output: 0), "nonzero_data": .init(op: 0, output: 1)]),
+    ]
 }

@@ -94,9 +94,14 @@ COMPRESSED_FORMS = [
     ("pruned-then-int8", [PRUNE50, INT8], ()),
     ("matmul-nbits-4", nbits_config(4, True, 32), ("--onnx-format", "matmul_nbits")),
 ]
-# ResNet50 is run once, uncompressed; MobileNetV2 has no MatMul for MatMulNBits.
+# ResNet50 is run once, uncompressed. MobileNetV2 has no MatMul for MatMulNBits. The BERT
+# encoder (opset 17) takes no form that needs opset 21 (UINT4 palette indices, the int4
+# DequantizeLinear matmul_nbits leaves on its embeddings): quantd refuses to raise an opset over
+# its ReduceMean nodes, which opset 18 redefines; the Llama block (opset 18) has those forms.
+NEEDS_OPSET_21 = {"palettized-4bit", "matmul-nbits-4"}
 COMPRESSED_CASES = [(network, *form) for network in ("mobilenet_v2", "bert_encoder", "llama_block") for form in COMPRESSED_FORMS
-                    if not (network == "mobilenet_v2" and form[0].startswith("matmul-nbits"))]
+                    if not (network == "mobilenet_v2" and form[0].startswith("matmul-nbits"))
+                    and not (network == "bert_encoder" and form[0] in NEEDS_OPSET_21)]
 
 
 @pytest.mark.parametrize("network,form,config,options", COMPRESSED_CASES, ids=[f"{c[0]}-{c[1]}" for c in COMPRESSED_CASES])

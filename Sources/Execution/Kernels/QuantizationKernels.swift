@@ -9,10 +9,12 @@ enum QuantizationKernels {
         let perTensor: Bool, blocked: Bool
 
         init(_ x: Value, parameters: Value, axis: Int, blockSize: Int?, _ context: KernelContext) throws(ExecutionError) {
-            let axis = x.rank == 0 ? 0 : try context.axis(axis, rank: x.rank)
-            outer = x.rank == 0 ? 1 : x.shape[..<axis].reduce(1, *)
-            span = x.rank == 0 ? 1 : x.shape[axis]
-            inner = x.rank == 0 ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+            // One scale for the whole tensor: its axis does not matter (ONNX ignores it there).
+            let axis = x.rank == 0 || (parameters.count == 1 && blockSize == nil) ? 0 : try context.axis(axis, rank: x.rank)
+            let hasAxis = x.rank > 0
+            outer = hasAxis ? x.shape[..<axis].reduce(1, *) : 1
+            span = hasAxis ? x.shape[axis] : 1
+            inner = hasAxis ? x.shape[(axis + 1)...].reduce(1, *) : 1
             perTensor = parameters.count == 1 && blockSize == nil
             blocked = blockSize != nil
             if let blockSize {

@@ -29,8 +29,9 @@ enum SoftmaxKernel {
                 var sum: Float = 0
                 if logarithm {
                     for i in 0..<span { sum += Foundation.exp(from[i * inner] - maximum) }
-                    let shift = maximum + Foundation.log(sum)
-                    for i in 0..<span { to[i * inner] = from[i * inner] - shift }
+                    // Shifted by the maximum first: adding log(sum) to a large maximum would round it away.
+                    let logSum = Foundation.log(sum)
+                    for i in 0..<span { to[i * inner] = (from[i * inner] - maximum) - logSum }
                 } else {
                     for i in 0..<span {
                         let e = Foundation.exp(from[i * inner] - maximum)

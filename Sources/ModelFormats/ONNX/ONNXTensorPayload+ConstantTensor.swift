@@ -106,7 +106,12 @@ extension ONNXTensorPayload {
         case .int64: typed = tensor.int64Data
         case .uint32, .uint64: typed = tensor.uint64Data.map { Int64(bitPattern: $0) }
         case .int4, .uint4:
-            throw .malformedGraph("tensor '\(tensor.name)' keeps 4-bit integers in int32_data, which quantd reads only from raw_data or external data")
+            // Two 4-bit values per int32_data entry, packed as in raw_data.
+            let packed = tensor.int32Data.map { UInt8(truncatingIfNeeded: $0) }
+            guard packed.count == (count + 1) / 2 else {
+                throw .malformedGraph("tensor '\(tensor.name)' does not hold \(count) values of its type")
+            }
+            return packed.withUnsafeBytes { littleEndianIntegers($0, type: type, count: count) }
         default: typed = tensor.int32Data.map { Int64($0) }
         }
         guard typed.count == count else {

@@ -76,6 +76,13 @@ import Testing
         #expect(graph.constants["unsigned"] == ConstantTensor(shape: [1], elements: .int64([65535])))
         #expect(graph.constants["mask"] == ConstantTensor(shape: [2], elements: .bool([true, false])))
         #expect(graph.constants["bf"] == ConstantTensor(shape: [1], elements: .float32([1])))
+        var typedNibbles = OnnxSubset_TensorProto()
+        typedNibbles.name = "typed"
+        typedNibbles.dataType = ONNXDataType.uint4.rawValue
+        typedNibbles.dims = [3]
+        typedNibbles.int32Data = [0x8F, 0x07]
+        let typed = try Self.lowered([M.node("Identity", ["x"], ["y"])], initializers: [typedNibbles])
+        #expect(typed.constants["typed"] == ConstantTensor(shape: [3], elements: .int64([15, 8, 7])))
     }
 
     @Test func sparseInitializersAreMadeDense() throws {

@@ -93,7 +93,7 @@ import Testing
         try data.prepare()
         let store = try JobStore(path: data.database)
         try store.insert(JobStoreTests.job("job_c", status: .cancelled))
-        let runner = JobRunner(store: store, data: data, catalog: try DeviceCatalogFile.load(""), packages: OpenedPackages(), gzip: ParallelGzip(), metrics: Metrics(), logger: Logger(label: "test"))
+        let runner = JobRunner(store: store, data: data, catalog: try DeviceCatalogFile.load(""), packages: OpenedPackages(), gzip: ParallelGzip(), executionThreads: 1, metrics: Metrics(), logger: Logger(label: "test"))
         runner.run("job_c", flag: CancellationFlag())
         let job = try #require(try store.job("job_c"))
         #expect(job.status == .cancelled)

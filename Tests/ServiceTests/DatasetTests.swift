@@ -221,19 +221,22 @@ struct DatasetTests {
         let pool = try DatabasePool(path: path)
         try JobStore.migrator.migrate(pool, upTo: "v5: onnx_format")
         let model = StoredModel(id: "m", format: "safetensors", bytes: 10, tensorCount: 1, parameterCount: 4, createdAt: Date(), lastUsedAt: Date())
-        var job = JobStoreTests.job("job_v5", status: .succeeded, finished: Date())
-        job.modelId = "m"
-        job.artifactBytes = 7
         try pool.write { db in
             try model.insert(db)
             try db.execute(sql: "INSERT INTO model_owners (model_id, tenant) VALUES ('m', 'default')")
-            try job.insert(db)
+            // The v5 table's columns, as a v5 server wrote them.
+            try db.execute(sql: """
+                INSERT INTO jobs (id, tenant, model_id, status, progress, config, created_at, finished_at, artifact_bytes, attempts, expired, revision)
+                VALUES ('job_v5', 'default', 'm', 'succeeded', 1, '{}', ?, ?, 7, 1, 0, 1)
+                """, arguments: [Date(), Date()])
         }
         try pool.close()
 
         let store = try JobStore(path: path)
         #expect(try store.model("m", ownedBy: "default")?.bytes == 10)
         #expect(try store.job("job_v5")?.status == .succeeded)
+        // v7 added the evaluation column, empty for jobs from before.
+        #expect(try store.job("job_v5")?.evaluationDatasetId == nil)
         #expect(try store.storedBytes(tenant: "default") == 17)
         let signature = DatasetSignature(arrays: [.init(name: "ids", elementType: .int64, shape: [4, 8])])
         try store.upsertDataset(StoredDataset(id: "d", format: "npz", bytes: 5, signature: signature, createdAt: Date(), lastUsedAt: Date()),

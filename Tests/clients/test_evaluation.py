@@ -174,3 +174,28 @@ def test_quantd_evaluate_prints_the_same_measurement_locally(classifier, tmp_pat
     assert result["compression"]["tensors"]
     assert result["evaluation"]["outputs"][0]["top1_agreement"] >= 0.99
     assert result["evaluation"]["samples"] == classifier["samples"]
+
+
+def test_an_estimate_measures_each_config_and_recommends_on_the_measurement(server, classifier):
+    response = requests.post(f"{server.base}/v1/estimate", json={
+        "model_id": classifier["model"], "configs": {"int8": INT8, "palette2": PALETTE2},
+        "accuracy_budget": 2.0, "evaluation": {"dataset_id": classifier["dataset"]}}, timeout=300)
+    assert response.status_code == 200, response.text
+    table = response.json()
+    rows = {row["name"]: row for row in table["rows"]}
+    for row in rows.values():
+        assert row["accuracy_basis"] == "measured", row
+        assert row["evaluation"]["samples"] == classifier["samples"]
+    assert rows["int8"]["evaluation"]["outputs"][0]["top1_agreement"] >= 0.99
+    # 2 bits change more than 2% of the decisions: over the budget, however small they are.
+    assert rows["palette2"]["evaluation"]["outputs"][0]["top1_agreement"] < 0.98
+    assert table["recommendation"]["name"] == "int8", table["recommendation"]
+    assert "measured" in table["recommendation"]["reason"]
+
+
+def test_an_estimate_without_samples_says_it_estimated(server, classifier):
+    response = requests.post(f"{server.base}/v1/estimate", json={"model_id": classifier["model"], "configs": {"int8": INT8}},
+                             timeout=300)
+    assert response.status_code == 200, response.text
+    [row] = response.json()["rows"]
+    assert row.get("evaluation") is None and row["accuracy_basis"] == "estimated"

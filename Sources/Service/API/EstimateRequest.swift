@@ -6,17 +6,20 @@ import QuantCore
 /// configs to compare, on which devices, against which target and accuracy budget.
 struct EstimateRequest {
     var modelID: String?
+    /// `evaluation.dataset_id`: measure every config on these samples.
+    var datasetID: String?
     var candidates: [EstimateSweep.Candidate]
     var sweep: EstimateSweep
 
     static let fields = ["model_id", "configs", "sweep", "device", "compute_units", "devices", "accuracy_budget", "int8_activations",
-                         "minimum_deployment_target"]
+                         "minimum_deployment_target", "evaluation"]
 
     init(_ dict: [String: Any], catalog: DeviceCatalog) throws {
         if let unknown = dict.keys.sorted().first(where: { !Self.fields.contains($0) }) {
             throw Problem.invalidRequest("unknown field '\(unknown)'; an estimate takes \(Self.fields.joined(separator: ", "))", field: unknown)
         }
         modelID = dict["model_id"] as? String
+        datasetID = try dict["evaluation"].map(APIResponder.evaluationDatasetID)
         let int8 = try Self.bool(dict["int8_activations"], field: "int8_activations") ?? false
         candidates = try Self.candidates(configs: dict["configs"], sweep: dict["sweep"], int8Activations: int8)
 

@@ -21,7 +21,15 @@ extension APIResponder {
         guard let model = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
-        let table = try parsed.sweep.run(model: service.data.model(modelID), format: try StoredModelFormat(stored: model), candidates: parsed.candidates)
+        let measurement = try parsed.datasetID.map { id -> EstimateSweep.Measurement in
+            guard let (_, file) = try service.openDataset(id, tenant: tenant) else {
+                throw Problem.notFound("dataset \(id) does not exist; upload the samples first with POST /v1/datasets")
+            }
+            return .init(dataset: file, datasetID: id, scratchDirectory: service.data.tmp,
+                         threads: ModelEvaluation.threads(workers: service.config.resolvedWorkers))
+        }
+        let table = try parsed.sweep.run(model: service.data.model(modelID), format: try StoredModelFormat(stored: model),
+                                         candidates: parsed.candidates, measuring: measurement)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -1,5 +1,6 @@
 import Estimation
 import Foundation
+import Glibc
 import ModelFormats
 import QuantCore
 
@@ -25,12 +26,17 @@ struct EstimateSweep {
             var estimates: ModelEstimate?
             /// Why this config could not be applied to the model (e.g. it needs iOS18).
             var error: String?
+            /// Both models run on the request's dataset, when it gave one.
+            var evaluation: EvaluationReport?
+            /// What the recommendation read this row's accuracy from: `measured` (top-1
+            /// disagreement on the dataset) or `estimated` (the data-free estimate).
+            var accuracyBasis: String?
             /// Per-weight results, for comparing configs layer by layer (not encoded).
             var tensors: [CompressionReport.Tensor] = []
 
             enum CodingKeys: String, CodingKey {
-                case name, estimates, error
-                case weightBytes = "weight_bytes", compressionRatio = "compression_ratio", meanSQNRDB = "mean_sqnr_db"
+                case name, estimates, error, evaluation
+                case accuracyBasis = "accuracy_basis", weightBytes = "weight_bytes", compressionRatio = "compression_ratio", meanSQNRDB = "mean_sqnr_db"
             }
         }
 
@@ -65,17 +71,38 @@ struct EstimateSweep {
     /// Raises a Core ML model's opset first, as a job would.
     let minimumDeploymentTarget: MILOpset?
 
-    func run(model path: String, format: StoredModelFormat, candidates: [Candidate]) throws -> Table {
+    /// Samples to measure each config on (`evaluation.dataset_id`), with where to keep each
+    /// compressed model while it is measured and the executor's threads.
+    struct Measurement {
+        let dataset: DatasetFile
+        let datasetID: String?
+        let scratchDirectory: String
+        let threads: Int
+    }
+
+    func run(model path: String, format: StoredModelFormat, candidates: [Candidate], measuring measurement: Measurement? = nil) throws -> Table {
         try CompressionRequest(pipeline: CompressionPipeline([]), minimumDeploymentTarget: minimumDeploymentTarget).check(for: format)
         var rows: [Table.Row] = []
         var float16Bytes = 0
         let adapter = try format.adapter(path: path)
+        if let measurement { try ModelEvaluation.check(measurement.dataset.signature, against: adapter) }
         for candidate in candidates {
             var row = Table.Row(name: candidate.name)
             do {
                 let request = CompressionRequest(pipeline: candidate.pipeline, minimumDeploymentTarget: minimumDeploymentTarget)
                 try adapter.preflight(request)
-                let outcome = try adapter.compress(request, to: { _ in }, progress: { _ in }, isCancelled: { false })
+                let scratch = measurement.map { $0.scratchDirectory + "/estimate-\(UUID().uuidString)" }
+                defer { if let scratch { unlink(scratch) } }
+                let file = scratch.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) } ?? -1
+                if scratch != nil && file < 0 { throw Problem.storage("cannot create a scratch file: \(String(cString: strerror(errno)))") }
+                defer { if file >= 0 { close(file) } }
+                let outcome = try adapter.compress(request, to: { bytes in if file >= 0 { try writeAll(bytes, to: file) } },
+                                                   progress: { _ in }, isCancelled: { false })
+                if let measurement, let scratch {
+                    row.evaluation = try ModelEvaluation.run(original: adapter, compressed: try format.adapter(path: scratch),
+                                                             dataset: measurement.dataset, datasetID: measurement.datasetID,
+                                                             threads: measurement.threads, progress: { _ in }, isCancelled: { false })
+                }
                 let estimate = outcome.estimates(catalog: catalog, devices: devices, units: units, int8Activations: candidate.int8Activations)
                 float16Bytes = estimate.totals.float16WeightBytes
                 row.weightBytes = estimate.totals.weightBytes
@@ -84,6 +111,7 @@ struct EstimateSweep {
                 let total = weighted.reduce(0) { $0 + $1.1 }
                 row.meanSQNRDB = total > 0 ? weighted.reduce(0) { $0 + $1.0 * $1.1 } / total : nil
                 row.estimates = estimate
+                if let measured = row.evaluation?.measuredAgreement { row.estimates?.accuracy?.measured = measured }
                 row.tensors = outcome.tensors
             } catch let problem as Problem {
                 row.error = problem.detail
@@ -91,7 +119,7 @@ struct EstimateSweep {
             rows.append(row)
         }
         return Table(format: format.rawValue, float16WeightBytes: float16Bytes, device: target.name,
-                     computeUnits: targetUnits, accuracyBudget: budget, rows: rows, recommendation: recommend(rows),
+                     computeUnits: targetUnits, accuracyBudget: budget, rows: Self.judged(rows), recommendation: recommend(rows),
                      warnings: Self.granularityWarnings(rows))
     }
 
@@ -123,21 +151,43 @@ struct EstimateSweep {
         return warnings
     }
 
+    /// A row's top-1 loss in points and where it comes from: measured, the share of samples
+    /// whose top class changed (an upper bound on the accuracy change, whatever the labels), or
+    /// else the data-free estimate.
+    static func loss(_ row: Table.Row) -> (points: Double, basis: String) {
+        if let measured = row.estimates?.accuracy?.measured ?? row.evaluation?.measuredAgreement {
+            return (100 * (1 - measured.top1Agreement), "measured")
+        }
+        return (-(row.estimates?.accuracy?.topOneChange ?? 0), "estimated")
+    }
+
+    /// Rows with the basis their accuracy was judged on.
+    static func judged(_ rows: [Table.Row]) -> [Table.Row] {
+        rows.map { row in
+            var row = row
+            if row.error == nil, row.estimates != nil { row.accuracyBasis = loss(row).basis }
+            return row
+        }
+    }
+
     func recommend(_ rows: [Table.Row]) -> Table.Recommendation {
         func latency(_ row: Table.Row) -> Double {
             row.estimates?.entries.first { $0.device == target.name && $0.computeUnits == targetUnits }?.compressedMilliseconds ?? .infinity
         }
         let within = rows.filter { row in
-            guard let estimates = row.estimates, row.error == nil else { return false }
-            return -(estimates.accuracy?.topOneChange ?? 0) <= budget
+            guard row.estimates != nil, row.error == nil else { return false }
+            return Self.loss(row).points <= budget
         }
         guard let smallest = within.map({ $0.weightBytes ?? .max }).min() else {
-            return .init(name: nil, reason: String(format: "no config keeps the predicted top-1 loss within %.2f points; try more bits or per-block/grouped granularity", budget))
+            return .init(name: nil, reason: String(format: "no config keeps the top-1 loss within %.2f points; try more bits or per-block/grouped granularity", budget))
         }
         // Sizes within 1% of the smallest count as equal; then the fastest on the target wins.
         let best = within.filter { Double($0.weightBytes ?? .max) <= Double(smallest) * 1.01 }.min { latency($0) < latency($1) }!
-        let loss = -(best.estimates?.accuracy?.topOneChange ?? 0)
-        return .init(name: best.name, reason: String(format: "smallest weights (%.2f× smaller than float16) with a predicted top-1 loss of %.2f points, within the %.2f-point budget; %.3f ms on %@ (%@)",
-                                                     best.compressionRatio ?? 1, loss, budget, latency(best), target.name, targetUnits.rawValue))
+        let (loss, basis) = Self.loss(best)
+        let judged = basis == "measured"
+            ? String(format: "a measured top-1 loss of at most %.2f points (the share of samples whose top class changed)", loss)
+            : String(format: "a predicted top-1 loss of %.2f points", loss)
+        return .init(name: best.name, reason: String(format: "smallest weights (%.2f× smaller than float16) with %@, within the %.2f-point budget; %.3f ms on %@ (%@)",
+                                                     best.compressionRatio ?? 1, judged, budget, latency(best), target.name, targetUnits.rawValue))
     }
 }

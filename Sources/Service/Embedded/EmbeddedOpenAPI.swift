@@ -279,6 +279,8 @@ paths:
            description: "minimum_deployment_target for a bare config document or a one-shot job; a job document's field wins."}
         - {name: onnx_format, in: query, required: false, schema: {$ref: "#/components/schemas/ONNXFormat"},
            description: "onnx_format for a bare config document or a one-shot job; a job document's field wins."}
+        - {name: dataset_id, in: query, required: false, schema: {$ref: "#/components/schemas/DatasetID"},
+           description: "Evaluate a bare config document's or a one-shot job's model on this dataset (as evaluation.dataset_id); a job document's evaluation wins."}
         - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 600},
            description: "Seconds to wait for the queued job to finish before answering: 200 with the finished job, or 202 with it still queued or running. Checked before the body is read."}
       requestBody:
@@ -517,6 +519,10 @@ components:
       type: string
       pattern: "^[0-9a-f]{64}$"
       description: The SHA-256 of the model's bytes, as POST /v1/models returns it.
+    DatasetID:
+      type: string
+      pattern: "^[0-9a-f]{64}$"
+      description: The SHA-256 of the dataset's bytes, as POST /v1/datasets returns it.
     PresetName:
       type: string
       enum: [w8, w8-per-tensor, w8-asymmetric, w4-block32, w4-block16, palettize-8, palettize-6, palettize-4,
@@ -536,10 +542,23 @@ components:
         preset: {$ref: "#/components/schemas/PresetName"}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
         onnx_format: {$ref: "#/components/schemas/ONNXFormat"}
+        evaluation: {$ref: "#/components/schemas/EvaluationRequest"}
       additionalProperties: false
       oneOf:
         - required: [config]
         - required: [preset]
+    EvaluationRequest:
+      type: object
+      required: [dataset_id]
+      additionalProperties: false
+      description: |
+        Run the float and the compressed model on a dataset's samples (POST /v1/datasets) and add
+        the report's `evaluation` section. ONNX and Core ML models only (a safetensors file has no
+        graph: 422). Checked before the job is queued: the dataset must exist for the tenant (404)
+        and fit the model's inputs (422 naming the input and what the model expects); an op the
+        executor does not have is a 422 naming the op and its type.
+      properties:
+        dataset_id: {$ref: "#/components/schemas/DatasetID"}
     ONNXFormat:
       type: string
       enum: [qdq, matmul_nbits]
@@ -653,6 +672,11 @@ components:
         config: {$ref: "#/components/schemas/Compression"}
         minimum_deployment_target: {type: [string, "null"], description: "As given when the job was created."}
         onnx_format: {type: [string, "null"], description: "As given when the job was created."}
+        evaluation:
+          oneOf:
+            - {type: "null"}
+            - {type: object, required: [dataset_id], properties: {dataset_id: {type: string}}}
+          description: "As given when the job was created; progress runs to 0.5 for compression, then to 1 over the evaluation."
         created_at: {type: string, format: date-time}
         started_at: {type: [string, "null"], format: date-time}
         finished_at: {type: [string, "null"], format: date-time}
@@ -667,11 +691,13 @@ components:
             model: {type: string}
             artifact: {type: string}
             report: {type: string}
+            dataset: {type: string}
     Report:
       type: object
       required: [job_id, model_id, format, tensors, totals, warnings, timings]
       properties:
         estimates: {$ref: "#/components/schemas/ModelEstimate"}
+        evaluation: {$ref: "#/components/schemas/Evaluation"}
         timings:
           type: object
           required: [compress_seconds, read_seconds, encode_seconds, total_seconds]
@@ -719,6 +745,51 @@ components:
             compression_ratio_vs_float16: {type: number}
             compression_ratio_vs_upload: {type: number}
             mean_sqnr_db: {type: [number, "null"]}
+    Evaluation:
+      type: object
+      required: [samples, seconds, outputs, layers]
+      description: |
+        What running the float and the compressed model on the dataset's samples measured (both
+        on quantd's CPU executor, float32). Figures JSON cannot hold (NaN, infinity) are null
+        with `non_finite: true`.
+      properties:
+        dataset_id: {type: [string, "null"]}
+        samples: {type: integer, description: "Samples run (a model with a fixed batch size B runs whole batches only)."}
+        seconds: {type: number}
+        outputs:
+          type: array
+          items:
+            type: object
+            required: [name, kind]
+            properties:
+              name: {type: string}
+              kind: {type: string, enum: [classifier, embedding, tensor],
+                     description: "From the output's shape and the op that makes it: scores per class, vectors out of a normalization (or per token), anything else."}
+              snr_db: {type: [number, "null"], description: "10·log10(signal / noise) over every element and sample; null when identical."}
+              cosine: {type: [number, "null"]}
+              max_abs_error: {type: [number, "null"]}
+              non_finite: {type: boolean}
+              top1_agreement: {type: number, minimum: 0, maximum: 1, description: "Classifiers: share of samples whose top class is the float model's."}
+              top5_agreement: {type: number, minimum: 0, maximum: 1, description: "Classifiers: share of samples whose float top class is among the compressed model's five highest."}
+              mean_cosine: {type: number, description: "Embeddings: mean cosine of each sample's (or token's) vector pair."}
+        layers:
+          type: array
+          description: |
+            Every op output of the compressed model against the float one, the ops that add the
+            most noise first: `added_noise` is the output's noise-to-signal energy less its
+            noisiest input's, so the layer where the model breaks leads, not every layer after it.
+            The table a user reads to decide which layers to keep in float (op_name_configs).
+          items:
+            type: object
+            required: [name, op_type, output]
+            properties:
+              name: {type: string}
+              op_type: {type: string}
+              output: {type: string}
+              snr_db: {type: [number, "null"]}
+              input_snr_db: {type: [number, "null"], description: "The noisiest input's SNR; null when its inputs were exact."}
+              added_noise: {type: [number, "null"]}
+              non_finite: {type: boolean}
     Figure:
       type: object
       required: [value, source]
@@ -787,6 +858,16 @@ components:
             band: {type: number, description: "± points."}
             largest_contributors: {type: array, items: {type: string}}
             basis: {type: string}
+            measured:
+              type: object
+              description: "When the job or estimate ran an evaluation on a classifier: the measured agreement, to read first, the data-free estimate beside it."
+              required: [output, top1_agreement, samples]
+              properties:
+                output: {type: string}
+                top1_agreement: {type: number}
+                top5_agreement: {type: [number, "null"]}
+                samples: {type: integer}
+                dataset_id: {type: [string, "null"]}
         warnings: {type: array, items: {type: string}}
         entries:
           type: array
@@ -828,6 +909,7 @@ components:
         accuracy_budget: {type: number, minimum: 0, description: "Largest predicted top-1 loss accepted, points (default 1)."}
         int8_activations: {type: boolean, description: "Estimate latency with int8 activations too (W8A8); accuracy then covers the weights only."}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
+        evaluation: {$ref: "#/components/schemas/EvaluationRequest"}
     EstimateTable:
       type: object
       required: [format, float16_weight_bytes, device, compute_units, accuracy_budget_points, rows, recommendation, warnings]
@@ -850,6 +932,9 @@ components:
               mean_sqnr_db: {type: number}
               estimates: {$ref: "#/components/schemas/ModelEstimate"}
               error: {type: string, description: "Why the config does not apply to this model."}
+              evaluation: {$ref: "#/components/schemas/Evaluation"}
+              accuracy_basis: {type: string, enum: [measured, estimated],
+                               description: "What the recommendation judged this row by: measured top-1 disagreement on the request's dataset (an upper bound on the accuracy change), or the data-free estimate."}
         recommendation:
           type: object
           required: [reason]

@@ -199,3 +199,23 @@ def test_an_estimate_without_samples_says_it_estimated(server, classifier):
     assert response.status_code == 200, response.text
     [row] = response.json()["rows"]
     assert row.get("evaluation") is None and row["accuracy_basis"] == "estimated"
+
+
+def test_an_op_the_executor_lacks_is_named_not_guessed(server, classifier, tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    weight = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+         helper.make_node("Einsum", ["h"], ["y"], name="reduce_rows", equation="ij->i")],
+        "unknown_op", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "einsum.onnx"))
+    uploaded = curl_upload(server, tmp_path / "einsum.onnx", "/v1/models")
+    body = problem(submit(server, uploaded["id"], {"dataset_id": classifier["dataset"]}), 422)
+    assert body["type"].endswith("/unsupported-operation"), body
+    assert body["op_name"] == "reduce_rows" and body["op_type"] == "Einsum", body
+    # Without an evaluation the same model compresses as before.
+    response = requests.post(f"{server.base}/v1/jobs?wait=300", json={"model_id": uploaded["id"], "config": INT8}, timeout=320)
+    assert response.json()["status"] == "succeeded", response.text

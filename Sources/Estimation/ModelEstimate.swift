@@ -22,10 +22,35 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var band: Double
         public var largestContributors: [String]
         public var basis: String
+        /// What running both models on the user's samples measured, when the job evaluated:
+        /// shown first, the data-free estimate beside it.
+        public var measured: MeasuredAgreement?
 
         enum CodingKeys: String, CodingKey {
-            case band, basis
+            case band, basis, measured
             case topOneChange = "top1_change", largestContributors = "largest_contributors"
+        }
+    }
+
+    /// Agreement of the compressed model's top classes with the float model's on real samples.
+    public struct MeasuredAgreement: Codable, Sendable, Equatable {
+        public var output: String
+        public var top1Agreement: Double
+        public var top5Agreement: Double?
+        public var samples: Int
+        public var datasetID: String?
+
+        public init(output: String, top1Agreement: Double, top5Agreement: Double?, samples: Int, datasetID: String?) {
+            self.output = output
+            self.top1Agreement = top1Agreement
+            self.top5Agreement = top5Agreement
+            self.samples = samples
+            self.datasetID = datasetID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case output, samples
+            case top1Agreement = "top1_agreement", top5Agreement = "top5_agreement", datasetID = "dataset_id"
         }
     }
 

@@ -39,8 +39,15 @@ public struct Configuration: Sendable, Equatable {
     public var metricsRequireToken = false
     /// Queued jobs one tenant may have; 0 = no limit besides `jobs.queue_capacity`.
     public var tenantMaxQueuedJobs = 0
-    /// Bytes of models and artifacts one tenant may keep; 0 = no limit.
+    /// Bytes of models, datasets and artifacts one tenant may keep; 0 = no limit.
     public var tenantMaxStoredBytes: Int64 = 0
+    /// Largest sample dataset upload (413 above).
+    public var datasetMaxBytes: UInt64 = 1 << 30
+    /// Most samples a dataset may hold (422 above): evaluation runs the model once per sample.
+    public var datasetMaxSamples = 10_000
+    /// A tenant's dataset it has not uploaded or used for this many hours is removed; 0 keeps
+    /// datasets forever.
+    public var datasetRetentionHours = 168.0
     /// Bytes per independently deflated chunk of an artifact's one gzip member; chunks
     /// compress in parallel.
     public var gzipChunkBytes = 4 << 20
@@ -93,7 +100,10 @@ public struct Configuration: Sendable, Equatable {
         ("auth.tokens_path", "file of '<tenant> <sha256-of-token>' lines (quantd token add); re-read when it changes"),
         ("auth.metrics_requires_token", "true: /metrics needs a token as /v1 does"),
         ("tenants.max_queued_jobs", "queued jobs per tenant before 429; 0 = no limit"),
-        ("tenants.max_stored_bytes", "bytes of models and artifacts per tenant before 413; 0 = no limit"),
+        ("tenants.max_stored_bytes", "bytes of models, datasets and artifacts per tenant before 413; 0 = no limit"),
+        ("datasets.max_bytes", "largest sample dataset upload (413 above)"),
+        ("datasets.max_samples", "most samples in one dataset (422 above)"),
+        ("datasets.retention_hours", "remove a tenant's dataset unused for this long; 0 = keep"),
         ("storage.data_dir", "SQLite database, models, artifacts, tmp"),
         ("storage.retention_hours", "remove artifacts and unused models older than this; 0 = keep"),
         ("storage.retention_sweep_seconds", "how often retention runs"),
@@ -154,6 +164,12 @@ public struct Configuration: Sendable, Equatable {
             }
         case "tenants.max_queued_jobs": tenantMaxQueuedJobs = try int()
         case "tenants.max_stored_bytes": tenantMaxStoredBytes = Int64(try int())
+        case "datasets.max_bytes": datasetMaxBytes = UInt64(try int())
+        case "datasets.max_samples":
+            let v = try int()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            datasetMaxSamples = v
+        case "datasets.retention_hours": datasetRetentionHours = try double()
         case "storage.data_dir": dataDirectory = text
         case "storage.retention_hours": retentionHours = try double()
         case "storage.retention_sweep_seconds": retentionSweepSeconds = try double()

@@ -25,7 +25,7 @@ public final class QuantdService: Sendable {
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
                                  openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages, tokens: tokens)
         let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
-                               gzip: config.gzip,
+                               gzip: config.gzip, executionThreads: ModelEvaluation.threads(workers: config.resolvedWorkers),
                                metrics: metrics, logger: logger)
         pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
             runner.run(id, flag: flag)
@@ -101,11 +101,16 @@ public final class QuantdService: Sendable {
     }
 
     private func scheduleRetention() {
-        guard config.retentionHours > 0 else { return }
+        let hours = config.retentionHours, datasetHours = config.datasetRetentionHours
+        guard hours > 0 || datasetHours > 0 else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "quantd.retention"))
-        let context = self.context, hours = config.retentionHours
+        let context = self.context
         timer.schedule(deadline: .now() + 1, repeating: config.retentionSweepSeconds)
-        timer.setEventHandler { Retention(context: context).sweep(olderThan: Date().addingTimeInterval(-hours * 3600)) }
+        timer.setEventHandler {
+            let retention = Retention(context: context)
+            if hours > 0 { retention.sweep(olderThan: Date().addingTimeInterval(-hours * 3600)) }
+            if datasetHours > 0 { retention.sweepDatasets(unusedSince: Date().addingTimeInterval(-datasetHours * 3600)) }
+        }
         timer.resume()
         retentionTimer = timer
     }
@@ -121,8 +126,8 @@ public final class QuantdService: Sendable {
 }
 
 /// Removes what is older than the retention period: finished jobs' artifacts and reports (the
-/// job row stays, marked expired, so clients get 410 rather than 404) and models no queued or
-/// running job needs.
+/// job row stays, marked expired, so clients get 410 rather than 404), models no queued or
+/// running job needs, and datasets their owners no longer use.
 struct Retention {
     let context: ServiceContext
 
@@ -142,6 +147,20 @@ struct Retention {
             }
         } catch {
             context.logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Ends every tenant's ownership of a dataset it has not uploaded or used since `cutoff`,
+    /// and removes the files no owner remains for.
+    func sweepDatasets(unusedSince cutoff: Date) {
+        do {
+            try context.storage.withLock { _ in
+                for id in try context.store.expireDatasets(unusedSince: cutoff) {
+                    try? FileManager.default.removeItem(atPath: context.data.dataset(id))
+                }
+            }
+        } catch {
+            context.logger.error("dataset retention sweep failed", metadata: ["error": "\(error)"])
         }
     }
 }

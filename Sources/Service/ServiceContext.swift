@@ -58,11 +58,12 @@ final class ServiceContext: Sendable {
     }
 
     func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?,
-                onnxFormat: ONNXWeightForm? = nil) throws -> Job {
+                onnxFormat: ONNXWeightForm? = nil, evaluationDatasetID: String? = nil) throws -> Job {
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
         let job = Job(id: JobID.make(), tenant: tenant, modelId: modelID, status: .queued, progress: 0,
                       config: String(decoding: configJSON, as: UTF8.self), preset: preset,
-                      minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat?.rawValue, createdAt: Date(),
+                      minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat?.rawValue,
+                      evaluationDatasetId: evaluationDatasetID, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
@@ -123,11 +124,13 @@ final class ServiceContext: Sendable {
             "preset": job.preset ?? NSNull(), "error": job.error ?? NSNull(),
             "minimum_deployment_target": job.minimumDeploymentTarget ?? NSNull(),
             "onnx_format": job.onnxFormat ?? NSNull(),
+            "evaluation": job.evaluationDatasetId.map { ["dataset_id": $0] } ?? NSNull(),
             "started_at": job.startedAt.map(Timestamp.string) ?? NSNull(),
             "finished_at": job.finishedAt.map(Timestamp.string) ?? NSNull(),
         ]
         if let config = try? JSONSerialization.jsonObject(with: Data(job.config.utf8)) { object["config"] = config }
         var links = ["self": "/v1/jobs/\(job.id)", "model": "/v1/models/\(job.modelId)"]
+        if let dataset = job.evaluationDatasetId { links["dataset"] = "/v1/datasets/\(dataset)" }
         if job.status == .succeeded && !job.expired {
             links["artifact"] = "/v1/jobs/\(job.id)/artifact"
             links["report"] = "/v1/jobs/\(job.id)/report"

@@ -6,6 +6,8 @@ import Testing
         ("GET", "/healthz", Route.health), ("HEAD", "/readyz", .ready), ("GET", "/metrics", .metrics),
         ("GET", "/openapi.yaml", .openapi), ("GET", "/v1/presets", .presets),
         ("POST", "/v1/models", .uploadModel), ("GET", "/v1/models/abc", .getModel("abc")),
+        ("POST", "/v1/datasets", .uploadDataset), ("GET", "/v1/datasets", .listDatasets),
+        ("GET", "/v1/datasets/d1", .getDataset("d1")), ("DELETE", "/v1/datasets/d1", .deleteDataset("d1")),
         ("POST", "/v1/jobs", .createJob), ("GET", "/v1/jobs", .listJobs),
         ("GET", "/v1/jobs/j1", .getJob("j1")), ("DELETE", "/v1/jobs/j1", .cancelJob("j1")),
         ("GET", "/v1/jobs/j1/artifact", .artifact("j1")), ("HEAD", "/v1/jobs/j1/report", .report("j1")),
@@ -18,7 +20,8 @@ import Testing
 
     @Test(arguments: [
         ("DELETE", "/healthz", ["GET", "HEAD"]), ("GET", "/v1/models", ["POST"]),
-        ("PUT", "/v1/jobs/j1", ["GET", "HEAD", "DELETE"]), ("POST", "/v1/jobs/j1/artifact", ["GET", "HEAD"]),
+        ("PUT", "/v1/jobs/j1", ["GET", "HEAD", "DELETE"]),
+        ("PATCH", "/v1/datasets", ["GET", "HEAD", "POST"]), ("POST", "/v1/datasets/d1", ["GET", "HEAD", "DELETE"]), ("POST", "/v1/jobs/j1/artifact", ["GET", "HEAD"]),
     ])
     func wrongMethodListsTheAllowedOnes(method: String, path: String, allowed: [String]) {
         #expect(Route.match(method: method, path: Substring(path)) == .methodNotAllowed(allowed: allowed))

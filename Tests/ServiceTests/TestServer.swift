@@ -138,6 +138,7 @@ final class TestServer: QuantdEndpoint, Sendable {
         config.workers = 1
         config.eventLoops = 2
         config.retentionHours = 0
+        config.datasetRetentionHours = 0
         config.shutdownGracePeriod = 5
         configure(&config)
         service = try QuantdService(config: config, logger: Logger(label: "quantd-test") { _ in SwiftLogNoOpLogHandler() })

@@ -28,6 +28,13 @@ final class APIResponder: HTTPResponder {
             return uploadDecision(head)
         case .createJob where Self.isModelBody(head):
             return uploadDecision(head)
+        case .uploadDataset:
+            let limit = service.config.datasetMaxBytes
+            // Said before the body is read, and naming the setting, when the length is known.
+            if case .contentLength(let n) = head.framing, n > limit {
+                return .reject(recorded(Problem.datasetTooLarge(bytes: n, limit: limit).response, route: route, method: head.method))
+            }
+            return uploadDecision(head, part: "dataset", maxBytes: limit)
         case .notFound, .methodNotAllowed:
             return .reject(recorded(problem(for: route, head).response, route: route, method: head.method))
         default:
@@ -35,7 +42,8 @@ final class APIResponder: HTTPResponder {
         }
     }
 
-    private func uploadDecision(_ head: HTTPRequestHead) -> HTTPBodyDecision {
+    /// Streams a file upload (raw, or the `part` of a multipart body) to a temp file.
+    private func uploadDecision(_ head: HTTPRequestHead, part: String = "model", maxBytes: UInt64? = nil) -> HTTPBodyDecision {
         let boundary: String?
         if let type = head.headers["Content-Type"], type.lowercased().hasPrefix("multipart/") {
             guard let b = MultipartParser.boundary(contentType: type) else {
@@ -46,10 +54,11 @@ final class APIResponder: HTTPResponder {
             boundary = nil
         }
         if !head.hasBody {
-            return .reject(Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE").response)
+            return .reject(Problem.invalidRequest("the request has no body; send the \(part) file with curl -T FILE or -F \(part)=@FILE").response)
         }
         do {
-            return .stream(try UploadSink(directory: service.data.tmp, multipartBoundary: boundary), maxBytes: service.config.maxUploadBytes)
+            return .stream(try UploadSink(directory: service.data.tmp, multipartBoundary: boundary, partName: part),
+                           maxBytes: maxBytes ?? service.config.maxUploadBytes)
         } catch {
             return .reject((error as? Problem ?? Problem.storage("\(error)")).response)
         }
@@ -113,6 +122,10 @@ final class APIResponder: HTTPResponder {
             case .estimate: return try estimate(request, tenant: tenant)
             case .uploadModel: return try uploadModel(request, tenant: tenant)
             case .getModel(let id): return try getModel(id, tenant: tenant)
+            case .uploadDataset: return try uploadDataset(request, tenant: tenant)
+            case .listDatasets: return try listDatasets(request.head, tenant: tenant)
+            case .getDataset(let id): return try getDataset(id, tenant: tenant)
+            case .deleteDataset(let id): return try deleteDataset(id, tenant: tenant)
             case .createJob: return try createJob(request, tenant: tenant)
             case .listJobs: return try listJobs(request.head, tenant: tenant)
             case .getJob(let id): return try getJob(id, tenant: tenant)

@@ -13,6 +13,7 @@ extension APIResponder {
         var targetName = query["minimum_deployment_target"]
         var target = try targetName.map(CoreMLCompressor.deploymentTarget(named:))
         var onnxForm = try query["onnx_format"].map(ONNXWeightForm.init(named:))
+        var datasetID = query["dataset_id"]
         if case .streamed = request.body {
             // One-shot: the model is the body, the preset the query (coremltools' default
             // config, w8, when none is named).
@@ -34,9 +35,10 @@ extension APIResponder {
                 }
                 dict = ["config": dict, "model_id": id]
             }
-            if let unknown = dict.keys.sorted().first(where: { !["model_id", "config", "preset", "minimum_deployment_target", "onnx_format"].contains($0) }) {
-                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, minimum_deployment_target (Core ML) and onnx_format (ONNX)", field: unknown)
+            if let unknown = dict.keys.sorted().first(where: { !Self.jobFields.contains($0) }) {
+                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, minimum_deployment_target (Core ML), onnx_format (ONNX) and evaluation", field: unknown)
             }
+            if let value = dict["evaluation"] { datasetID = try Self.evaluationDatasetID(value) }
             if let value = dict["onnx_format"] { onnxForm = try ONNXWeightForm(named: value) }
             if let value = dict["minimum_deployment_target"] {
                 target = try CoreMLCompressor.deploymentTarget(named: value)
@@ -76,10 +78,37 @@ extension APIResponder {
             service.logger.error("reading a stored model failed", metadata: ["model": "\(modelID)", "error": "\(error)"])
             throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
+        if let datasetID { try checkEvaluation(datasetID, model: stored, tenant: tenant) }
         let job = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
-                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm)
+                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm, evaluationDatasetID: datasetID)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
+    }
+
+    static let jobFields: Set<String> = ["model_id", "config", "preset", "minimum_deployment_target", "onnx_format", "evaluation"]
+
+    /// `"evaluation": {"dataset_id": "…"}`: the dataset's id, or a 422 naming the field.
+    static func evaluationDatasetID(_ value: Any) throws -> String {
+        guard let object = value as? [String: Any] else {
+            throw Problem.invalidConfig("evaluation must be an object: {\"dataset_id\": \"…\"}", field: "evaluation")
+        }
+        if let unknown = object.keys.sorted().first(where: { $0 != "dataset_id" }) {
+            throw Problem.invalidConfig("unknown field '\(unknown)' in evaluation; it takes dataset_id", field: "evaluation.\(unknown)")
+        }
+        guard let id = object["dataset_id"] as? String, !id.isEmpty else {
+            throw Problem.invalidConfig("evaluation.dataset_id must be the id POST /v1/datasets returned", field: "evaluation.dataset_id")
+        }
+        return id
+    }
+
+    /// Before the job is queued: the dataset exists for this tenant, the model can run, and the
+    /// samples fit its inputs.
+    func checkEvaluation(_ datasetID: String, model: StoredModel, tenant: String) throws {
+        guard let (_, file) = try service.openDataset(datasetID, tenant: tenant) else {
+            throw Problem.notFound("dataset \(datasetID) does not exist; upload the samples first with POST /v1/datasets")
+        }
+        let adapter = try StoredModelFormat(stored: model).adapter(path: service.data.model(model.id), packages: service.packages, modelID: model.id)
+        try ModelEvaluation.check(file.signature, against: adapter)
     }
 
     /// coremltools' default `OpLinearQuantizerConfig`: int8, symmetric, per channel.

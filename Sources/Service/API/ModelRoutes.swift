@@ -19,17 +19,7 @@ extension APIResponder {
     /// Validates a streamed upload and stores it under its SHA-256, durably: the 201 is only
     /// sent once the bytes are fsynced and renamed into place.
     func ingest(_ request: HTTPRequest, tenant: String) throws -> StoredModel {
-        guard case .streamed(let any) = request.body, let sink = any as? UploadSink else {
-            throw Problem.invalidRequest("the request has no body; send the model file with curl -T FILE or -F model=@FILE")
-        }
-        do { try sink.awaitStored() } catch {
-            sink.abort()
-            throw error
-        }
-        guard sink.bytesWritten > 0 else {
-            sink.abort()
-            throw Problem.invalidRequest("the uploaded model is empty")
-        }
+        let sink = try receivedUpload(request, part: "model")
         if try service.store.model(sink.sha256, ownedBy: tenant) == nil {
             do { try service.checkStorageQuota(tenant: tenant, adding: Int64(sink.bytesWritten)) } catch {
                 sink.abort()
@@ -49,12 +39,34 @@ extension APIResponder {
             service.logger.error("reading back an upload failed", metadata: ["error": "\(error)"])
             throw Problem.storage("the upload could not be read back; the error was logged")
         }
-        try sink.sync()
         let now = Date()
         let model = StoredModel(id: sink.sha256, format: format.rawValue, bytes: sink.bytesWritten,
                                 tensorCount: inventory.tensors, parameterCount: inventory.parameters,
                                 createdAt: now, lastUsedAt: now)
-        let destination = service.data.model(model.id)
+        return try commit(sink, to: service.data.model(model.id)) { try service.store.upsertModel(model, tenant: tenant) }
+    }
+
+    /// The streamed upload, written and hashed in full; a bodiless or empty one is refused.
+    func receivedUpload(_ request: HTTPRequest, part: String) throws -> UploadSink {
+        guard case .streamed(let any) = request.body, let sink = any as? UploadSink else {
+            throw Problem.invalidRequest("the request has no body; send the \(part) file with curl -T FILE or -F \(part)=@FILE")
+        }
+        do { try sink.awaitStored() } catch {
+            sink.abort()
+            throw error
+        }
+        guard sink.bytesWritten > 0 else {
+            sink.abort()
+            throw Problem.invalidRequest("the uploaded \(part) is empty")
+        }
+        return sink
+    }
+
+    /// Makes the checked upload durable at its content-addressed `destination` (or drops it
+    /// when those bytes are there already) and records it, both under the storage lock, so
+    /// retention or a delete never removes a file an answered request relies on.
+    func commit<Record>(_ sink: UploadSink, to destination: String, record: () throws -> Record) throws -> Record {
+        try sink.sync()
         return try service.storage.withLock { _ in
             if FileManager.default.fileExists(atPath: destination) {
                 sink.abort()
@@ -62,7 +74,7 @@ extension APIResponder {
                 try sink.commit(to: destination)
                 DataDirectory.syncDirectory(of: destination)
             }
-            return try service.store.upsertModel(model, tenant: tenant)
+            return try record()
         }
     }
 

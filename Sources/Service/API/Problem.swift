@@ -58,14 +58,25 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseConvertible {
     }
     static func storageQuotaExceeded(stored: Int64, adding: Int64, limit: Int64) -> Problem {
         Problem(413, "storage-quota-exceeded", "Storage quota exceeded",
-                "your tenant stores \(stored) bytes of models and artifacts" + (adding > 0 ? " and this upload adds \(adding)" : "")
-                + ", over its \(limit) bytes (tenants.max_stored_bytes); older artifacts and unused models are removed after storage.retention_hours")
+                "your tenant stores \(stored) bytes of models, datasets and artifacts" + (adding > 0 ? " and this upload adds \(adding)" : "")
+                + ", over its \(limit) bytes (tenants.max_stored_bytes); older artifacts and unused models are removed after storage.retention_hours, "
+                + "unused datasets after datasets.retention_hours, and DELETE /v1/datasets/{id} removes one now")
     }
     static func invalidModel(_ detail: String) -> Problem {
         Problem(422, "invalid-model", "The model file is invalid", detail)
     }
     static func unsupportedFormat(_ detail: String) -> Problem {
         Problem(415, "unsupported-model-format", "Unsupported model format", detail)
+    }
+    static func invalidDataset(_ detail: String) -> Problem {
+        Problem(422, "invalid-dataset", "The dataset is invalid", detail)
+    }
+    static func unsupportedDatasetFormat(_ detail: String) -> Problem {
+        Problem(415, "unsupported-dataset-format", "Unsupported dataset format", detail)
+    }
+    static func datasetTooLarge(bytes: UInt64, limit: UInt64) -> Problem {
+        Problem(413, "dataset-too-large", "The dataset is too large",
+                "the dataset is \(bytes) bytes, over the limit of \(limit) bytes (datasets.max_bytes); send fewer samples")
     }
     static func invalidRequest(_ detail: String, field: String? = nil) -> Problem {
         Problem(400, "invalid-request", "The request is invalid", detail, extensions: field.map { ["field": $0] } ?? [:])

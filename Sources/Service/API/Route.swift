@@ -3,6 +3,8 @@ enum Route: Equatable {
     case health, ready, metrics, openapi
     case presets, devices, estimate
     case uploadModel, getModel(String)
+    case uploadDataset, listDatasets
+    case getDataset(String), deleteDataset(String)
     case createJob, listJobs
     case getJob(String), cancelJob(String)
     case artifact(String), report(String)
@@ -22,6 +24,8 @@ enum Route: Equatable {
         case .estimate: "/v1/estimate"
         case .uploadModel: "/v1/models"
         case .getModel: "/v1/models/{id}"
+        case .uploadDataset, .listDatasets: "/v1/datasets"
+        case .getDataset, .deleteDataset: "/v1/datasets/{id}"
         case .createJob, .listJobs: "/v1/jobs"
         case .getJob, .cancelJob: "/v1/jobs/{id}"
         case .artifact: "/v1/jobs/{id}/artifact"
@@ -59,6 +63,9 @@ enum Route: Equatable {
             case "devices": return only(readMethods, .devices)
             case "estimate": return only(["POST"], .estimate)
             case "models": return only(["POST"], .uploadModel)
+            case "datasets":
+                if method == "POST" { return .uploadDataset }
+                return only(readMethods + ["POST"], .listDatasets)
             case "jobs":
                 if method == "POST" { return .createJob }
                 return only(readMethods + ["POST"], .listJobs)
@@ -68,6 +75,9 @@ enum Route: Equatable {
             let id = String(segments[2])
             switch segments[1] {
             case "models": return only(readMethods, .getModel(id))
+            case "datasets":
+                if method == "DELETE" { return .deleteDataset(id) }
+                return only(readMethods + ["DELETE"], .getDataset(id))
             case "jobs":
                 if method == "DELETE" { return .cancelJob(id) }
                 return only(readMethods + ["DELETE"], .getJob(id))

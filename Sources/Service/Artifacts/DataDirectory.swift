@@ -5,6 +5,7 @@ import Glibc
 ///
 ///     quantd.sqlite   jobs and models
 ///     models/<sha256> uploaded models by content hash
+///     datasets/<sha256> uploaded sample datasets by content hash
 ///     artifacts/      <job>.<ext>.gz and <job>.report.json
 ///     tmp/            in-flight uploads and writes, emptied at start
 struct DataDirectory: Sendable {
@@ -12,10 +13,12 @@ struct DataDirectory: Sendable {
 
     var database: String { root + "/quantd.sqlite" }
     var models: String { root + "/models" }
+    var datasets: String { root + "/datasets" }
     var artifacts: String { root + "/artifacts" }
     var tmp: String { root + "/tmp" }
 
     func model(_ id: String) -> String { models + "/" + id }
+    func dataset(_ id: String) -> String { datasets + "/" + id }
     func artifact(job: String) -> String { artifacts + "/" + job + ".gz" }
     func report(job: String) -> String { artifacts + "/" + job + ".report.json" }
     func temporary(_ name: String) -> String { tmp + "/" + name }
@@ -24,7 +27,7 @@ struct DataDirectory: Sendable {
     /// never visible under its final name.
     func prepare() throws {
         let fm = FileManager.default
-        for dir in [root, models, artifacts, tmp] {
+        for dir in [root, models, datasets, artifacts, tmp] {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] {

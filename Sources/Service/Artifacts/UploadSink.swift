@@ -3,7 +3,8 @@ import Glibc
 import HTTP
 
 /// Streams an upload into a temp file under `tmp/`, hashing it on the way, so the model
-/// never sits whole in memory. A multipart body is unwrapped to its `model` file part.
+/// never sits whole in memory. A multipart body is unwrapped to its file part: the one named
+/// `partName` (`model`, `dataset`) or `file`.
 final class UploadSink: HTTPBodySink, @unchecked Sendable {
     // @unchecked: written on one event loop thread, then read by the responder only after
     // `finish()` returned (the connection hands it over with the completed request).
@@ -12,13 +13,15 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
     private let fd: Int32
     private let pipeline: UploadPipeline
     private var multipart: MultipartParser?
-    private var inModelPart = false
-    private var sawModelPart = false
+    private let partName: String
+    private var inFilePart = false
+    private var sawFilePart = false
     private(set) var bytesWritten: Int64 = 0
     private(set) var sha256 = ""
     private var finished = false
 
-    init(directory: String, multipartBoundary: String?) throws {
+    init(directory: String, multipartBoundary: String?, partName: String = "model") throws {
+        self.partName = partName
         path = directory + "/upload-" + UUID().uuidString
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
@@ -43,12 +46,12 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
                 switch event {
                 case .partStart(let headers):
                     let d = MultipartParser.disposition(headers)
-                    inModelPart = !sawModelPart && (d.name == "model" || d.name == "file")
-                    if inModelPart { sawModelPart = true }
+                    inFilePart = !sawFilePart && (d.name == partName || d.name == "file")
+                    if inFilePart { sawFilePart = true }
                 case .data(let data):
-                    if inModelPart { try store(data) }
+                    if inFilePart { try store(data) }
                 case .partEnd:
-                    inModelPart = false
+                    inFilePart = false
                 }
             }
         } catch let failure as MultipartParser.Failure {
@@ -64,8 +67,8 @@ final class UploadSink: HTTPBodySink, @unchecked Sendable {
     func finish() throws {
         if let parser = multipart {
             do { try parser.finish() } catch { throw Problem.invalidRequest("the multipart body is malformed: \(error)") }
-            guard sawModelPart else {
-                throw Problem.invalidRequest("the multipart body has no part named 'model'; send it with curl -F model=@FILE", field: "model")
+            guard sawFilePart else {
+                throw Problem.invalidRequest("the multipart body has no part named '\(partName)'; send it with curl -F \(partName)=@FILE", field: partName)
             }
         }
         try pipeline.submitLast()

@@ -1,4 +1,5 @@
 import Compression
+import Execution
 import ModelFormats
 import QuantCore
 
@@ -33,6 +34,9 @@ protocol FormatAdapter {
     /// Writes the artifact to `output` in pieces; `progress` runs 0…1.
     func compress(_ request: CompressionRequest, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome
+    /// The model's main function lowered onto the executor's operations; a 422 when the format
+    /// holds no graph or the graph uses an op the executor does not have.
+    func executionGraph() throws -> ExecutionGraph
 }
 
 struct SafetensorsAdapter: FormatAdapter {
@@ -56,6 +60,10 @@ struct SafetensorsAdapter: FormatAdapter {
     func compress(_ request: CompressionRequest, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         try SafetensorsCompressor(pipeline: request.pipeline).compress(file, to: output, progress: progress, isCancelled: isCancelled)
+    }
+
+    func executionGraph() throws -> ExecutionGraph {
+        throw Problem.notRunnable("a safetensors file holds weights only, no graph to run; upload the model as ONNX or as a Core ML package to evaluate it")
     }
 }
 
@@ -91,6 +99,13 @@ struct CoreMLAdapter: FormatAdapter {
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         try mapping.withBytes { try compressor(request).compress($0, to: output, progress: progress, isCancelled: isCancelled) }
     }
+
+    func executionGraph() throws -> ExecutionGraph {
+        try mapping.withBytes { bytes in
+            let (archive, model, _) = try opened.map { try $0.0.open(bytes, id: $0.1) } ?? CoreMLCompressor.open(bytes)
+            do { return try archive.executionGraph(of: model, in: bytes) } catch let error as ExecutionError { throw Problem(error) }
+        }
+    }
 }
 
 struct ONNXAdapter: FormatAdapter {
@@ -117,5 +132,11 @@ struct ONNXAdapter: FormatAdapter {
     func compress(_ request: CompressionRequest, to output: @escaping (UnsafeRawBufferPointer) throws -> Void,
                   progress: (Double) -> Void, isCancelled: () -> Bool) throws -> CompressionOutcome {
         try mapping.withBytes { try compressor(request).compress($0, to: output, progress: progress, isCancelled: isCancelled) }
+    }
+
+    func executionGraph() throws -> ExecutionGraph {
+        try mapping.withBytes { bytes in
+            do { return try ONNXCompressor.open(bytes).executionGraph() } catch let error as ExecutionError { throw Problem(error) }
+        }
     }
 }

@@ -85,9 +85,11 @@ public struct CompressionReport: Codable, Sendable, Equatable {
     public var timings: Timings
     /// Latency, memory and accuracy per device and compute units (Core ML models).
     public var estimates: ModelEstimate?
+    /// Both models run on the job's dataset, when it asked for an evaluation.
+    public var evaluation: EvaluationReport?
 
     enum CodingKeys: String, CodingKey {
-        case format, tensors, totals, warnings, timings, estimates
+        case format, tensors, totals, warnings, timings, estimates, evaluation
         case jobID = "job_id", modelID = "model_id"
     }
 }

@@ -24,6 +24,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var minimumDeploymentTarget: String?
     /// The `onnx_format` an ONNX job stores MatMul weights in (`qdq`, `matmul_nbits`), as given.
     public var onnxFormat: String? = nil
+    /// The dataset whose samples the job's `evaluation` runs both models on, when it asks for one.
+    public var evaluationDatasetId: String? = nil
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -46,7 +48,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case modelId = "model_id", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
         case minimumDeploymentTarget = "minimum_deployment_target", onnxFormat = "onnx_format"
-        case artifactEncoding = "artifact_encoding"
+        case artifactEncoding = "artifact_encoding", evaluationDatasetId = "evaluation_dataset_id"
     }
 }
 

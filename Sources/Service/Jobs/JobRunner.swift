@@ -1,4 +1,5 @@
 import Estimation
+import Execution
 import Compression
 import Foundation
 import Glibc
@@ -15,6 +16,8 @@ struct JobRunner: Sendable {
     let catalog: DeviceCatalog
     let packages: OpenedPackages
     let gzip: ParallelGzip
+    /// Threads an evaluation's executors use.
+    let executionThreads: Int
     let metrics: Metrics
     let logger: Logger
 
@@ -30,9 +33,11 @@ struct JobRunner: Sendable {
         let started = Date()
         let tmpGzip = data.temporary("\(id).gz")
         let tmpReport = data.temporary("\(id).report.json")
-        defer { for p in [tmpGzip, tmpReport] { unlink(p) } }
+        // The compressed model as written, before gzip, for the evaluation to run.
+        let tmpModel = data.temporary("\(id).model")
+        defer { for p in [tmpGzip, tmpReport, tmpModel] { unlink(p) } }
         do {
-            let (report, name) = try compress(job, tmpGzip: tmpGzip, flag: flag)
+            let (report, name) = try compress(job, tmpGzip: tmpGzip, tmpModel: tmpModel, flag: flag)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try Self.writeDurably(try encoder.encode(report), to: tmpReport)
@@ -90,10 +95,11 @@ struct JobRunner: Sendable {
         if let e = error as? SafetensorsError { return "the model is not valid safetensors: \(e)" }
         if let e = error as? QuantCoreError { return "compression failed: \(e)" }
         if let e = error as? OptimizationConfig.Invalid { return "invalid config: \(e)" }
+        if let e = error as? ExecutionError { return Problem(e).detail }
         return "the job failed on the server (\(type(of: error))); see the server log"
     }
 
-    private func compress(_ job: Job, tmpGzip: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
+    private func compress(_ job: Job, tmpGzip: String, tmpModel: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
         let config = try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
@@ -113,13 +119,23 @@ struct JobRunner: Sendable {
         let file = DirectFileOutput(fd: out, path: tmpGzip)
         let gzipStream = ParallelGzip.Stream(gzip, output: { try file.write($0) })
         var throttle = ProgressThrottle(start: Date().timeIntervalSinceReferenceDate)
+        // With an evaluation, compression is the first half of the job and running the models the second.
+        let compressionShare = job.evaluationDatasetId == nil ? 1.0 : 0.5
         let progress = { (p: Double) in
             if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
                 _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
             }
         }
-        let outcome = try format.adapter(path: modelPath, packages: packages, modelID: job.modelId)
-            .compress(request, to: { try gzipStream.write($0) }, progress: progress, isCancelled: { flag.isStopped })
+        let original = try format.adapter(path: modelPath, packages: packages, modelID: job.modelId)
+        let modelFile = job.evaluationDatasetId == nil ? -1 : open(tmpModel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if job.evaluationDatasetId != nil && modelFile < 0 {
+            throw Problem.storage("cannot create the compressed model's file: \(String(cString: strerror(errno)))")
+        }
+        defer { if modelFile >= 0 { close(modelFile) } }
+        let outcome = try original.compress(request, to: { bytes in
+            try gzipStream.write(bytes)
+            if modelFile >= 0 { try writeAll(bytes, to: modelFile) }
+        }, progress: { progress($0 * compressionShare) }, isCancelled: { flag.isStopped })
         let parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let gzipBytes = try gzipStream.finish()
         try file.finish()
@@ -142,9 +158,29 @@ struct JobRunner: Sendable {
             timings: .init(compressSeconds: Date().timeIntervalSince(started), readSeconds: outcome.readSeconds,
                            encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
+        if let datasetID = job.evaluationDatasetId {
+            let evaluation = try evaluate(job, datasetID: datasetID, original: original, compressed: try format.adapter(path: tmpModel),
+                                          progress: { progress(compressionShare + $0 * (1 - compressionShare)) }, flag: flag)
+            report.evaluation = evaluation
+            report.timings.totalSeconds = Date().timeIntervalSince(job.startedAt ?? started)
+        }
         report.estimates = outcome.estimates(catalog: catalog)
+        if let measured = report.evaluation?.measuredAgreement { report.estimates?.accuracy?.measured = measured }
         let name = "\(job.modelId.prefix(12))-\(job.preset ?? "custom")" + outcome.artifactExtension
         return (report, name)
+    }
+
+    private func evaluate(_ job: Job, datasetID: String, original: any FormatAdapter, compressed: any FormatAdapter,
+                          progress: (Double) -> Void, flag: CancellationFlag) throws -> EvaluationReport {
+        guard try store.touchDataset(datasetID, tenant: job.tenant), try store.dataset(datasetID, ownedBy: job.tenant) != nil else {
+            throw Problem.gone("dataset \(datasetID) was deleted before the job ran; upload it again and resubmit")
+        }
+        let dataset: DatasetFile
+        do { dataset = try DatasetFile(path: data.dataset(datasetID)) } catch {
+            throw Problem.gone("dataset \(datasetID) is no longer readable; upload it again and resubmit")
+        }
+        return try ModelEvaluation.run(original: original, compressed: compressed, dataset: dataset, datasetID: datasetID,
+                                       threads: executionThreads, progress: progress, isCancelled: { flag.isStopped })
     }
 
     static func writeDurably(_ data: Data, to path: String) throws {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// SQLite persistence for models and jobs (a real file under the data dir, WAL mode), with a
+/// SQLite persistence for models, datasets and jobs (a real file under the data dir, WAL mode), with a
 /// write-through cache so polling a job never touches the database.
 public final class JobStore: Sendable {
     private let db: DatabasePool
@@ -18,7 +18,8 @@ public final class JobStore: Sendable {
         try Self.migrator.migrate(db)
     }
 
-    private static var migrator: DatabaseMigrator {
+    /// Internal so tests can build a database as an earlier version left it.
+    static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.create(table: "models") { t in
@@ -75,6 +76,30 @@ public final class JobStore: Sendable {
         m.registerMigration("v5: onnx_format") { db in
             try db.alter(table: "jobs") { t in t.add(column: "onnx_format", .text) }
         }
+        m.registerMigration("v6: datasets") { db in
+            // A dataset's bytes are stored once; each tenant that uploaded them owns them with
+            // its own dates, and the file goes when the last owner does.
+            try db.create(table: "datasets") { t in
+                t.primaryKey("id", .text)
+                t.column("format", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("sample_count", .integer).notNull()
+                t.column("arrays", .text).notNull()
+            }
+            try db.create(table: "dataset_owners") { t in
+                // Upload order, for the list's cursor.
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("dataset_id", .text).notNull().references("datasets", onDelete: .cascade)
+                t.column("tenant", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("last_used_at", .datetime).notNull().indexed()
+                t.uniqueKey(["dataset_id", "tenant"])
+            }
+            try db.create(index: "dataset_owners_tenant", on: "dataset_owners", columns: ["tenant", "seq"])
+        }
+        m.registerMigration("v7: evaluation") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "evaluation_dataset_id", .text) }
+        }
         return m
     }
 
@@ -116,18 +141,22 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// What `tenant` keeps on disk: its models (each counted in full, though shared bytes are
-    /// stored once) and its unexpired artifacts.
+    /// What `tenant` keeps on disk: its models and datasets (each counted in full, though
+    /// shared bytes are stored once) and its unexpired artifacts.
     public func storedBytes(tenant: String) throws -> Int64 {
         try db.read { db in
             let models = try Int64.fetchOne(db, sql: """
                 SELECT COALESCE(SUM(models.bytes), 0) FROM models JOIN model_owners ON model_owners.model_id = models.id
                 WHERE model_owners.tenant = ?
                 """, arguments: [tenant]) ?? 0
+            let datasets = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(datasets.bytes), 0) FROM datasets JOIN dataset_owners ON dataset_owners.dataset_id = datasets.id
+                WHERE dataset_owners.tenant = ?
+                """, arguments: [tenant]) ?? 0
             let artifacts = try Int64.fetchOne(db, sql: """
                 SELECT COALESCE(SUM(artifact_bytes), 0) FROM jobs WHERE tenant = ? AND expired = 0
                 """, arguments: [tenant]) ?? 0
-            return models + artifacts
+            return models + datasets + artifacts
         }
     }
 
@@ -141,6 +170,85 @@ public final class JobStore: Sendable {
 
     public func model(_ id: String) throws -> StoredModel? {
         try db.read { try StoredModel.fetchOne($0, key: id) }
+    }
+
+    // MARK: Datasets
+
+    private static let ownedDatasetSelect = """
+        SELECT datasets.*, dataset_owners.seq, dataset_owners.created_at, dataset_owners.last_used_at
+        FROM datasets JOIN dataset_owners ON dataset_owners.dataset_id = datasets.id
+        """
+
+    /// Stores the dataset's row unless the same bytes are stored already, and makes `tenant`
+    /// an owner of it, or refreshes its `last_used_at` if it was one.
+    @discardableResult
+    public func upsertDataset(_ dataset: StoredDataset, tenant: String) throws -> StoredDataset {
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO datasets (id, format, bytes, sample_count, arrays) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [dataset.id, dataset.format, dataset.bytes, dataset.sampleCount,
+                                 try StoredDataset.encodeArrays(dataset.signature)])
+            try db.execute(sql: """
+                INSERT INTO dataset_owners (dataset_id, tenant, created_at, last_used_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (dataset_id, tenant) DO UPDATE SET last_used_at = excluded.last_used_at
+                """, arguments: [dataset.id, tenant, dataset.createdAt, dataset.lastUsedAt])
+            return try StoredDataset.fetchOne(db, sql: Self.ownedDatasetSelect + " WHERE datasets.id = ? AND dataset_owners.tenant = ?",
+                                              arguments: [dataset.id, tenant])!
+        }
+    }
+
+    /// The dataset if `tenant` owns it; nil otherwise, as if it did not exist.
+    public func dataset(_ id: String, ownedBy tenant: String) throws -> StoredDataset? {
+        try db.read { db in
+            try StoredDataset.fetchOne(db, sql: Self.ownedDatasetSelect + " WHERE datasets.id = ? AND dataset_owners.tenant = ?",
+                                       arguments: [id, tenant])
+        }
+    }
+
+    /// `tenant`'s datasets, newest upload first; `before` is the last page's last `sequence`.
+    func datasets(ownedBy tenant: String, before: Int64?, limit: Int) throws -> [StoredDataset] {
+        try db.read { db in
+            try StoredDataset.fetchAll(db, sql: Self.ownedDatasetSelect + """
+                 WHERE dataset_owners.tenant = ? AND dataset_owners.seq < ? ORDER BY dataset_owners.seq DESC LIMIT ?
+                """, arguments: [tenant, before ?? Int64.max, limit])
+        }
+    }
+
+    /// Marks `tenant`'s dataset as used now (its retention counts from here); false if the
+    /// tenant does not own it.
+    public func touchDataset(_ id: String, tenant: String, at date: Date = Date()) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "UPDATE dataset_owners SET last_used_at = ? WHERE dataset_id = ? AND tenant = ?",
+                           arguments: [date, id, tenant])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Ends `tenant`'s ownership; `nil` if it owned no such dataset, otherwise whether no owner
+    /// remains (the row is then gone, and the caller removes the file).
+    func removeDatasetOwner(_ id: String, tenant: String) throws -> Bool? {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM dataset_owners WHERE dataset_id = ? AND tenant = ?", arguments: [id, tenant])
+            guard db.changesCount > 0 else { return nil }
+            return try Self.deleteOrphanedDatasets(db).contains(id)
+        }
+    }
+
+    /// Ends every ownership unused since `cutoff`; returns the datasets no owner remains for
+    /// (their rows are gone, and the caller removes the files).
+    func expireDatasets(unusedSince cutoff: Date) throws -> [String] {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM dataset_owners WHERE last_used_at < ?", arguments: [cutoff])
+            return try Self.deleteOrphanedDatasets(db)
+        }
+    }
+
+    private static func deleteOrphanedDatasets(_ db: Database) throws -> [String] {
+        let orphans = try String.fetchAll(db, sql: """
+            SELECT id FROM datasets WHERE id NOT IN (SELECT dataset_id FROM dataset_owners)
+            """)
+        for id in orphans { try db.execute(sql: "DELETE FROM datasets WHERE id = ?", arguments: [id]) }
+        return orphans
     }
 
     // MARK: Jobs

@@ -14,7 +14,7 @@
 // Written for quantd against Apple's public format spec (coremltools, mlmodel/format/Model.proto
 // and FeatureTypes.proto, BSD-3-Clause). Package, message names, field names and field numbers
 // match the spec so the wire format is the same. Everything left out (the other model types,
-// image and flexible-shape feature types, ...) is kept by swift-protobuf as unknown fields and
+// feature types other than multi-arrays and images, ...) is kept by swift-protobuf as unknown fields and
 // written back on serialization, after the fields modelled here. The fields coremltools writes
 // for a tensor-in, tensor-out ML Program are all modelled, so such models re-serialize field for
 // field in the original order; only map entries may come out in another order (protobuf-python writes them in hash order), and
@@ -196,7 +196,7 @@ nonisolated struct CoreML_Specification_FeatureDescription: Sendable {
   fileprivate var _type: CoreML_Specification_FeatureType? = nil
 }
 
-/// Only multi-array features are modelled; int64, double, string, image, dictionary, sequence
+/// Multi-array and image features are modelled; int64, double, string, dictionary, sequence
 /// and state features stay unknown fields.
 nonisolated struct CoreML_Specification_FeatureType: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -204,6 +204,14 @@ nonisolated struct CoreML_Specification_FeatureType: Sendable {
   // methods supported on all messages.
 
   var type: CoreML_Specification_FeatureType.OneOf_Type? = nil
+
+  var imageType: CoreML_Specification_ImageFeatureType {
+    get {
+      if case .imageType(let v)? = type {return v}
+      return CoreML_Specification_ImageFeatureType()
+    }
+    set {type = .imageType(newValue)}
+  }
 
   var multiArrayType: CoreML_Specification_ArrayFeatureType {
     get {
@@ -218,8 +226,168 @@ nonisolated struct CoreML_Specification_FeatureType: Sendable {
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Type: Equatable, Sendable {
+    case imageType(CoreML_Specification_ImageFeatureType)
     case multiArrayType(CoreML_Specification_ArrayFeatureType)
 
+  }
+
+  init() {}
+}
+
+nonisolated struct CoreML_Specification_SizeRange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var lowerBound: UInt64 = 0
+
+  /// -1 for unbounded.
+  var upperBound: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct CoreML_Specification_ImageFeatureType: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The default size; with SizeFlexibility other sizes are accepted too.
+  var width: Int64 = 0
+
+  var height: Int64 = 0
+
+  var sizeFlexibility: CoreML_Specification_ImageFeatureType.OneOf_SizeFlexibility? = nil
+
+  var enumeratedSizes: CoreML_Specification_ImageFeatureType.EnumeratedImageSizes {
+    get {
+      if case .enumeratedSizes(let v)? = sizeFlexibility {return v}
+      return CoreML_Specification_ImageFeatureType.EnumeratedImageSizes()
+    }
+    set {sizeFlexibility = .enumeratedSizes(newValue)}
+  }
+
+  var imageSizeRange: CoreML_Specification_ImageFeatureType.ImageSizeRange {
+    get {
+      if case .imageSizeRange(let v)? = sizeFlexibility {return v}
+      return CoreML_Specification_ImageFeatureType.ImageSizeRange()
+    }
+    set {sizeFlexibility = .imageSizeRange(newValue)}
+  }
+
+  var colorSpace: CoreML_Specification_ImageFeatureType.ColorSpace = .invalidColorSpace
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum OneOf_SizeFlexibility: Equatable, Sendable {
+    case enumeratedSizes(CoreML_Specification_ImageFeatureType.EnumeratedImageSizes)
+    case imageSizeRange(CoreML_Specification_ImageFeatureType.ImageSizeRange)
+
+  }
+
+  nonisolated enum ColorSpace: SwiftProtobuf.Enum, Swift.CaseIterable {
+    typealias RawValue = Int
+    case invalidColorSpace // = 0
+    case grayscale // = 10
+    case rgb // = 20
+    case bgr // = 30
+    case grayscaleFloat16 // = 40
+    case UNRECOGNIZED(Int)
+
+    init() {
+      self = .invalidColorSpace
+    }
+
+    init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .invalidColorSpace
+      case 10: self = .grayscale
+      case 20: self = .rgb
+      case 30: self = .bgr
+      case 40: self = .grayscaleFloat16
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    var rawValue: Int {
+      switch self {
+      case .invalidColorSpace: return 0
+      case .grayscale: return 10
+      case .rgb: return 20
+      case .bgr: return 30
+      case .grayscaleFloat16: return 40
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    static let allCases: [CoreML_Specification_ImageFeatureType.ColorSpace] = [
+      .invalidColorSpace,
+      .grayscale,
+      .rgb,
+      .bgr,
+      .grayscaleFloat16,
+    ]
+
+  }
+
+  nonisolated struct ImageSize: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var width: UInt64 = 0
+
+    var height: UInt64 = 0
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+  }
+
+  nonisolated struct EnumeratedImageSizes: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var sizes: [CoreML_Specification_ImageFeatureType.ImageSize] = []
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+  }
+
+  nonisolated struct ImageSizeRange: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var widthRange: CoreML_Specification_SizeRange {
+      get {_widthRange ?? CoreML_Specification_SizeRange()}
+      set {_widthRange = newValue}
+    }
+    /// Returns true if `widthRange` has been explicitly set.
+    var hasWidthRange: Bool {self._widthRange != nil}
+    /// Clears the value of `widthRange`. Subsequent reads from it will return its default value.
+    mutating func clearWidthRange() {self._widthRange = nil}
+
+    var heightRange: CoreML_Specification_SizeRange {
+      get {_heightRange ?? CoreML_Specification_SizeRange()}
+      set {_heightRange = newValue}
+    }
+    /// Returns true if `heightRange` has been explicitly set.
+    var hasHeightRange: Bool {self._heightRange != nil}
+    /// Clears the value of `heightRange`. Subsequent reads from it will return its default value.
+    mutating func clearHeightRange() {self._heightRange = nil}
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+
+    fileprivate var _widthRange: CoreML_Specification_SizeRange? = nil
+    fileprivate var _heightRange: CoreML_Specification_SizeRange? = nil
   }
 
   init() {}
@@ -230,13 +398,36 @@ nonisolated struct CoreML_Specification_ArrayFeatureType: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The default shape; flexible shapes (enumeratedShapes = 21, shapeRange = 31) and default
-  /// values (41, 51, 61) stay unknown fields.
+  /// The default shape; default values (41, 51, 61) stay unknown fields.
   var shape: [Int64] = []
 
   var dataType: CoreML_Specification_ArrayFeatureType.ArrayDataType = .invalidArrayDataType
 
+  var shapeFlexibility: CoreML_Specification_ArrayFeatureType.OneOf_ShapeFlexibility? = nil
+
+  var enumeratedShapes: CoreML_Specification_ArrayFeatureType.EnumeratedShapes {
+    get {
+      if case .enumeratedShapes(let v)? = shapeFlexibility {return v}
+      return CoreML_Specification_ArrayFeatureType.EnumeratedShapes()
+    }
+    set {shapeFlexibility = .enumeratedShapes(newValue)}
+  }
+
+  var shapeRange: CoreML_Specification_ArrayFeatureType.ShapeRange {
+    get {
+      if case .shapeRange(let v)? = shapeFlexibility {return v}
+      return CoreML_Specification_ArrayFeatureType.ShapeRange()
+    }
+    set {shapeFlexibility = .shapeRange(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum OneOf_ShapeFlexibility: Equatable, Sendable {
+    case enumeratedShapes(CoreML_Specification_ArrayFeatureType.EnumeratedShapes)
+    case shapeRange(CoreML_Specification_ArrayFeatureType.ShapeRange)
+
+  }
 
   /// Values encode kind and width: 0x10000 | bits for floats, 0x20000 | bits for ints.
   nonisolated enum ArrayDataType: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -287,6 +478,43 @@ nonisolated struct CoreML_Specification_ArrayFeatureType: Sendable {
       .int32,
     ]
 
+  }
+
+  nonisolated struct Shape: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var shape: [Int64] = []
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+  }
+
+  nonisolated struct EnumeratedShapes: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var shapes: [CoreML_Specification_ArrayFeatureType.Shape] = []
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+  }
+
+  nonisolated struct ShapeRange: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    /// One per dimension.
+    var sizeRanges: [CoreML_Specification_SizeRange] = []
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
   }
 
   init() {}
@@ -624,7 +852,7 @@ nonisolated extension CoreML_Specification_FeatureDescription: SwiftProtobuf.Mes
 
 nonisolated extension CoreML_Specification_FeatureType: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".FeatureType"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{5}multiArrayType\0\u{2}c\u{f}isOptional\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{4}imageType\0\u{1}multiArrayType\0\u{2}c\u{f}isOptional\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -632,6 +860,19 @@ nonisolated extension CoreML_Specification_FeatureType: SwiftProtobuf.Message, S
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
+      case 4: try {
+        var v: CoreML_Specification_ImageFeatureType?
+        var hadOneofValue = false
+        if let current = self.type {
+          hadOneofValue = true
+          if case .imageType(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.type = .imageType(v)
+        }
+      }()
       case 5: try {
         var v: CoreML_Specification_ArrayFeatureType?
         var hadOneofValue = false
@@ -656,9 +897,17 @@ nonisolated extension CoreML_Specification_FeatureType: SwiftProtobuf.Message, S
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if case .multiArrayType(let v)? = self.type {
+    switch self.type {
+    case .imageType?: try {
+      guard case .imageType(let v)? = self.type else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .multiArrayType?: try {
+      guard case .multiArrayType(let v)? = self.type else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
+    }()
+    case nil: break
+    }
     if self.isOptional != false {
       try visitor.visitSingularBoolField(value: self.isOptional, fieldNumber: 1000)
     }
@@ -673,9 +922,234 @@ nonisolated extension CoreML_Specification_FeatureType: SwiftProtobuf.Message, S
   }
 }
 
+nonisolated extension CoreML_Specification_SizeRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SizeRange"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}lowerBound\0\u{1}upperBound\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.lowerBound) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.upperBound) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.lowerBound != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lowerBound, fieldNumber: 1)
+    }
+    if self.upperBound != 0 {
+      try visitor.visitSingularInt64Field(value: self.upperBound, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_SizeRange, rhs: CoreML_Specification_SizeRange) -> Bool {
+    if lhs.lowerBound != rhs.lowerBound {return false}
+    if lhs.upperBound != rhs.upperBound {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ImageFeatureType: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ImageFeatureType"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}width\0\u{1}height\0\u{1}colorSpace\0\u{2}\u{12}enumeratedSizes\0\u{2}\u{a}imageSizeRange\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.width) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.height) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.colorSpace) }()
+      case 21: try {
+        var v: CoreML_Specification_ImageFeatureType.EnumeratedImageSizes?
+        var hadOneofValue = false
+        if let current = self.sizeFlexibility {
+          hadOneofValue = true
+          if case .enumeratedSizes(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.sizeFlexibility = .enumeratedSizes(v)
+        }
+      }()
+      case 31: try {
+        var v: CoreML_Specification_ImageFeatureType.ImageSizeRange?
+        var hadOneofValue = false
+        if let current = self.sizeFlexibility {
+          hadOneofValue = true
+          if case .imageSizeRange(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.sizeFlexibility = .imageSizeRange(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.width != 0 {
+      try visitor.visitSingularInt64Field(value: self.width, fieldNumber: 1)
+    }
+    if self.height != 0 {
+      try visitor.visitSingularInt64Field(value: self.height, fieldNumber: 2)
+    }
+    if self.colorSpace != .invalidColorSpace {
+      try visitor.visitSingularEnumField(value: self.colorSpace, fieldNumber: 3)
+    }
+    switch self.sizeFlexibility {
+    case .enumeratedSizes?: try {
+      guard case .enumeratedSizes(let v)? = self.sizeFlexibility else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .imageSizeRange?: try {
+      guard case .imageSizeRange(let v)? = self.sizeFlexibility else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ImageFeatureType, rhs: CoreML_Specification_ImageFeatureType) -> Bool {
+    if lhs.width != rhs.width {return false}
+    if lhs.height != rhs.height {return false}
+    if lhs.sizeFlexibility != rhs.sizeFlexibility {return false}
+    if lhs.colorSpace != rhs.colorSpace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ImageFeatureType.ColorSpace: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INVALID_COLOR_SPACE\0\u{2}\u{a}GRAYSCALE\0\u{2}\u{a}RGB\0\u{2}\u{a}BGR\0\u{2}\u{a}GRAYSCALE_FLOAT16\0")
+}
+
+nonisolated extension CoreML_Specification_ImageFeatureType.ImageSize: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ImageFeatureType.protoMessageName + ".ImageSize"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}width\0\u{1}height\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.width) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.height) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.width != 0 {
+      try visitor.visitSingularUInt64Field(value: self.width, fieldNumber: 1)
+    }
+    if self.height != 0 {
+      try visitor.visitSingularUInt64Field(value: self.height, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ImageFeatureType.ImageSize, rhs: CoreML_Specification_ImageFeatureType.ImageSize) -> Bool {
+    if lhs.width != rhs.width {return false}
+    if lhs.height != rhs.height {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ImageFeatureType.EnumeratedImageSizes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ImageFeatureType.protoMessageName + ".EnumeratedImageSizes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sizes\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.sizes) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sizes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.sizes, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ImageFeatureType.EnumeratedImageSizes, rhs: CoreML_Specification_ImageFeatureType.EnumeratedImageSizes) -> Bool {
+    if lhs.sizes != rhs.sizes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ImageFeatureType.ImageSizeRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ImageFeatureType.protoMessageName + ".ImageSizeRange"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}widthRange\0\u{1}heightRange\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._widthRange) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._heightRange) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._widthRange {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._heightRange {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ImageFeatureType.ImageSizeRange, rhs: CoreML_Specification_ImageFeatureType.ImageSizeRange) -> Bool {
+    if lhs._widthRange != rhs._widthRange {return false}
+    if lhs._heightRange != rhs._heightRange {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension CoreML_Specification_ArrayFeatureType: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ArrayFeatureType"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{1}dataType\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{1}dataType\0\u{2}\u{13}enumeratedShapes\0\u{2}\u{a}shapeRange\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -685,6 +1159,86 @@ nonisolated extension CoreML_Specification_ArrayFeatureType: SwiftProtobuf.Messa
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.shape) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.dataType) }()
+      case 21: try {
+        var v: CoreML_Specification_ArrayFeatureType.EnumeratedShapes?
+        var hadOneofValue = false
+        if let current = self.shapeFlexibility {
+          hadOneofValue = true
+          if case .enumeratedShapes(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.shapeFlexibility = .enumeratedShapes(v)
+        }
+      }()
+      case 31: try {
+        var v: CoreML_Specification_ArrayFeatureType.ShapeRange?
+        var hadOneofValue = false
+        if let current = self.shapeFlexibility {
+          hadOneofValue = true
+          if case .shapeRange(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.shapeFlexibility = .shapeRange(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.shape.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.shape, fieldNumber: 1)
+    }
+    if self.dataType != .invalidArrayDataType {
+      try visitor.visitSingularEnumField(value: self.dataType, fieldNumber: 2)
+    }
+    switch self.shapeFlexibility {
+    case .enumeratedShapes?: try {
+      guard case .enumeratedShapes(let v)? = self.shapeFlexibility else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .shapeRange?: try {
+      guard case .shapeRange(let v)? = self.shapeFlexibility else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ArrayFeatureType, rhs: CoreML_Specification_ArrayFeatureType) -> Bool {
+    if lhs.shape != rhs.shape {return false}
+    if lhs.dataType != rhs.dataType {return false}
+    if lhs.shapeFlexibility != rhs.shapeFlexibility {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ArrayFeatureType.ArrayDataType: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INVALID_ARRAY_DATA_TYPE\0\u{2}P@\u{10}FLOAT16\0\u{2}\u{10}FLOAT32\0\u{2} DOUBLE\0\u{2}H\u{7f}\u{f}INT8\0\u{2}\u{18}INT32\0")
+}
+
+nonisolated extension CoreML_Specification_ArrayFeatureType.Shape: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ArrayFeatureType.protoMessageName + ".Shape"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.shape) }()
       default: break
       }
     }
@@ -694,20 +1248,72 @@ nonisolated extension CoreML_Specification_ArrayFeatureType: SwiftProtobuf.Messa
     if !self.shape.isEmpty {
       try visitor.visitPackedInt64Field(value: self.shape, fieldNumber: 1)
     }
-    if self.dataType != .invalidArrayDataType {
-      try visitor.visitSingularEnumField(value: self.dataType, fieldNumber: 2)
-    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: CoreML_Specification_ArrayFeatureType, rhs: CoreML_Specification_ArrayFeatureType) -> Bool {
+  static func ==(lhs: CoreML_Specification_ArrayFeatureType.Shape, rhs: CoreML_Specification_ArrayFeatureType.Shape) -> Bool {
     if lhs.shape != rhs.shape {return false}
-    if lhs.dataType != rhs.dataType {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension CoreML_Specification_ArrayFeatureType.ArrayDataType: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INVALID_ARRAY_DATA_TYPE\0\u{2}P@\u{10}FLOAT16\0\u{2}\u{10}FLOAT32\0\u{2} DOUBLE\0\u{2}H\u{7f}\u{f}INT8\0\u{2}\u{18}INT32\0")
+nonisolated extension CoreML_Specification_ArrayFeatureType.EnumeratedShapes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ArrayFeatureType.protoMessageName + ".EnumeratedShapes"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shapes\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.shapes) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.shapes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.shapes, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ArrayFeatureType.EnumeratedShapes, rhs: CoreML_Specification_ArrayFeatureType.EnumeratedShapes) -> Bool {
+    if lhs.shapes != rhs.shapes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension CoreML_Specification_ArrayFeatureType.ShapeRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = CoreML_Specification_ArrayFeatureType.protoMessageName + ".ShapeRange"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sizeRanges\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.sizeRanges) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sizeRanges.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.sizeRanges, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: CoreML_Specification_ArrayFeatureType.ShapeRange, rhs: CoreML_Specification_ArrayFeatureType.ShapeRange) -> Bool {
+    if lhs.sizeRanges != rhs.sizeRanges {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }

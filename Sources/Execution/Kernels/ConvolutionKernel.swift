@@ -34,17 +34,16 @@ enum ConvolutionKernel {
         let result = context.allocate(.float32, shape: [batch, outChannels] + outputSpatial)
         let inChannelsPerGroup = channels / groups, outChannelsPerGroup = outChannels / groups
         let positions = geometry.outputSize, kernelSize = geometry.kernelSize
+        if groups == channels, outChannels == channels {
+            depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry, context)
+            return result
+        }
         if let bias {
             for plane in 0..<(batch * outChannels) {
                 (result.floats + plane * positions).update(repeating: bias.floats[plane % outChannels], count: positions)
             }
         }
         let accumulate: Float = bias == nil ? 0 : 1
-
-        if groups == channels, outChannels == channels {
-            depthwise(x.floats, weight.floats, result.floats, planes: batch * channels, channels: channels, geometry, accumulate: bias != nil, context)
-            return result
-        }
         let pointwise = kernelSize == 1 && geometry.strides.allSatisfy { $0 == 1 }
             && geometry.padBegin.allSatisfy { $0 == 0 } && geometry.padEnd.allSatisfy { $0 == 0 }
         let rows = inChannelsPerGroup * kernelSize
@@ -108,37 +107,84 @@ enum ConvolutionKernel {
         }
     }
 
-    /// One filter per channel: each output plane reads only its own input plane.
-    private static func depthwise(_ input: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>,
+    /// One filter per channel: each output plane reads only its own input plane. The plane's
+    /// rows are first copied with their padding and split by stride phase, so every tap reads
+    /// one contiguous run; each output row is then summed over all taps in registers.
+    private static func depthwise(_ input: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                                   _ output: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
-                                  _ g: SpatialGeometry, accumulate: Bool, _ context: KernelContext) {
+                                  _ g: SpatialGeometry, _ context: KernelContext) {
+        typealias Lane = SIMD8<Float>
         let kernelSize = g.kernelSize, positions = g.outputSize, inputSize = g.inputSize
-        let (outH, outW) = (g.output[1], g.output[2])
-        let (inH, inW) = (g.input[1], g.input[2])
+        let (outD, outH, outW) = (g.output[0], g.output[1], g.output[2])
+        let (inD, inH, inW) = (g.input[0], g.input[1], g.input[2])
+        let (kernelD, kernelH, kernelW) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let strideW = g.strides[2], padW = g.padBegin[2], paddedW = inW + padW + g.padEnd[2]
+        // A prepared row holds padded position q at (q mod stride)·phaseLength + q / stride.
+        let phaseLength = (paddedW + strideW - 1) / strideW, rowLength = strideW * phaseLength
+        let tapOffsets = (0..<kernelW).map { kw in
+            let q = kw * g.dilations[2]
+            return (q % strideW) * phaseLength + q / strideW
+        }
         context.parallelFor(planes, costPerItem: positions * kernelSize) { range in
-            for plane in range {
-                let source = input + plane * inputSize, target = output + plane * positions
-                let filter = weight + (plane % channels) * kernelSize
-                if !accumulate { target.update(repeating: 0, count: positions) }
-                for kd in 0..<g.kernel[0] {
-                    let validD = g.validOutputs(axis: 0, offset: kd * g.dilations[0])
-                    for kh in 0..<g.kernel[1] {
-                        let validH = g.validOutputs(axis: 1, offset: kh * g.dilations[1])
-                        for kw in 0..<g.kernel[2] {
-                            let validW = g.validOutputs(axis: 2, offset: kw * g.dilations[2])
-                            let tap = filter[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]
-                            let strideW = g.strides[2], shiftW = kw * g.dilations[2] - g.padBegin[2]
-                            for od in validD {
-                                let id = od * g.strides[0] - g.padBegin[0] + kd * g.dilations[0]
-                                for oh in validH {
-                                    let ih = oh * g.strides[1] - g.padBegin[1] + kh * g.dilations[1]
-                                    let line = target + (od * outH + oh) * outW
-                                    let row = source + (id * inH + ih) * inW + shiftW
-                                    if strideW == 1 {
-                                        for ow in validW { line[ow] += tap * row[ow] }
-                                    } else {
-                                        for ow in validW { line[ow] += tap * row[ow * strideW] }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inD * inH * rowLength + Lane.scalarCount) { prepared in
+                withUnsafeTemporaryAllocation(of: (UnsafePointer<Float>, Float).self, capacity: kernelSize) { taps in
+                    let rows = prepared.baseAddress!
+                    // One lane of zeros after the last row, for the partial lanes at row ends to read.
+                    (rows + inD * inH * rowLength).initialize(repeating: 0, count: Lane.scalarCount)
+                    for plane in range {
+                        let source = input + plane * inputSize, target = output + plane * positions
+                        let filter = weight + (plane % channels) * kernelSize
+                        let start = bias?[plane % channels] ?? 0
+                        for r in 0..<(inD * inH) {
+                            let from = source + r * inW, to = rows + r * rowLength
+                            for phase in 0..<strideW {
+                                // Slots j of this phase read input phase + j·stride − pad where it is inside.
+                                let lane = to + phase * phaseLength
+                                let first = min(phaseLength, (padW - phase + strideW - 1) / strideW)
+                                let end = max(first, min(phaseLength, (inW + padW - phase + strideW - 1) / strideW))
+                                lane.update(repeating: 0, count: first)
+                                let read = from + phase + first * strideW - padW
+                                if strideW == 1 {
+                                    (lane + first).update(from: read, count: end - first)
+                                } else {
+                                    for j in 0..<(end - first) { lane[first + j] = read[j * strideW] }
+                                }
+                                (lane + end).update(repeating: 0, count: phaseLength - end)
+                            }
+                        }
+                        for od in 0..<outD {
+                            for oh in 0..<outH {
+                                var count = 0
+                                for kd in 0..<kernelD {
+                                    let id = od * g.strides[0] - g.padBegin[0] + kd * g.dilations[0]
+                                    guard id >= 0, id < inD else { continue }
+                                    for kh in 0..<kernelH {
+                                        let ih = oh * g.strides[1] - g.padBegin[1] + kh * g.dilations[1]
+                                        guard ih >= 0, ih < inH else { continue }
+                                        let row = rows + (id * inH + ih) * rowLength
+                                        for kw in 0..<kernelW {
+                                            taps[count] = (UnsafePointer(row + tapOffsets[kw]), filter[(kd * kernelH + kh) * kernelW + kw])
+                                            count += 1
+                                        }
                                     }
+                                }
+                                let line = target + (od * outH + oh) * outW
+                                var ow = 0
+                                while ow + Lane.scalarCount <= outW {
+                                    var sum = Lane(repeating: start)
+                                    for t in 0..<count {
+                                        sum += taps[t].1 * UnsafeRawPointer(taps[t].0 + ow).loadUnaligned(as: Lane.self)
+                                    }
+                                    UnsafeMutableRawPointer(line + ow).storeBytes(of: sum, as: Lane.self)
+                                    ow += Lane.scalarCount
+                                }
+                                if ow < outW {
+                                    // Lanes past the row's end read the next row or the slack and are dropped.
+                                    var sum = Lane(repeating: start)
+                                    for t in 0..<count {
+                                        sum += taps[t].1 * UnsafeRawPointer(taps[t].0 + ow).loadUnaligned(as: Lane.self)
+                                    }
+                                    for lane in 0..<(outW - ow) { line[ow + lane] = sum[lane] }
                                 }
                             }
                         }

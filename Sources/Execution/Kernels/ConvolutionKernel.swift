@@ -61,7 +61,7 @@ enum ConvolutionKernel {
                 GEMM.multiply(m: outChannelsPerGroup, n: positions, k: rows,
                               a: weight.floats + group * outChannelsPerGroup * rows, lda: rows, transposeA: false,
                               b: matrix, ldb: positions, transposeB: false,
-                              c: output, ldc: positions, beta: accumulate)
+                              c: output, ldc: positions, beta: accumulate, threads: context.threads)
             }
         }
         return result

@@ -138,7 +138,7 @@ public final class Executor: Sendable {
             lastPeak.store(arena.peakHeldBytes, ordering: .relaxed)
             self.arena.withLock { if $0 == nil { $0 = arena } }
         }
-        GEMM.useThreads(threads)
+        GEMM.useCallingThreadOnly()
         arena.startRun()
         return try execute(inputs, arena: arena, observe: observe)
     }

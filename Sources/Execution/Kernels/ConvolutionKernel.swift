@@ -1,7 +1,9 @@
 /// N-d convolution (1-d to 3-d): a direct loop for depthwise, a plain GEMM for 1×1 stride-1
 /// unpadded kernels, im2col + GEMM for everything else (groups, strides, dilations, padding).
+/// `clamp` is an activation merged into it (`ConvolutionFusion`), applied to the output.
 enum ConvolutionKernel {
-    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, _ context: KernelContext) throws(ExecutionError) -> Value {
+    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, clamp: Clamp?,
+                    _ context: KernelContext) throws(ExecutionError) -> Value {
         guard x.type == .float32, weight.type == .float32 else { throw context.unsupported("convolution operands must be float") }
         let spatialRank = x.rank - 2
         guard spatialRank >= 1, spatialRank <= SpatialGeometry.axes else {
@@ -35,37 +37,72 @@ enum ConvolutionKernel {
         let inChannelsPerGroup = channels / groups, outChannelsPerGroup = outChannels / groups
         let positions = geometry.outputSize, kernelSize = geometry.kernelSize
         if groups == channels, outChannels == channels {
-            depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry, context)
+            depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry,
+                      clamp: clamp, context)
             return result
         }
-        if let bias {
-            for plane in 0..<(batch * outChannels) {
-                (result.floats + plane * positions).update(repeating: bias.floats[plane % outChannels], count: positions)
-            }
-        }
-        let accumulate: Float = bias == nil ? 0 : 1
         let pointwise = kernelSize == 1 && geometry.strides.allSatisfy { $0 == 1 }
             && geometry.padBegin.allSatisfy { $0 == 0 } && geometry.padEnd.allSatisfy { $0 == 0 }
-        let rows = inChannelsPerGroup * kernelSize
+        let rows = inChannelsPerGroup * kernelSize, m = outChannelsPerGroup
         let columns = pointwise ? nil : context.scratch(floats: rows * positions)
+        // Each output is made in tiles small enough to stay in cache from the GEMM to the bias
+        // and clamp written over them, as many as a multiple of the threads; a tile spans at
+        // least `minimumTileColumns` positions unless there are fewer, else the channels are split.
+        let tileCount = (max(m * positions / tileElements, 1) + context.threads - 1) / context.threads * context.threads
+        let columnTiles = max(1, min(tileCount, positions / minimumTileColumns))
+        let rowTiles = min(m, max(1, tileCount / columnTiles))
+        let (filters, output) = (weight.floats, result.floats)
+        let tilesPerMatrix = rowTiles * columnTiles
+        // One tile of one (image, group) product: bias, GEMM, clamp.
+        func multiplyTile(_ tile: Int, image: Int, group: Int, matrix: UnsafePointer<Float>) {
+            let planes = output + (image * outChannels + group * m) * positions
+            let rowStart = m * (tile / columnTiles) / rowTiles, rowEnd = m * (tile / columnTiles + 1) / rowTiles
+            let column = tile % columnTiles
+            let start = positions * column / columnTiles, end = positions * (column + 1) / columnTiles
+            if let bias {
+                let biases = bias.floats + group * m
+                for row in rowStart..<rowEnd { (planes + row * positions + start).update(repeating: biases[row], count: end - start) }
+            }
+            GEMM.multiply(m: rowEnd - rowStart, n: end - start, k: rows,
+                          a: filters + (group * m + rowStart) * rows, lda: rows, transposeA: false,
+                          b: matrix + start, ldb: positions, transposeB: false,
+                          c: planes + rowStart * positions + start, ldc: positions, beta: bias == nil ? 0 : 1, threads: 1)
+            if let clamp {
+                for row in rowStart..<rowEnd {
+                    let line = planes + row * positions + start
+                    clamp.apply(line, line, count: end - start)
+                }
+            }
+        }
+        let tileCost = m / rowTiles * rows * positions / columnTiles
+        guard let columns else {
+            // The input planes are the matrices: every tile of every image and group in one parallel loop.
+            let input = x.floats
+            context.parallelFor(batch * groups * tilesPerMatrix, costPerItem: tileCost) { tiles in
+                for index in tiles {
+                    let matrix = index / tilesPerMatrix, image = matrix / groups, group = matrix % groups
+                    multiplyTile(index % tilesPerMatrix, image: image, group: group,
+                                 matrix: input + (image * channels + group * inChannelsPerGroup) * geometry.inputSize)
+                }
+            }
+            return result
+        }
+        let unfolded = columns.pointer.assumingMemoryBound(to: Float.self)
         for image in 0..<batch {
             for group in 0..<groups {
-                let input = x.floats + (image * channels + group * inChannelsPerGroup) * geometry.inputSize
-                let output = result.floats + (image * outChannels + group * outChannelsPerGroup) * positions
-                var matrix = UnsafePointer(input)
-                if let columns {
-                    let target = columns.pointer.assumingMemoryBound(to: Float.self)
-                    imageToColumns(input, target, channels: inChannelsPerGroup, geometry, context)
-                    matrix = UnsafePointer(target)
+                imageToColumns(x.floats + (image * channels + group * inChannelsPerGroup) * geometry.inputSize, unfolded,
+                               channels: inChannelsPerGroup, geometry, context)
+                context.parallelFor(tilesPerMatrix, costPerItem: tileCost) { tiles in
+                    for tile in tiles { multiplyTile(tile, image: image, group: group, matrix: unfolded) }
                 }
-                GEMM.multiply(m: outChannelsPerGroup, n: positions, k: rows,
-                              a: weight.floats + group * outChannelsPerGroup * rows, lda: rows, transposeA: false,
-                              b: matrix, ldb: positions, transposeB: false,
-                              c: output, ldc: positions, beta: accumulate, threads: context.threads)
             }
         }
         return result
     }
+
+    /// Output elements per tile of the GEMM path: a tile of floats that stays in L2.
+    private static let tileElements = 32 * 1024
+    private static let minimumTileColumns = 128
 
     /// Unfolds `channels` input planes into rows (channel, kernel position) × output positions,
     /// zeros where the window reads padding.
@@ -112,7 +149,7 @@ enum ConvolutionKernel {
     /// one contiguous run; each output row is then summed over all taps in registers.
     private static func depthwise(_ input: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                                   _ output: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
-                                  _ g: SpatialGeometry, _ context: KernelContext) {
+                                  _ g: SpatialGeometry, clamp: Clamp?, _ context: KernelContext) {
         typealias Lane = SIMD8<Float>
         let kernelSize = g.kernelSize, positions = g.outputSize, inputSize = g.inputSize
         let (outD, outH, outW) = (g.output[0], g.output[1], g.output[2])
@@ -186,6 +223,7 @@ enum ConvolutionKernel {
                                     }
                                     for lane in 0..<(outW - ow) { line[ow + lane] = sum[lane] }
                                 }
+                                clamp?.apply(line, line, count: outW)
                             }
                         }
                     }

@@ -69,6 +69,19 @@ func pattern(_ shape: [Int], seed: Int = 1) -> Tensor {
         #expect(close(y.floats!, expected.floats!))
     }
 
+    @Test(arguments: [(2, 1), (2, 2), (2, 0), (3, 1), (1, 1)])
+    func depthwiseRowsWideEnoughForVectorsMatchTheDefinition(_ stride: Int, _ pad: Int) throws {
+        // 21 columns: whole vectors of the row split by stride phase and a partial one, odd and even pads.
+        let x = pattern([2, 3, 9, 21]), w = pattern([3, 1, 3, 3], seed: 2)
+        let bias: [Float] = [0.5, -1, 0.25]
+        let pads = [pad, pad, pad, pad]
+        let y = try GraphBuilding.run(.convolution(Convolution(strides: [stride, stride], dilations: [1, 1], padding: .explicit(pads), groups: 3)),
+                                      [x, w, floats([3], bias)])
+        let expected = referenceConvolution(x, w, bias, strides: [stride, stride], dilations: [1, 1], padBegin: [pad, pad], padEnd: [pad, pad], groups: 3)
+        #expect(y.shape == expected.shape)
+        #expect(close(y.floats!, expected.floats!))
+    }
+
     @Test func sameUpperPutsTheOddPadAtTheEndAndSameLowerAtTheBeginning() throws {
         let x = pattern([1, 1, 4, 4]), w = pattern([1, 1, 2, 2], seed: 2)
         let upper = try GraphBuilding.run(.convolution(Convolution(strides: [1, 1], dilations: [1, 1], padding: .sameUpper, groups: 1)), [x, w])

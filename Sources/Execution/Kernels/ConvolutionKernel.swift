@@ -158,6 +158,11 @@ enum ConvolutionKernel {
         let strideW = g.strides[2], padW = g.padBegin[2], paddedW = inW + padW + g.padEnd[2]
         // A prepared row holds padded position q at (q mod stride)·phaseLength + q / stride.
         let phaseLength = (paddedW + strideW - 1) / strideW, rowLength = strideW * phaseLength
+        // Per phase, the slots that read the input (phase + j·stride − pad inside it); the rest are padding.
+        let filled = (0..<strideW).map { phase in
+            let first = min(phaseLength, (padW - phase + strideW - 1) / strideW)
+            return first..<max(first, min(phaseLength, (inW + padW - phase + strideW - 1) / strideW))
+        }
         let tapOffsets = (0..<kernelW).map { kw in
             let q = kw * g.dilations[2]
             return (q % strideW) * phaseLength + q / strideW
@@ -174,19 +179,23 @@ enum ConvolutionKernel {
                         let start = bias?[plane % channels] ?? 0
                         for r in 0..<(inD * inH) {
                             let from = source + r * inW, to = rows + r * rowLength
-                            for phase in 0..<strideW {
-                                // Slots j of this phase read input phase + j·stride − pad where it is inside.
+                            for (phase, slots) in filled.enumerated() {
                                 let lane = to + phase * phaseLength
-                                let first = min(phaseLength, (padW - phase + strideW - 1) / strideW)
-                                let end = max(first, min(phaseLength, (inW + padW - phase + strideW - 1) / strideW))
-                                lane.update(repeating: 0, count: first)
-                                let read = from + phase + first * strideW - padW
-                                if strideW == 1 {
-                                    (lane + first).update(from: read, count: end - first)
-                                } else {
-                                    for j in 0..<(end - first) { lane[first + j] = read[j * strideW] }
+                                lane.update(repeating: 0, count: slots.lowerBound)
+                                (lane + slots.upperBound).update(repeating: 0, count: phaseLength - slots.upperBound)
+                            }
+                            if strideW == 1 {
+                                (to + padW).update(from: from, count: inW)
+                            } else if strideW == 2 {
+                                // Input i lands at padded i + pad: evens in one phase, odds in the other.
+                                deinterleave(from, count: inW, evens: to + (padW & 1) * phaseLength + padW / 2,
+                                             odds: to + ((padW + 1) & 1) * phaseLength + (padW + 1) / 2)
+                            } else {
+                                for (phase, slots) in filled.enumerated() {
+                                    let lane = to + phase * phaseLength + slots.lowerBound
+                                    let read = from + phase + slots.lowerBound * strideW - padW
+                                    for j in 0..<slots.count { lane[j] = read[j * strideW] }
                                 }
-                                (lane + end).update(repeating: 0, count: phaseLength - end)
                             }
                         }
                         for od in 0..<outD {
@@ -229,6 +238,22 @@ enum ConvolutionKernel {
                     }
                 }
             }
+        }
+    }
+
+    /// Splits `count` floats into the even-indexed and the odd-indexed ones, eight at a time.
+    @inline(__always)
+    private static func deinterleave(_ source: UnsafePointer<Float>, count: Int, evens: UnsafeMutablePointer<Float>,
+                                     odds: UnsafeMutablePointer<Float>) {
+        var half = 0
+        while 2 * half + 8 <= count {
+            let pairs = UnsafeRawPointer(source + 2 * half).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(evens + half).storeBytes(of: pairs.evenHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(odds + half).storeBytes(of: pairs.oddHalf, as: SIMD4<Float>.self)
+            half += 4
+        }
+        for i in (2 * half)..<count {
+            if i & 1 == 0 { evens[i / 2] = source[i] } else { odds[i / 2] = source[i] }
         }
     }
 }

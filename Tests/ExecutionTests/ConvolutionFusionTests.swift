@@ -53,4 +53,36 @@ import Testing
         #expect(merged["y"]!.floats! == nodeByNode["y"]!.floats!)
         #expect(merged["c"]!.floats!.contains { $0 < 0 })
     }
+
+    /// (conv(x) + r) + shortcut(x), then ReLU: each convolution's only reader is an Add; the
+    /// first Add's other side is `r` of the given shape, the second's the first Add.
+    private func residualGraph(groups: Int, residual: [Int?]) -> ExecutionGraph {
+        let w = pattern([4, 4 / groups, 3, 3], seed: 3), shortcut = pattern([4, 4, 1, 1], seed: 5)
+        let constants: [String: ConstantTensor] = [
+            "w": ConstantTensor(shape: w.shape, elements: w.elements),
+            "b": ConstantTensor(shape: [4], elements: .float32([0.1, -0.2, 0.3, -0.4])),
+            "shortcut": ConstantTensor(shape: shortcut.shape, elements: shortcut.elements),
+        ]
+        let same = Convolution(strides: [1, 1], dilations: [1, 1], padding: .explicit([1, 1, 1, 1]), groups: groups)
+        let pointwise = Convolution(strides: [1, 1], dilations: [1, 1], padding: .valid, groups: 1)
+        return ExecutionGraph(
+            inputs: [GraphInput(name: "x", elementType: .float32, shape: [nil, 4, 5, 6]), GraphInput(name: "r", elementType: .float32, shape: residual)],
+            outputs: ["y"], constants: constants,
+            nodes: [GraphBuilding.node(.convolution(same), ["x", "w", "b"], outputs: ["h"], name: "conv"),
+                    GraphBuilding.node(.binary(.add), ["h", "r"], outputs: ["t"], name: "add"),
+                    GraphBuilding.node(.convolution(pointwise), ["x", "shortcut"], outputs: ["s"], name: "shortcut"),
+                    GraphBuilding.node(.binary(.add), ["s", "t"], outputs: ["u"], name: "add2"),
+                    GraphBuilding.node(.unary(.relu), ["u"], outputs: ["y"], name: "relu")])
+    }
+
+    @Test(arguments: [(1, [2, 4, 5, 6]), (4, [2, 4, 5, 6]), (1, [1, 4, 1, 1])])
+    func residualAddsMergedIntoConvolutionsMatchTheNodeByNodeRun(_ groups: Int, _ residual: [Int]) throws {
+        // A GEMM convolution and a depthwise one; a residual of the output's shape and one broadcast.
+        let executor = try Executor(residualGraph(groups: groups, residual: residual.map { $0 }), threads: 2)
+        let feeds = ["x": pattern([2, 4, 5, 6]), "r": pattern(residual, seed: 7)]
+        let nodeByNode = try executor.run(feeds) { _, _ in }
+        let merged = try executor.run(feeds)
+        #expect(close(merged["y"]!.floats!, nodeByNode["y"]!.floats!))
+        #expect(merged["y"]!.floats!.contains(0) && merged["y"]!.floats!.contains { $0 > 0 })
+    }
 }

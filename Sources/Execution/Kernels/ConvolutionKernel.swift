@@ -1,8 +1,9 @@
 /// N-d convolution (1-d to 3-d): a direct loop for depthwise, a plain GEMM for 1×1 stride-1
 /// unpadded kernels, im2col + GEMM for everything else (groups, strides, dilations, padding).
-/// `clamp` is an activation merged into it (`ConvolutionFusion`), applied to the output.
+/// `residual` and `clamp` are an Add and an activation merged into it (`ConvolutionFusion`):
+/// the output is clamp(convolution + residual).
 enum ConvolutionKernel {
-    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, clamp: Clamp?,
+    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, residual: Value? = nil, clamp: Clamp?,
                     _ context: KernelContext) throws(ExecutionError) -> Value {
         guard x.type == .float32, weight.type == .float32 else { throw context.unsupported("convolution operands must be float") }
         let spatialRank = x.rank - 2
@@ -33,11 +34,17 @@ enum ConvolutionKernel {
         }
         let geometry = SpatialGeometry(input: inputSpatial, output: outputSpatial, kernel: kernel, strides: strides,
                                        dilations: dilations, padBegin: padBegin, padEnd: padEnd)
+        let depthwise = groups == channels && outChannels == channels
+        if let residual, depthwise || residual.type != .float32 || residual.shape != [batch, outChannels] + outputSpatial {
+            // A residual the GEMM cannot start from (broadcast, or beside the direct depthwise loop): added after.
+            let sum = try BinaryKernel.run(.add, try run(x, weight: weight, bias: bias, attributes, clamp: nil, context), residual, context)
+            return clamp.map { $0.run(sum, context) } ?? sum
+        }
         let result = context.allocate(.float32, shape: [batch, outChannels] + outputSpatial)
         let inChannelsPerGroup = channels / groups, outChannelsPerGroup = outChannels / groups
         let positions = geometry.outputSize, kernelSize = geometry.kernelSize
-        if groups == channels, outChannels == channels {
-            depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry,
+        if depthwise {
+            self.depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry,
                       clamp: clamp, context)
             return result
         }
@@ -53,20 +60,27 @@ enum ConvolutionKernel {
         let rowTiles = min(m, max(1, tileCount / columnTiles))
         let (filters, output) = (weight.floats, result.floats)
         let tilesPerMatrix = rowTiles * columnTiles
-        // One tile of one (image, group) product: bias, GEMM, clamp.
+        // One tile of one (image, group) product: bias and residual, GEMM, clamp.
         func multiplyTile(_ tile: Int, image: Int, group: Int, matrix: UnsafePointer<Float>) {
-            let planes = output + (image * outChannels + group * m) * positions
+            let offset = (image * outChannels + group * m) * positions, planes = output + offset
             let rowStart = m * (tile / columnTiles) / rowTiles, rowEnd = m * (tile / columnTiles + 1) / rowTiles
             let column = tile % columnTiles
             let start = positions * column / columnTiles, end = positions * (column + 1) / columnTiles
-            if let bias {
+            if let residual {
+                let biases = bias.map { $0.floats + group * m }
+                for row in rowStart..<rowEnd {
+                    let from = residual.floats + offset + row * positions + start, to = planes + row * positions + start
+                    let shift = biases?[row] ?? 0
+                    for i in 0..<(end - start) { to[i] = from[i] + shift }
+                }
+            } else if let bias {
                 let biases = bias.floats + group * m
                 for row in rowStart..<rowEnd { (planes + row * positions + start).update(repeating: biases[row], count: end - start) }
             }
             GEMM.multiply(m: rowEnd - rowStart, n: end - start, k: rows,
                           a: filters + (group * m + rowStart) * rows, lda: rows, transposeA: false,
                           b: matrix + start, ldb: positions, transposeB: false,
-                          c: planes + rowStart * positions + start, ldc: positions, beta: bias == nil ? 0 : 1, threads: 1)
+                          c: planes + rowStart * positions + start, ldc: positions, beta: bias == nil && residual == nil ? 0 : 1, threads: 1)
             if let clamp {
                 for row in rowStart..<rowEnd {
                     let line = planes + row * positions + start

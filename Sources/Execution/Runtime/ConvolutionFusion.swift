@@ -1,10 +1,12 @@
 /// Merges into a convolution with constant weights the nodes after it that only transform its
-/// output channel by channel, as PyTorch exports leave them (MobileNetV2: Conv,
-/// BatchNormalization, Clip): an inference batch normalization is folded into the weights and
-/// bias, then a ReLU or a Clip with constant bounds becomes a clamp the convolution applies as
-/// it writes. A node is merged only when the convolution's output is read by it alone and is
-/// not a graph output, so no other step sees the difference. The merged nodes' own outputs are
-/// never made, so this plan serves runs without an observer only.
+/// output element by element, as PyTorch exports leave them (MobileNetV2: Conv,
+/// BatchNormalization, Clip; ResNet: Conv, Add, Relu): an inference batch normalization is
+/// folded into the weights and bias, a residual Add becomes a fourth operand the convolution
+/// starts its sums from, then a ReLU or a Clip with constant bounds becomes a clamp it applies
+/// as it writes. A node is merged only when the convolution's output is read by it alone and
+/// is not a graph output, so no other step sees the difference; the merged step runs where the
+/// last merged node stood, after everything it reads. The merged nodes' own outputs are never
+/// made, so this plan serves runs without an observer only.
 enum ConvolutionFusion {
     /// One node to run, by slot, before release planning.
     struct PlannedStep {
@@ -24,50 +26,62 @@ enum ConvolutionFusion {
         for (index, step) in steps.enumerated() {
             for case let operand? in step.operands { readers[operand, default: []].append(index) }
         }
-        var fused = steps
-        var merged = Set<Int>()
+        var fused = steps.map { Optional($0) }
+        // A node one convolution merged is gone for the others (two convolutions feed one Add).
+        var absorbed = Set<Int>()
         for index in steps.indices {
             guard case .convolution = steps[index].operation, steps[index].results.count == 1,
                   steps[index].operands.count >= 2, let weightSlot = steps[index].operands[1], constants[weightSlot] != nil,
                   steps[index].operands.count < 3 || steps[index].operands[2].map({ constants[$0] != nil }) ?? true else { continue }
-            var step = steps[index]
+            var step = steps[index], position = index
             while let output = step.results.first, !kept.contains(output),
-                  let onlyReader = readers[output], onlyReader.count == 1, let next = onlyReader.first {
+                  let onlyReader = readers[output], onlyReader.count == 1, let next = onlyReader.first, !absorbed.contains(next) {
                 let reader = steps[next]
-                guard reader.results.count == 1, reader.operands.first == output,
+                guard reader.results.count == 1 else { break }
+                if case .binary(.add) = reader.operation, step.clamp == nil, step.operands.count < 4, reader.operands.count == 2,
+                   let residual = reader.operands[0] == output ? reader.operands[1] : reader.operands[0], residual != output {
+                    step.operands = [step.operands[0], step.operands[1], step.operands.count > 2 ? step.operands[2] : nil, residual]
+                    fused[position] = nil
+                    absorbed.insert(next)
+                    (position, step.results) = (next, reader.results)
+                    continue
+                }
+                guard reader.operands.first == output,
                       reader.operands.dropFirst().allSatisfy({ $0.map { constants[$0] != nil } ?? true }) else { break }
                 let values = reader.operands.map { $0.flatMap { constants[$0] } }
                 func operand(_ position: Int) -> Value? { position < values.count ? values[position] : nil }
-                var absorbed = false
+                var merged = false
                 switch reader.operation {
-                case .batchNormalization(let epsilon) where step.clamp == nil:
+                case .batchNormalization(let epsilon) where step.clamp == nil && step.operands.count < 4:
                     if let folded = fold(step, epsilon: epsilon, scale: operand(1), shift: operand(2), mean: operand(3),
                                          variance: operand(4), constants: constants, arena: arena) {
                         let weight = newSlot("\(step.node.name)#folded weight"), bias = newSlot("\(step.node.name)#folded bias")
                         constants[weight] = folded.weight
                         constants[bias] = folded.bias
-                        step.operands = [step.operands[0], weight, bias]
-                        absorbed = true
+                        step.operands[1] = weight
+                        if step.operands.count > 2 { step.operands[2] = bias } else { step.operands.append(bias) }
+                        merged = true
                     }
                 case .unary(.relu) where step.clamp == nil:
                     step.clamp = .relu
-                    absorbed = true
+                    merged = true
                 case .clip where step.clamp == nil:
                     let low = operand(1), high = operand(2)
                     if [low, high].allSatisfy({ $0 == nil || ($0!.type == .float32 && $0!.count == 1) }) {
                         step.clamp = Clamp(low: low?.firstFloat ?? -.infinity, high: high?.firstFloat ?? .infinity)
-                        absorbed = true
+                        merged = true
                     }
                 default:
                     break
                 }
-                guard absorbed else { break }
-                merged.insert(next)
-                step.results = reader.results
+                guard merged else { break }
+                fused[position] = nil
+                absorbed.insert(next)
+                (position, step.results) = (next, reader.results)
             }
-            fused[index] = step
+            fused[position] = step
         }
-        return fused.enumerated().filter { !merged.contains($0.offset) }.map(\.element)
+        return fused.compactMap { $0 }
     }
 
     /// The convolution's weights and bias with the batch normalization after it folded in:

@@ -4,7 +4,8 @@ enum OperationDispatch {
         try execute(node.operation, outputs: node.outputs.count, operands, clamp: nil, context)
     }
 
-    /// `clamp` is a merged activation's (see `ConvolutionFusion`); only a convolution has one.
+    /// `clamp` is a merged activation's (see `ConvolutionFusion`); only a convolution has one,
+    /// and then perhaps a merged residual as a fourth operand.
     static func execute(_ operation: Operation, outputs: Int, _ operands: [Value?], clamp: Clamp?,
                         _ context: KernelContext) throws(ExecutionError) -> [Value] {
         func operand(_ index: Int, _ what: String) throws(ExecutionError) -> Value {
@@ -23,7 +24,7 @@ enum OperationDispatch {
         switch operation {
         case .convolution(let attributes):
             return [try ConvolutionKernel.run(try float(0, "input"), weight: try float(1, "weight"), bias: optional(2), attributes,
-                                              clamp: clamp, context)]
+                                              residual: optional(3), clamp: clamp, context)]
         case .convolutionTranspose(let attributes):
             return [try ConvolutionTransposeKernel.run(try float(0, "input"), weight: try float(1, "weight"), bias: optional(2), attributes, context)]
         case .gemm(let transposeA, let transposeB, let alpha, let beta):

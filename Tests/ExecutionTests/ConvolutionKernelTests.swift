@@ -56,6 +56,32 @@ func pattern(_ shape: [Int], seed: Int = 1) -> Tensor {
         #expect(close(y.floats!, expected.floats!))
     }
 
+    @Test(arguments: [(3, 64, [2, 3, 20, 40], 3), (4, 1024, [1, 4, 8, 8], 1), (2, 96, [2, 2, 30, 30], 1)])
+    func largeOutputsMadeInColumnOrChannelTilesMatchTheDefinition(_ c: Int, _ co: Int, _ shape: [Int], _ k: Int) throws {
+        // Enough outputs for several tiles: split by positions, by channels (few positions), both with a bias.
+        let x = pattern(shape), w = pattern([co, c, k, k], seed: 3)
+        let bias = (0..<co).map { Float($0 % 7) * 0.5 - 1 }
+        let pads = [k / 2, k / 2, k / 2, k / 2]
+        let y = try GraphBuilding.run(.convolution(Convolution(strides: [1, 1], dilations: [1, 1], padding: .explicit(pads), groups: 1)),
+                                      [x, w, floats([co], bias)])
+        let expected = referenceConvolution(x, w, bias, strides: [1, 1], dilations: [1, 1], padBegin: [k / 2, k / 2], padEnd: [k / 2, k / 2], groups: 1)
+        #expect(y.shape == expected.shape)
+        #expect(close(y.floats!, expected.floats!))
+    }
+
+    @Test(arguments: [(2, 1), (2, 2), (2, 0), (3, 1), (1, 1)])
+    func depthwiseRowsWideEnoughForVectorsMatchTheDefinition(_ stride: Int, _ pad: Int) throws {
+        // 21 columns: whole vectors of the row split by stride phase and a partial one, odd and even pads.
+        let x = pattern([2, 3, 9, 21]), w = pattern([3, 1, 3, 3], seed: 2)
+        let bias: [Float] = [0.5, -1, 0.25]
+        let pads = [pad, pad, pad, pad]
+        let y = try GraphBuilding.run(.convolution(Convolution(strides: [stride, stride], dilations: [1, 1], padding: .explicit(pads), groups: 3)),
+                                      [x, w, floats([3], bias)])
+        let expected = referenceConvolution(x, w, bias, strides: [stride, stride], dilations: [1, 1], padBegin: [pad, pad], padEnd: [pad, pad], groups: 3)
+        #expect(y.shape == expected.shape)
+        #expect(close(y.floats!, expected.floats!))
+    }
+
     @Test func sameUpperPutsTheOddPadAtTheEndAndSameLowerAtTheBeginning() throws {
         let x = pattern([1, 1, 4, 4]), w = pattern([1, 1, 2, 2], seed: 2)
         let upper = try GraphBuilding.run(.convolution(Convolution(strides: [1, 1], dilations: [1, 1], padding: .sameUpper, groups: 1)), [x, w])

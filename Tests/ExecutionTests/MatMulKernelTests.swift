@@ -13,6 +13,17 @@ func transposed(_ x: [Float], rows: Int, columns: Int) -> [Float] {
 }
 
 @Suite struct MatMulKernelTests {
+    @Test(arguments: [(40, 700, 30, false, false), (700, 40, 30, false, false), (40, 700, 30, true, true), (700, 40, 30, true, true)])
+    func aLargeProductSplitIntoBlocksOverThreadsMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int, _ transposeA: Bool, _ transposeB: Bool) throws {
+        // Above GEMM.smallProduct, so its column blocks (n ≥ m) or row blocks are spread over the threads.
+        let a = pattern(transposeA ? [k, m] : [m, k]), b = pattern(transposeB ? [n, k] : [k, n], seed: 5)
+        let y = try GraphBuilding.run(.matMul(transposeA: transposeA, transposeB: transposeB), [a, b])
+        let av = transposeA ? transposed(a.floats!, rows: k, columns: m) : a.floats!
+        let bv = transposeB ? transposed(b.floats!, rows: n, columns: k) : b.floats!
+        #expect(y.shape == [m, n])
+        #expect(close(y.floats!, referenceProduct(av, bv, m: m, k: k, n: n)))
+    }
+
     @Test func batchedMatMulBroadcastsBatchAxes() throws {
         let a = pattern([2, 1, 3, 4]), b = pattern([3, 4, 5], seed: 4)
         let y = try GraphBuilding.run(.matMul(transposeA: false, transposeB: false), [a, b])

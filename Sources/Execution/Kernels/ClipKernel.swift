@@ -6,8 +6,7 @@ enum ClipKernel {
         }
         switch x.type {
         case .float32:
-            let lower = low?.firstFloat ?? -.infinity, upper = high?.firstFloat ?? .infinity
-            return UnaryKernel.map(x, .float32, context) { (v: Float) -> Float in Swift.min(Swift.max(v, lower), upper) }
+            return Clamp(low: low?.firstFloat ?? -.infinity, high: high?.firstFloat ?? .infinity).run(x, context)
         case .int64:
             let lower = low.map { $0.integers[0] }.map(Int64.init) ?? .min
             let upper = high.map { $0.integers[0] }.map(Int64.init) ?? .max

@@ -1,7 +1,10 @@
 /// N-d convolution (1-d to 3-d): a direct loop for depthwise, a plain GEMM for 1×1 stride-1
 /// unpadded kernels, im2col + GEMM for everything else (groups, strides, dilations, padding).
+/// `residual` and `clamp` are an Add and an activation merged into it (`ConvolutionFusion`):
+/// the output is clamp(convolution + residual).
 enum ConvolutionKernel {
-    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, _ context: KernelContext) throws(ExecutionError) -> Value {
+    static func run(_ x: Value, weight: Value, bias: Value?, _ attributes: Convolution, residual: Value? = nil, clamp: Clamp?,
+                    _ context: KernelContext) throws(ExecutionError) -> Value {
         guard x.type == .float32, weight.type == .float32 else { throw context.unsupported("convolution operands must be float") }
         let spatialRank = x.rank - 2
         guard spatialRank >= 1, spatialRank <= SpatialGeometry.axes else {
@@ -31,42 +34,89 @@ enum ConvolutionKernel {
         }
         let geometry = SpatialGeometry(input: inputSpatial, output: outputSpatial, kernel: kernel, strides: strides,
                                        dilations: dilations, padBegin: padBegin, padEnd: padEnd)
+        let depthwise = groups == channels && outChannels == channels
+        if let residual, depthwise || residual.type != .float32 || residual.shape != [batch, outChannels] + outputSpatial {
+            // A residual the GEMM cannot start from (broadcast, or beside the direct depthwise loop): added after.
+            let sum = try BinaryKernel.run(.add, try run(x, weight: weight, bias: bias, attributes, clamp: nil, context), residual, context)
+            return clamp.map { $0.run(sum, context) } ?? sum
+        }
         let result = context.allocate(.float32, shape: [batch, outChannels] + outputSpatial)
         let inChannelsPerGroup = channels / groups, outChannelsPerGroup = outChannels / groups
         let positions = geometry.outputSize, kernelSize = geometry.kernelSize
-        if let bias {
-            for plane in 0..<(batch * outChannels) {
-                (result.floats + plane * positions).update(repeating: bias.floats[plane % outChannels], count: positions)
-            }
-        }
-        let accumulate: Float = bias == nil ? 0 : 1
-
-        if groups == channels, outChannels == channels {
-            depthwise(x.floats, weight.floats, result.floats, planes: batch * channels, channels: channels, geometry, accumulate: bias != nil, context)
+        if depthwise {
+            self.depthwise(x.floats, weight.floats, bias: bias?.floats, result.floats, planes: batch * channels, channels: channels, geometry,
+                      clamp: clamp, context)
             return result
         }
         let pointwise = kernelSize == 1 && geometry.strides.allSatisfy { $0 == 1 }
             && geometry.padBegin.allSatisfy { $0 == 0 } && geometry.padEnd.allSatisfy { $0 == 0 }
-        let rows = inChannelsPerGroup * kernelSize
+        let rows = inChannelsPerGroup * kernelSize, m = outChannelsPerGroup
         let columns = pointwise ? nil : context.scratch(floats: rows * positions)
+        // Each output is made in tiles small enough to stay in cache from the GEMM to the bias
+        // and clamp written over them, as many as a multiple of the threads; a tile spans at
+        // least `minimumTileColumns` positions unless there are fewer, else the channels are split.
+        let tileCount = (max(m * positions / tileElements, 1) + context.threads - 1) / context.threads * context.threads
+        let columnTiles = max(1, min(tileCount, positions / minimumTileColumns))
+        let rowTiles = min(m, max(1, tileCount / columnTiles))
+        let (filters, output) = (weight.floats, result.floats)
+        let tilesPerMatrix = rowTiles * columnTiles
+        // One tile of one (image, group) product: bias and residual, GEMM, clamp.
+        func multiplyTile(_ tile: Int, image: Int, group: Int, matrix: UnsafePointer<Float>) {
+            let offset = (image * outChannels + group * m) * positions, planes = output + offset
+            let rowStart = m * (tile / columnTiles) / rowTiles, rowEnd = m * (tile / columnTiles + 1) / rowTiles
+            let column = tile % columnTiles
+            let start = positions * column / columnTiles, end = positions * (column + 1) / columnTiles
+            if let residual {
+                let biases = bias.map { $0.floats + group * m }
+                for row in rowStart..<rowEnd {
+                    let from = residual.floats + offset + row * positions + start, to = planes + row * positions + start
+                    let shift = biases?[row] ?? 0
+                    for i in 0..<(end - start) { to[i] = from[i] + shift }
+                }
+            } else if let bias {
+                let biases = bias.floats + group * m
+                for row in rowStart..<rowEnd { (planes + row * positions + start).update(repeating: biases[row], count: end - start) }
+            }
+            GEMM.multiply(m: rowEnd - rowStart, n: end - start, k: rows,
+                          a: filters + (group * m + rowStart) * rows, lda: rows, transposeA: false,
+                          b: matrix + start, ldb: positions, transposeB: false,
+                          c: planes + rowStart * positions + start, ldc: positions, beta: bias == nil && residual == nil ? 0 : 1, threads: 1)
+            if let clamp {
+                for row in rowStart..<rowEnd {
+                    let line = planes + row * positions + start
+                    clamp.apply(line, line, count: end - start)
+                }
+            }
+        }
+        let tileCost = m / rowTiles * rows * positions / columnTiles
+        guard let columns else {
+            // The input planes are the matrices: every tile of every image and group in one parallel loop.
+            let input = x.floats
+            context.parallelFor(batch * groups * tilesPerMatrix, costPerItem: tileCost) { tiles in
+                for index in tiles {
+                    let matrix = index / tilesPerMatrix, image = matrix / groups, group = matrix % groups
+                    multiplyTile(index % tilesPerMatrix, image: image, group: group,
+                                 matrix: input + (image * channels + group * inChannelsPerGroup) * geometry.inputSize)
+                }
+            }
+            return result
+        }
+        let unfolded = columns.pointer.assumingMemoryBound(to: Float.self)
         for image in 0..<batch {
             for group in 0..<groups {
-                let input = x.floats + (image * channels + group * inChannelsPerGroup) * geometry.inputSize
-                let output = result.floats + (image * outChannels + group * outChannelsPerGroup) * positions
-                var matrix = UnsafePointer(input)
-                if let columns {
-                    let target = columns.pointer.assumingMemoryBound(to: Float.self)
-                    imageToColumns(input, target, channels: inChannelsPerGroup, geometry, context)
-                    matrix = UnsafePointer(target)
+                imageToColumns(x.floats + (image * channels + group * inChannelsPerGroup) * geometry.inputSize, unfolded,
+                               channels: inChannelsPerGroup, geometry, context)
+                context.parallelFor(tilesPerMatrix, costPerItem: tileCost) { tiles in
+                    for tile in tiles { multiplyTile(tile, image: image, group: group, matrix: unfolded) }
                 }
-                GEMM.multiply(m: outChannelsPerGroup, n: positions, k: rows,
-                              a: weight.floats + group * outChannelsPerGroup * rows, lda: rows, transposeA: false,
-                              b: matrix, ldb: positions, transposeB: false,
-                              c: output, ldc: positions, beta: accumulate)
             }
         }
         return result
     }
+
+    /// Output elements per tile of the GEMM path: a tile of floats that stays in L2.
+    private static let tileElements = 32 * 1024
+    private static let minimumTileColumns = 128
 
     /// Unfolds `channels` input planes into rows (channel, kernel position) × output positions,
     /// zeros where the window reads padding.
@@ -108,43 +158,116 @@ enum ConvolutionKernel {
         }
     }
 
-    /// One filter per channel: each output plane reads only its own input plane.
-    private static func depthwise(_ input: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>,
+    /// One filter per channel: each output plane reads only its own input plane. The plane's
+    /// rows are first copied with their padding and split by stride phase, so every tap reads
+    /// one contiguous run; each output row is then summed over all taps in registers.
+    private static func depthwise(_ input: UnsafeMutablePointer<Float>, _ weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                                   _ output: UnsafeMutablePointer<Float>, planes: Int, channels: Int,
-                                  _ g: SpatialGeometry, accumulate: Bool, _ context: KernelContext) {
+                                  _ g: SpatialGeometry, clamp: Clamp?, _ context: KernelContext) {
+        typealias Lane = SIMD8<Float>
         let kernelSize = g.kernelSize, positions = g.outputSize, inputSize = g.inputSize
-        let (outH, outW) = (g.output[1], g.output[2])
-        let (inH, inW) = (g.input[1], g.input[2])
+        let (outD, outH, outW) = (g.output[0], g.output[1], g.output[2])
+        let (inD, inH, inW) = (g.input[0], g.input[1], g.input[2])
+        let (kernelD, kernelH, kernelW) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let strideW = g.strides[2], padW = g.padBegin[2], paddedW = inW + padW + g.padEnd[2]
+        // A prepared row holds padded position q at (q mod stride)·phaseLength + q / stride.
+        let phaseLength = (paddedW + strideW - 1) / strideW, rowLength = strideW * phaseLength
+        // Per phase, the slots that read the input (phase + j·stride − pad inside it); the rest are padding.
+        let filled = (0..<strideW).map { phase in
+            let first = min(phaseLength, (padW - phase + strideW - 1) / strideW)
+            return first..<max(first, min(phaseLength, (inW + padW - phase + strideW - 1) / strideW))
+        }
+        let tapOffsets = (0..<kernelW).map { kw in
+            let q = kw * g.dilations[2]
+            return (q % strideW) * phaseLength + q / strideW
+        }
         context.parallelFor(planes, costPerItem: positions * kernelSize) { range in
-            for plane in range {
-                let source = input + plane * inputSize, target = output + plane * positions
-                let filter = weight + (plane % channels) * kernelSize
-                if !accumulate { target.update(repeating: 0, count: positions) }
-                for kd in 0..<g.kernel[0] {
-                    let validD = g.validOutputs(axis: 0, offset: kd * g.dilations[0])
-                    for kh in 0..<g.kernel[1] {
-                        let validH = g.validOutputs(axis: 1, offset: kh * g.dilations[1])
-                        for kw in 0..<g.kernel[2] {
-                            let validW = g.validOutputs(axis: 2, offset: kw * g.dilations[2])
-                            let tap = filter[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]
-                            let strideW = g.strides[2], shiftW = kw * g.dilations[2] - g.padBegin[2]
-                            for od in validD {
-                                let id = od * g.strides[0] - g.padBegin[0] + kd * g.dilations[0]
-                                for oh in validH {
-                                    let ih = oh * g.strides[1] - g.padBegin[1] + kh * g.dilations[1]
-                                    let line = target + (od * outH + oh) * outW
-                                    let row = source + (id * inH + ih) * inW + shiftW
-                                    if strideW == 1 {
-                                        for ow in validW { line[ow] += tap * row[ow] }
-                                    } else {
-                                        for ow in validW { line[ow] += tap * row[ow * strideW] }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inD * inH * rowLength + Lane.scalarCount) { prepared in
+                withUnsafeTemporaryAllocation(of: (UnsafePointer<Float>, Float).self, capacity: kernelSize) { taps in
+                    let rows = prepared.baseAddress!
+                    // One lane of zeros after the last row, for the partial lanes at row ends to read.
+                    (rows + inD * inH * rowLength).initialize(repeating: 0, count: Lane.scalarCount)
+                    for plane in range {
+                        let source = input + plane * inputSize, target = output + plane * positions
+                        let filter = weight + (plane % channels) * kernelSize
+                        let start = bias?[plane % channels] ?? 0
+                        for r in 0..<(inD * inH) {
+                            let from = source + r * inW, to = rows + r * rowLength
+                            for (phase, slots) in filled.enumerated() {
+                                let lane = to + phase * phaseLength
+                                lane.update(repeating: 0, count: slots.lowerBound)
+                                (lane + slots.upperBound).update(repeating: 0, count: phaseLength - slots.upperBound)
+                            }
+                            if strideW == 1 {
+                                (to + padW).update(from: from, count: inW)
+                            } else if strideW == 2 {
+                                // Input i lands at padded i + pad: evens in one phase, odds in the other.
+                                deinterleave(from, count: inW, evens: to + (padW & 1) * phaseLength + padW / 2,
+                                             odds: to + ((padW + 1) & 1) * phaseLength + (padW + 1) / 2)
+                            } else {
+                                for (phase, slots) in filled.enumerated() {
+                                    let lane = to + phase * phaseLength + slots.lowerBound
+                                    let read = from + phase + slots.lowerBound * strideW - padW
+                                    for j in 0..<slots.count { lane[j] = read[j * strideW] }
+                                }
+                            }
+                        }
+                        for od in 0..<outD {
+                            for oh in 0..<outH {
+                                var count = 0
+                                for kd in 0..<kernelD {
+                                    let id = od * g.strides[0] - g.padBegin[0] + kd * g.dilations[0]
+                                    guard id >= 0, id < inD else { continue }
+                                    for kh in 0..<kernelH {
+                                        let ih = oh * g.strides[1] - g.padBegin[1] + kh * g.dilations[1]
+                                        guard ih >= 0, ih < inH else { continue }
+                                        let row = rows + (id * inH + ih) * rowLength
+                                        for kw in 0..<kernelW {
+                                            taps[count] = (UnsafePointer(row + tapOffsets[kw]), filter[(kd * kernelH + kh) * kernelW + kw])
+                                            count += 1
+                                        }
                                     }
                                 }
+                                let line = target + (od * outH + oh) * outW
+                                var ow = 0
+                                while ow + Lane.scalarCount <= outW {
+                                    var sum = Lane(repeating: start)
+                                    for t in 0..<count {
+                                        sum += taps[t].1 * UnsafeRawPointer(taps[t].0 + ow).loadUnaligned(as: Lane.self)
+                                    }
+                                    UnsafeMutableRawPointer(line + ow).storeBytes(of: sum, as: Lane.self)
+                                    ow += Lane.scalarCount
+                                }
+                                if ow < outW {
+                                    // Lanes past the row's end read the next row or the slack and are dropped.
+                                    var sum = Lane(repeating: start)
+                                    for t in 0..<count {
+                                        sum += taps[t].1 * UnsafeRawPointer(taps[t].0 + ow).loadUnaligned(as: Lane.self)
+                                    }
+                                    for lane in 0..<(outW - ow) { line[ow + lane] = sum[lane] }
+                                }
+                                clamp?.apply(line, line, count: outW)
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Splits `count` floats into the even-indexed and the odd-indexed ones, eight at a time.
+    @inline(__always)
+    private static func deinterleave(_ source: UnsafePointer<Float>, count: Int, evens: UnsafeMutablePointer<Float>,
+                                     odds: UnsafeMutablePointer<Float>) {
+        var half = 0
+        while 2 * half + 8 <= count {
+            let pairs = UnsafeRawPointer(source + 2 * half).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(evens + half).storeBytes(of: pairs.evenHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(odds + half).storeBytes(of: pairs.oddHalf, as: SIMD4<Float>.self)
+            half += 4
+        }
+        for i in (2 * half)..<count {
+            if i & 1 == 0 { evens[i / 2] = source[i] } else { odds[i / 2] = source[i] }
         }
     }
 }

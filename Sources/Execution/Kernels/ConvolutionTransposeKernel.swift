@@ -55,7 +55,7 @@ enum ConvolutionTransposeKernel {
                 GEMM.multiply(m: rows, n: inputPositions, k: inChannelsPerGroup,
                               a: weight.floats + group * inChannelsPerGroup * rows, lda: rows, transposeA: true,
                               b: x.floats + (image * channels + group * inChannelsPerGroup) * inputPositions, ldb: inputPositions, transposeB: false,
-                              c: columns, ldc: inputPositions)
+                              c: columns, ldc: inputPositions, threads: context.threads)
                 let target = result.floats + (image * outChannels + group * outChannelsPerGroup) * positions
                 let biases = bias.map { $0.floats + group * outChannelsPerGroup }
                 columnsToImage(columns, target, channels: outChannelsPerGroup, biases: biases, g, context)

@@ -27,7 +27,7 @@ enum MatMulKernel {
         if batchB.reduce(1, *) == 1, !flipA {
             // Every batch multiplies the same matrix: one GEMM with the batches stacked as rows.
             GEMM.multiply(m: m * batchCount, n: n, k: k, a: a.floats, lda: lda, transposeA: false,
-                          b: b.floats, ldb: ldb, transposeB: flipB, c: result.floats, ldc: n)
+                          b: b.floats, ldb: ldb, transposeB: flipB, c: result.floats, ldc: n, threads: context.threads)
             return result
         }
         let walk = StridedWalk(result: batch.isEmpty ? [1] : batch, operands: [batchA, batchB])
@@ -40,12 +40,14 @@ enum MatMulKernel {
         }
         let aMatrix = m * k, bMatrix = k * n
         let (aBase, bBase, out) = (a.floats, b.floats, result.floats)
+        // Small products go one per core; a large one is split over the cores by GEMM itself.
+        let small = m * n * k < GEMM.smallProduct
         let multiplyOne = { (index: Int) in
             GEMM.multiply(m: m, n: n, k: k, a: aBase + offsets[index].0 * aMatrix, lda: lda, transposeA: flipA,
                           b: bBase + offsets[index].1 * bMatrix, ldb: ldb, transposeB: flipB,
-                          c: out + index * m * n, ldc: n)
+                          c: out + index * m * n, ldc: n, threads: small ? 1 : context.threads)
         }
-        if m * n * k < GEMM.smallProduct {
+        if small {
             context.parallelFor(batchCount, costPerItem: m * n * k) { range in range.forEach(multiplyOne) }
         } else {
             (0..<batchCount).forEach(multiplyOne)
@@ -68,7 +70,7 @@ enum MatMulKernel {
         }
         GEMM.multiply(m: m, n: n, k: k, a: a.floats, lda: a.shape[1], transposeA: transposeA,
                       b: b.floats, ldb: b.shape[1], transposeB: transposeB, c: result.floats, ldc: n,
-                      alpha: alpha, beta: accumulate)
+                      alpha: alpha, beta: accumulate, threads: context.threads)
         return result
     }
 
@@ -86,7 +88,7 @@ enum MatMulKernel {
         }
         GEMM.multiply(m: rows, n: outFeatures, k: inFeatures, a: x.floats, lda: inFeatures, transposeA: false,
                       b: weight.floats, ldb: inFeatures, transposeB: true, c: result.floats, ldc: outFeatures,
-                      beta: bias == nil ? 0 : 1)
+                      beta: bias == nil ? 0 : 1, threads: context.threads)
         return result
     }
 

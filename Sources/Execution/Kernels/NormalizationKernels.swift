@@ -8,12 +8,18 @@ enum NormalizationKernels {
         for (name, operand) in [("scale", scale), ("bias", bias), ("mean", mean), ("variance", variance)] where operand.count != channels {
             throw context.shapeMismatch("the \(name) has \(operand.count) values for \(channels) channels")
         }
-        var multiplier = [Float](repeating: 0, count: channels), offset = multiplier
-        for c in 0..<channels {
+        let (multiplier, offset) = batchCoefficients(scale: scale, bias: bias, mean: mean, variance: variance, epsilon: epsilon)
+        return perChannel(x, multiplier: multiplier, offset: offset, context)
+    }
+
+    /// Inference batch norm as y = multiplier[c]·x + offset[c]; operands of one value per channel.
+    static func batchCoefficients(scale: Value, bias: Value, mean: Value, variance: Value, epsilon: Float) -> (multiplier: [Float], offset: [Float]) {
+        var multiplier = [Float](repeating: 0, count: scale.count), offset = multiplier
+        for c in 0..<scale.count {
             multiplier[c] = scale.floats[c] / (variance.floats[c] + epsilon).squareRoot()
             offset[c] = bias.floats[c] - mean.floats[c] * multiplier[c]
         }
-        return perChannel(x, multiplier: multiplier, offset: offset, context)
+        return (multiplier, offset)
     }
 
     /// y = multiplier[c]·x + offset[c] with channels on axis 1.

@@ -23,7 +23,7 @@ enum UnaryKernel {
 
     private static func floatFunction(_ function: UnaryFunction, _ x: Value, _ context: KernelContext) throws(ExecutionError) -> Value {
         switch function {
-        case .relu: return map(x, .float32, context) { (v: Float) -> Float in v > 0 ? v : 0 }
+        case .relu: return Clamp.relu.run(x, context)
         case .sigmoid: return map(x, .float32, context, cost: 20) { (v: Float) -> Float in sigmoid(v) }
         case .tanh: return map(x, .float32, context, cost: 20) { (v: Float) -> Float in Foundation.tanh(v) }
         case .erf: return map(x, .float32, context, cost: 20) { (v: Float) -> Float in Foundation.erf(v) }

@@ -9,8 +9,11 @@ import Synchronization
 public final class Executor: Sendable {
     /// The graph as given: its inputs are what `run` checks.
     public let graph: ExecutionGraph
-    /// Nodes left to run after folding, in order.
+    /// Nodes left to run after folding, in order: every one, for runs with an observer.
     private let steps: [Step]
+    /// The same with convolutions and the per-channel nodes after them merged
+    /// (`ConvolutionFusion`), for runs without an observer.
+    private let fusedSteps: [Step]
     /// The values every run starts with: constants and folded results, by slot.
     private let constants: [(slot: Int, value: Value)]
     private let slotCount: Int
@@ -21,13 +24,14 @@ public final class Executor: Sendable {
     private let lastPeak = Atomic<Int>(0)
 
     /// One node to run: the operation that computes it (the node's own, or a cheaper one
-    /// prepared at init), where its operands are and where its results go, by slot, and which
-    /// slots hold values nothing reads after it.
+    /// prepared at init), where its operands are and where its results go, by slot, the clamp
+    /// a merged activation leaves it, and which slots hold values nothing reads after it.
     private struct Step {
         let node: Node
         let operation: Operation
         let operands: [Int?]
         let results: [Int]
+        let clamp: Clamp?
         let releases: [Int]
     }
 
@@ -59,7 +63,7 @@ public final class Executor: Sendable {
         }
 
         // Fold constant nodes in graph order; the rest become steps.
-        var pending: [(node: Node, operation: Operation, operands: [Int?], results: [Int])] = []
+        var pending: [ConvolutionFusion.PlannedStep] = []
         for node in graph.nodes {
             var operands: [Int?] = []
             for name in node.inputs {
@@ -88,9 +92,9 @@ public final class Executor: Sendable {
                                                                  k: k, n: n, bits: bits, blockSize: blockSize, context)
                 let weightSlot = slot("\(node.name)#unpacked weight")
                 constantValues[weightSlot] = weight
-                pending.append((node, .linear, [operands[0], weightSlot], results))
+                pending.append(.init(node: node, operation: .linear, operands: [operands[0], weightSlot], results: results))
             } else {
-                pending.append((node, node.operation, operands, results))
+                pending.append(.init(node: node, operation: node.operation, operands: operands, results: results))
             }
         }
         for output in graph.outputs where !known.contains(output) {
@@ -98,29 +102,36 @@ public final class Executor: Sendable {
         }
         let outputSlots = graph.outputs.map(slot)
 
-        // Each computed value is dropped after the last step that reads it; graph outputs stay.
-        var lastUse: [Int: Int] = [:]
-        for (index, step) in pending.enumerated() {
-            for result in step.results { lastUse[result] = index }
-            for case let operand? in step.operands where constantValues[operand] == nil { lastUse[operand] = index }
-        }
-        for input in inputSlots where lastUse[input] == nil { lastUse[input] = 0 }
-        let kept = Set(outputSlots)
-        var releases = [[Int]](repeating: [], count: pending.count)
-        for (slot, index) in lastUse where !kept.contains(slot) && index < pending.count { releases[index].append(slot) }
-        self.steps = pending.enumerated().map { index, step in
-            Step(node: step.node, operation: step.operation, operands: step.operands, results: step.results, releases: releases[index])
-        }
+        let fused = ConvolutionFusion.fuse(pending, constants: &constantValues, kept: Set(outputSlots), newSlot: slot, arena: permanent)
+        self.steps = Self.plan(pending, constants: constantValues, inputs: inputSlots, outputs: outputSlots)
+        self.fusedSteps = Self.plan(fused, constants: constantValues, inputs: inputSlots, outputs: outputSlots)
         // Only constants something still reads are kept.
         var read = Set(outputSlots)
-        for step in pending { read.formUnion(step.operands.compactMap { $0 }) }
+        for step in pending + fused { read.formUnion(step.operands.compactMap { $0 }) }
         self.constants = constantValues.filter { read.contains($0.key) }.map { (slot: $0.key, value: $0.value) }
         self.slotCount = slots.count
         self.inputSlots = inputSlots
         self.outputSlots = outputSlots
     }
 
-    /// How many nodes `run` executes after constant folding.
+    /// Each computed value is dropped after the last step that reads it; graph outputs stay.
+    private static func plan(_ planned: [ConvolutionFusion.PlannedStep], constants: [Int: Value], inputs: [Int], outputs: [Int]) -> [Step] {
+        var lastUse: [Int: Int] = [:]
+        for (index, step) in planned.enumerated() {
+            for result in step.results { lastUse[result] = index }
+            for case let operand? in step.operands where constants[operand] == nil { lastUse[operand] = index }
+        }
+        for input in inputs where lastUse[input] == nil { lastUse[input] = 0 }
+        let kept = Set(outputs)
+        var releases = [[Int]](repeating: [], count: planned.count)
+        for (slot, index) in lastUse where !kept.contains(slot) && index < planned.count { releases[index].append(slot) }
+        return planned.enumerated().map { index, step in
+            Step(node: step.node, operation: step.operation, operands: step.operands, results: step.results, clamp: step.clamp,
+                 releases: releases[index])
+        }
+    }
+
+    /// How many nodes `run` executes after constant folding (with an observer: every node).
     public var executedNodeCount: Int { steps.count }
 
     /// Bytes of activation memory (the arena's blocks, free or in use) at its fullest during the
@@ -138,7 +149,7 @@ public final class Executor: Sendable {
             lastPeak.store(arena.peakHeldBytes, ordering: .relaxed)
             self.arena.withLock { if $0 == nil { $0 = arena } }
         }
-        GEMM.useThreads(threads)
+        GEMM.useCallingThreadOnly()
         arena.startRun()
         return try execute(inputs, arena: arena, observe: observe)
     }
@@ -153,10 +164,10 @@ public final class Executor: Sendable {
             try Self.check(tensor, against: declared)
             values[slot] = Value(tensor, arena: arena)
         }
-        for step in steps {
+        for step in observe == nil ? fusedSteps : steps {
             let context = KernelContext(arena: arena, threads: threads, nodeName: step.node.name, sourceType: step.node.sourceType)
             let results = try OperationDispatch.execute(step.operation, outputs: step.results.count,
-                                                        step.operands.map { $0.flatMap { values[$0] } }, context)
+                                                        step.operands.map { $0.flatMap { values[$0] } }, clamp: step.clamp, context)
             for (slot, value) in zip(step.results, results) { values[slot] = value }
             if let observe { try observe(step.node, results.map(\.tensor)) }
             for slot in step.releases { values[slot] = nil }

@@ -1,10 +1,13 @@
 /// From a node's operation to its kernel, with the operands in the operation's documented order.
 enum OperationDispatch {
     static func execute(_ node: Node, _ operands: [Value?], _ context: KernelContext) throws(ExecutionError) -> [Value] {
-        try execute(node.operation, outputs: node.outputs.count, operands, context)
+        try execute(node.operation, outputs: node.outputs.count, operands, clamp: nil, context)
     }
 
-    static func execute(_ operation: Operation, outputs: Int, _ operands: [Value?], _ context: KernelContext) throws(ExecutionError) -> [Value] {
+    /// `clamp` is a merged activation's (see `ConvolutionFusion`); only a convolution has one,
+    /// and then perhaps a merged residual as a fourth operand.
+    static func execute(_ operation: Operation, outputs: Int, _ operands: [Value?], clamp: Clamp?,
+                        _ context: KernelContext) throws(ExecutionError) -> [Value] {
         func operand(_ index: Int, _ what: String) throws(ExecutionError) -> Value {
             try context.operand(operands, index, what)
         }
@@ -20,7 +23,8 @@ enum OperationDispatch {
         }
         switch operation {
         case .convolution(let attributes):
-            return [try ConvolutionKernel.run(try float(0, "input"), weight: try float(1, "weight"), bias: optional(2), attributes, context)]
+            return [try ConvolutionKernel.run(try float(0, "input"), weight: try float(1, "weight"), bias: optional(2), attributes,
+                                              residual: optional(3), clamp: clamp, context)]
         case .convolutionTranspose(let attributes):
             return [try ConvolutionTransposeKernel.run(try float(0, "input"), weight: try float(1, "weight"), bias: optional(2), attributes, context)]
         case .gemm(let transposeA, let transposeB, let alpha, let beta):

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// The executor's own loops on its cores (GEMM threads are OpenBLAS's).
+/// The executor's own loops on its cores, GEMM blocks included (OpenBLAS runs on the calling thread).
 enum Parallel {
     /// Below this many elementary operations a loop runs on the calling thread: handing work to
     /// another core costs more than it saves.

@@ -25,6 +25,8 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# This directory holds onnx.py: it goes last, or `import onnx` would import that benchmark.
+sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
 sys.path.insert(0, os.path.join(HERE, "../../Tests/oracle/fixtures"))
 from foundation import BIN  # noqa: E402
 import make_executor_models as fixtures  # noqa: E402

@@ -7,7 +7,8 @@ import Synchronization
 /// Safe to share between threads: concurrent runs each get their own activation memory (the
 /// executor keeps one arena for reuse between runs, and a run that finds it taken makes its own).
 public final class Executor: Sendable {
-    /// The graph as given: its inputs are what `run` checks.
+    /// The graph as given, without its constants (the executor holds its own copy of those, and
+    /// a model's weights are not kept twice): its inputs are what `run` checks.
     public let graph: ExecutionGraph
     /// Nodes left to run after folding, in order: every one, for runs with an observer.
     private let steps: [Step]
@@ -36,7 +37,7 @@ public final class Executor: Sendable {
     }
 
     public init(_ graph: ExecutionGraph, threads: Int) throws(ExecutionError) {
-        self.graph = graph
+        self.graph = ExecutionGraph(inputs: graph.inputs, outputs: graph.outputs, constants: [:], nodes: graph.nodes)
         self.threads = max(threads, 1)
         self.arena = Mutex(Arena(pooling: true))
 

@@ -755,6 +755,7 @@ components:
       properties:
         dataset_id: {type: [string, "null"]}
         samples: {type: integer, description: "Samples run (a model with a fixed batch size B runs whole batches only)."}
+        omitted_samples: {type: integer, description: "Samples left out: the last partial batch of a model whose batch size is fixed."}
         seconds: {type: number}
         outputs:
           type: array

@@ -51,17 +51,20 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
 
     public var datasetID: String?
     public var samples: Int
+    /// Samples left out: a model with a fixed batch of B runs whole batches only.
+    public var omittedSamples: Int
     public var seconds: Double
     public var outputs: [Output]
     public var layers: [Layer]
 
     enum CodingKeys: String, CodingKey {
         case samples, seconds, outputs, layers
-        case datasetID = "dataset_id"
+        case datasetID = "dataset_id", omittedSamples = "omitted_samples"
     }
 
-    public init(_ result: EvaluationResult, datasetID: String?) {
+    public init(_ result: EvaluationResult, datasetID: String?, omittedSamples: Int) {
         self.datasetID = datasetID
+        self.omittedSamples = omittedSamples
         samples = result.samples
         seconds = result.seconds
         outputs = result.outputs.map { output in

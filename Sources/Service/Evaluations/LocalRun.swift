@@ -28,15 +28,14 @@ public enum LocalRun {
     public static func run(model: String, data: String, output: String, threads: Int, batchSize: Int?, repeats: Int) throws -> Data {
         let started = ContinuousClock.now
         let size = Int((try? FileManager.default.attributesOfItem(atPath: model)[.size] as? NSNumber)?.intValue ?? 0)
-        let graph = try StoredModelFormat.detect(path: model, size: size).adapter(path: model).executionGraph()
+        let adapter = try StoredModelFormat.detect(path: model, size: size).adapter(path: model)
         let dataset: DatasetFile
         do { dataset = try DatasetFile(path: data) } catch { throw Problem.invalidDataset(error.description) }
-        let binding = try ModelEvaluation.binding(dataset.signature, inputs: graph.inputs)
-        var arrays: [String: ConstantTensor] = [:]
-        for feed in binding.feeds { arrays[feed.array.name] = dataset.array(named: feed.array.name) }
-        let batches = DatasetBatches(binding: binding, arrays: arrays, preferredBatchSize: batchSize ?? binding.sampleCount)
+        // The graph goes straight into the executor, which keeps the only copy of its weights.
         let executor: Executor
-        do { executor = try Executor(graph, threads: threads) } catch { throw Problem(error) }
+        do { executor = try Executor(try adapter.executionGraph(), threads: threads) } catch let error as ExecutionError { throw Problem(error) }
+        let graph = executor.graph
+        let batches = try ModelEvaluation.batches(of: dataset, for: graph.inputs, preferredBatchSize: batchSize ?? dataset.signature.sampleCount)
         let loaded = ContinuousClock.now
         var runSeconds: [Double] = []
         var outputs: [String: [Tensor]] = [:]
@@ -59,7 +58,7 @@ public enum LocalRun {
         }
         let timing = Timing(loadSeconds: (loaded - started).seconds, runSeconds: runSeconds,
                             peakActivationBytes: executor.peakActivationBytes,
-                            samples: binding.sampleCount - batches.omittedSamples, omittedSamples: batches.omittedSamples)
+                            samples: batches.binding.sampleCount - batches.omittedSamples, omittedSamples: batches.omittedSamples)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return try encoder.encode(timing)

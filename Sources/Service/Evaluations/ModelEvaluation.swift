@@ -29,9 +29,22 @@ enum ModelEvaluation {
 
     static func run(original: any FormatAdapter, compressed: any FormatAdapter, dataset: DatasetFile, datasetID: String?,
                     threads: Int, progress: (Double) -> Void, isCancelled: () -> Bool) throws -> EvaluationReport {
-        let referenceGraph = try original.executionGraph()
-        let candidateGraph = try compressed.executionGraph()
-        let binding = try binding(dataset.signature, inputs: referenceGraph.inputs)
+        do {
+            // Each graph goes straight into its executor, which keeps the only copy of its weights.
+            let evaluation = Evaluation(reference: try Executor(try original.executionGraph(), threads: threads),
+                                        candidate: try Executor(try compressed.executionGraph(), threads: threads))
+            let batches = try batches(of: dataset, for: evaluation.reference.graph.inputs, preferredBatchSize: preferredBatchSize)
+            let result = try evaluation.run(batchCount: batches.batchCount, batch: { batches.batch($0) },
+                                            progress: progress, isCancelled: isCancelled)
+            return EvaluationReport(result, datasetID: datasetID, omittedSamples: batches.omittedSamples)
+        } catch let error as ExecutionError {
+            throw Problem(error)
+        }
+    }
+
+    /// The dataset bound to `inputs` and cut into batches; a 422 when not one batch fits.
+    static func batches(of dataset: DatasetFile, for inputs: [GraphInput], preferredBatchSize: Int) throws -> DatasetBatches {
+        let binding = try binding(dataset.signature, inputs: inputs)
         var arrays: [String: ConstantTensor] = [:]
         for feed in binding.feeds where arrays[feed.array.name] == nil {
             arrays[feed.array.name] = dataset.array(named: feed.array.name)
@@ -40,14 +53,6 @@ enum ModelEvaluation {
         guard batches.batchCount > 0 else {
             throw Problem.invalidDataset("the model runs \(batches.batchSize) samples at a time and the dataset holds \(binding.sampleCount); send at least \(batches.batchSize)")
         }
-        do {
-            let evaluation = Evaluation(reference: try Executor(referenceGraph, threads: threads),
-                                        candidate: try Executor(candidateGraph, threads: threads))
-            let result = try evaluation.run(batchCount: batches.batchCount, batch: { batches.batch($0) },
-                                            progress: progress, isCancelled: isCancelled)
-            return EvaluationReport(result, datasetID: datasetID)
-        } catch let error as ExecutionError {
-            throw Problem(error)
-        }
+        return batches
     }
 }

@@ -29,15 +29,7 @@ struct CompressCommand: ParsableCommand {
     var report: String?
 
     mutating func run() throws {
-        let configJSON: String?
-        if let c = config, c.hasPrefix("@") {
-            guard let data = FileManager.default.contents(atPath: String(c.dropFirst())) else {
-                throw ValidationError("cannot read \(c.dropFirst())")
-            }
-            configJSON = String(decoding: data, as: UTF8.self)
-        } else {
-            configJSON = config
-        }
+        let configJSON = try ConfigArgument.json(config)
         do {
             let result = try LocalCompression.run(input: input, output: output, preset: preset, configJSON: configJSON,
                                                   minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat)

@@ -35,11 +35,7 @@ struct EstimateCommand: ParsableCommand {
     var json = false
 
     mutating func run() throws {
-        let configs = try config.map { c -> String in
-            guard c.hasPrefix("@") else { return c }
-            guard let data = FileManager.default.contents(atPath: String(c.dropFirst())) else { throw ValidationError("cannot read \(c.dropFirst())") }
-            return String(decoding: data, as: UTF8.self)
-        }
+        let configs = try config.map(ConfigArgument.json)
         do {
             print(try LocalEstimation.run(input: input, configs: configs, device: device, computeUnits: computeUnits, budget: accuracyBudget,
                                           int8Activations: int8Activations, minimumDeploymentTarget: minimumDeploymentTarget,

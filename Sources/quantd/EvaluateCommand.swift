@@ -33,15 +33,7 @@ struct EvaluateCommand: ParsableCommand {
 
     mutating func run() throws {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
-        let configJSON: String?
-        if let c = config, c.hasPrefix("@") {
-            guard let contents = FileManager.default.contents(atPath: String(c.dropFirst())) else {
-                throw ValidationError("cannot read \(c.dropFirst())")
-            }
-            configJSON = String(decoding: contents, as: UTF8.self)
-        } else {
-            configJSON = config
-        }
+        let configJSON = try ConfigArgument.json(config)
         do {
             let report = try LocalEvaluation.run(input: model, data: data, preset: preset, configJSON: configJSON,
                                                  minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat,

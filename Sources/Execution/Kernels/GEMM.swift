@@ -62,8 +62,12 @@ enum GEMM {
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// Keeps OpenBLAS on the calling thread (see the type's comment).
+    /// Keeps OpenBLAS on the calling thread (see the type's comment). Set once per process:
+    /// `openblas_set_num_threads` reconfigures OpenBLAS's shared thread state and is not safe
+    /// to call while another thread is inside a BLAS call.
     static func useCallingThreadOnly() {
-        openblas_set_num_threads(1)
+        _ = singleThreaded
     }
+
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
 }

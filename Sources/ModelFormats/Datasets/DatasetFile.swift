@@ -34,7 +34,7 @@ public struct DatasetFile: Sendable {
             format = .npz
             contents = .npz(archive, mapping)
             signature = try Self.checked(archive.arrays.map { array in
-                DatasetSignature.ArrayInfo(name: array.name, elementType: Self.elementType(array.elementType), shape: array.shape)
+                DatasetSignature.ArrayInfo(name: array.name, elementType: array.elementType, shape: array.shape)
             })
         case .safetensors:
             let file: SafetensorsFile
@@ -104,23 +104,6 @@ public struct DatasetFile: Sendable {
             }
         }
         return DatasetSignature(arrays: arrays)
-    }
-
-    private static func elementType(_ type: NPYElementType) -> DatasetElementType {
-        switch type {
-        case .bool: .bool
-        case .int8: .int8
-        case .int16: .int16
-        case .int32: .int32
-        case .int64: .int64
-        case .uint8: .uint8
-        case .uint16: .uint16
-        case .uint32: .uint32
-        case .uint64: .uint64
-        case .float16: .float16
-        case .float32: .float32
-        case .float64: .float64
-        }
     }
 
     private static func elementType(_ type: ScalarType) -> DatasetElementType? {

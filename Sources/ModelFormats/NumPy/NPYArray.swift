@@ -5,7 +5,7 @@ import Execution
 /// computes in.
 public struct NPYArray: Sendable, Equatable {
     public let name: String
-    public let elementType: NPYElementType
+    public let elementType: DatasetElementType
     public let shape: [Int]
     let bigEndian: Bool
     let fortranOrder: Bool
@@ -42,7 +42,7 @@ public struct NPYArray: Sendable, Equatable {
         }
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[headerStart..<(headerStart + headerLength)])
         let header = try NPYHeader(parsing: String(decoding: headerBytes, as: UTF8.self), array: name)
-        guard let (type, bigEndian) = NPYElementType.parse(descr: header.descr) else {
+        guard let (type, bigEndian) = DatasetElementType.parse(descr: header.descr) else {
             throw .unsupportedDType(array: name, descr: header.descr)
         }
         elementType = type

@@ -1,7 +1,8 @@
-/// The dtypes a `.npy` header may name that quantd reads, with their `descr` spelling.
-public enum NPYElementType: String, Sendable, Equatable, CaseIterable {
-    case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64
+import Execution
 
+/// The dtypes a `.npy` header may name that quantd reads — the dataset element types — with
+/// their `descr` spelling and sizes.
+extension DatasetElementType {
     public var byteCount: Int {
         switch self {
         case .bool, .int8, .uint8: 1
@@ -10,9 +11,6 @@ public enum NPYElementType: String, Sendable, Equatable, CaseIterable {
         case .int64, .uint64, .float64: 8
         }
     }
-
-    public var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
-    public var isInteger: Bool { !isFloat && self != .bool }
 
     /// The kind letter and size of `descr` ('<f4'), without the byte order.
     var kindAndSize: String {
@@ -33,7 +31,7 @@ public enum NPYElementType: String, Sendable, Equatable, CaseIterable {
     }
 
     /// From a `descr` such as '<f4', '|u1', '>i8'; the second value is true for big-endian data.
-    static func parse(descr: String) -> (NPYElementType, bigEndian: Bool)? {
+    static func parse(descr: String) -> (DatasetElementType, bigEndian: Bool)? {
         guard let order = descr.first, "<>|=".contains(order) else { return nil }
         let rest = String(descr.dropFirst())
         guard let type = allCases.first(where: { $0.kindAndSize == rest }) else { return nil }

@@ -1,0 +1,67 @@
+/// The scale and zero point that quantize one activation tensor, from its calibrated range.
+///
+/// Each reference tool computes them its own way, and quantd follows the tool whose format it
+/// writes, so a program equals what that tool would have written for the same range.
+public struct ActivationQuantizationParameters: Sendable, Equatable {
+    public let dtype: ActivationQuantizationConfig.DType
+    /// The stored scale's exact value.
+    public let scale: Float
+    /// The zero point; 0 for signed symmetric quantization.
+    public let zeroPoint: Int32
+
+    public init(dtype: ActivationQuantizationConfig.DType, scale: Float, zeroPoint: Int32) {
+        self.dtype = dtype
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// The quantized range: coremltools' `get_quant_range` (symmetric modes drop the lowest code
+    /// of int8 and the highest of uint8, so the range is symmetric around the zero point).
+    public static func codeRange(_ dtype: ActivationQuantizationConfig.DType, mode: LinearQuantizationConfig.Mode) -> ClosedRange<Int32> {
+        switch (dtype, mode) {
+        case (.int8, .linearSymmetric): -127...127
+        case (.int8, .linear): -128...127
+        case (.uint8, .linearSymmetric): 0...254
+        case (.uint8, .linear): 0...255
+        }
+    }
+
+    /// coremltools' rule (`quantize_weight_by_dtype` on the two-element array [min, max], as its
+    /// activation passes call it): the range is rounded to float16 first and every step is
+    /// float16 arithmetic, so the scale is a float16 value whatever the tensor's type.
+    ///
+    /// A range that is all zero gives scale 0 in coremltools (and a NaN zero point in linear
+    /// mode); quantd writes scale 1 and the mode's own zero point instead, which quantizes the
+    /// zeros it saw exactly.
+    public static func coreML(min: Float, max: Float, _ config: ActivationQuantizationConfig.OpConfig) -> Self {
+        let codes = codeRange(config.dtype, mode: config.mode)
+        let qmin = Float(codes.lowerBound), qmax = Float(codes.upperBound)
+        var low = half(Swift.min(min, max)), high = half(Swift.max(min, max))
+        switch config.mode {
+        case .linearSymmetric:
+            let magnitude = Swift.max(abs(low), abs(high))
+            (low, high) = (-magnitude, magnitude)
+        case .linear:
+            (low, high) = (Swift.min(0, low), Swift.max(0, high))
+        }
+        let width = half(high - low)
+        let symmetricZero: Int32 = config.dtype.isSigned ? 0 : codes.upperBound / 2
+        guard width > 0 else { return Self(dtype: config.dtype, scale: 1, zeroPoint: config.mode == .linear && !config.dtype.isSigned ? 0 : symmetricZero) }
+        let scale = half(width / (qmax - qmin))
+        let zeroPoint: Int32
+        switch config.mode {
+        case .linearSymmetric:
+            zeroPoint = symmetricZero
+        case .linear:
+            // (qmin·max − qmax·min) / (max − min), each product and difference rounded to float16.
+            let raw = half(half(half(qmin * high) - half(qmax * low)) / width)
+            zeroPoint = Int32(Swift.min(Swift.max(raw.rounded(.toNearestOrEven), qmin), qmax))
+        }
+        return Self(dtype: config.dtype, scale: scale, zeroPoint: zeroPoint)
+    }
+
+    /// `x` rounded to the nearest float16, as a Float.
+    static func half(_ x: Float) -> Float {
+        FloatConversion.float(float16Bits: FloatConversion.float16Bits(x))
+    }
+}

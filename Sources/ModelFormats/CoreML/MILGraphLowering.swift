@@ -202,6 +202,7 @@ struct MILGraphLowering {
         if try lowerNeuralNetworkOp(op) { return }
         if try lowerElementwiseOp(op) { return }
         if try lowerTensorOp(op) { return }
+        if try lowerQuantizationOp(op) { return }
         throw .unsupportedOperation(name: op.name, type: op.type)
     }
 }

@@ -323,6 +323,7 @@ public enum MLProgramError: Error, Equatable, Sendable, CustomStringConvertible 
     case malformed(String)
     case missingBlob(fileName: String, offset: UInt64)
     case redefinedOp(String, from: MILOpset, to: MILOpset)
+    case activationQuantizationNeedsIOS17(MILOpset?)
 
     public var description: String {
         switch self {
@@ -332,6 +333,8 @@ public enum MLProgramError: Error, Equatable, Sendable, CustomStringConvertible 
         case .missingBlob(let fileName, let offset): "the model refers to a blob at offset \(offset) of '\(fileName)' that the weight file does not hold"
         case .redefinedOp(let type, let from, let to):
             "the model holds \(type) ops in their \(from.target) form, which the \(to.target) opset (\(to.name)) defines differently; re-convert it with coremltools' minimum_deployment_target=ct.target.\(to.target) instead"
+        case .activationQuantizationNeedsIOS17(let opset):
+            "activation quantize/dequantize ops exist from iOS17 (CoreML7) on; the program targets \(opset?.target ?? "an unknown opset")"
         }
     }
 }

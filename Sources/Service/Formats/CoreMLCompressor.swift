@@ -19,6 +19,9 @@ struct CoreMLCompressor {
     var minimumDeploymentTarget: MILOpset? = nil
     /// Where to find the package already opened, and the model's id there.
     var opened: (packages: OpenedPackages, modelID: String)? = nil
+    /// Activation quantization to insert before the weights are compressed (coremltools' order:
+    /// `linear_quantize_activations`, then the weight passes); it raises the program to iOS17.
+    var activations: ActivationQuantizationPlan? = nil
 
     /// The weight file every compressed package refers to, relative to the model.
     static let weightFileName = "@model_path/weights/weight.bin"
@@ -54,13 +57,14 @@ struct CoreMLCompressor {
     }
 
     /// The package as `open` reads it, with the program raised to the minimum deployment
-    /// target when that is newer than the model's.
+    /// target when that is newer than the model's (to iOS17 at least for activation quantization).
     private func openForTarget(_ bytes: UnsafeRawBufferPointer) throws -> (MLPackageArchive, MLProgramModel, MILOpset) {
         let (archive, read, opset) = try opened.map { try $0.packages.open(bytes, id: $0.modelID) } ?? Self.open(bytes)
-        guard let target = minimumDeploymentTarget, target > opset else { return (archive, read, opset) }
+        let wanted = [minimumDeploymentTarget, activations == nil ? nil : MILOpset.iOS17].compactMap { $0 }.max()
+        guard let target = wanted, target > opset else { return (archive, read, opset) }
         var model = read
         do { try model.raiseOpset(to: target) } catch {
-            throw Problem.invalidConfig(error.description, field: "minimum_deployment_target")
+            throw Problem.invalidConfig(error.description, field: minimumDeploymentTarget == target ? "minimum_deployment_target" : "activation_config")
         }
         return (archive, model, model.opset ?? target)
     }
@@ -121,6 +125,12 @@ struct CoreMLCompressor {
         let (archive, opened, opset) = try openForTarget(bytes)
         var model = opened
         let package = archive.package
+        var activationSummary: ActivationQuantizationSummary?
+        if let activations {
+            do { activationSummary = try model.quantizeActivations(activations.config, ranges: activations.ranges) } catch {
+                throw Problem.invalidConfig(error.description, field: "activation_config")
+            }
+        }
 
         // Every weight file the model refers to: stored ones read in place and validated now,
         // deflated ones inflating on their own threads while the weights are compressed.
@@ -212,7 +222,8 @@ struct CoreMLCompressor {
         try writer.finish()
         return CompressionOutcome(tensors: results.map(\.report), warnings: results.flatMap(\.warnings), artifactBytes: written,
                                   readSeconds: readSeconds, encodeSeconds: encodeSeconds, graph: model.opGraph,
-                                  forms: results.map(\.form), artifactExtension: ".mlpackage.zip")
+                                  forms: results.map(\.form), artifactExtension: ".mlpackage.zip",
+                                  activationQuantization: activationSummary)
     }
 
     /// A weight file of the package, read (in place where the archive stores it) and validated.

@@ -10,12 +10,18 @@ struct CompressionRequest: Sendable {
     var minimumDeploymentTarget: MILOpset? = nil
     /// ONNX only: how MatMul weights are stored.
     var onnxWeightForm: ONNXWeightForm? = nil
+    /// Activation quantization with its calibrated ranges (Core ML and ONNX).
+    var activations: ActivationQuantizationPlan? = nil
 
     /// Refuses the options `format` has no use for, naming the field.
     func check(for format: StoredModelFormat) throws {
         if minimumDeploymentTarget != nil && format != .mlpackage {
             throw Problem.invalidConfig("minimum_deployment_target applies to Core ML models only; a \(format.rawValue) model has no deployment target",
                                         field: "minimum_deployment_target")
+        }
+        if activations != nil && format == .safetensors {
+            throw Problem.invalidConfig("activation quantization needs the model's graph, which a safetensors file does not hold; upload the model as ONNX or as a Core ML package",
+                                        field: "activation_config")
         }
         if onnxWeightForm != nil && format != .onnx {
             throw Problem.invalidConfig("onnx_format applies to ONNX models only, not to a \(format.rawValue) model", field: "onnx_format")
@@ -80,7 +86,7 @@ struct CoreMLAdapter: FormatAdapter {
 
     private func compressor(_ request: CompressionRequest) -> CoreMLCompressor {
         CoreMLCompressor(pipeline: request.pipeline, minimumDeploymentTarget: request.minimumDeploymentTarget,
-                         opened: opened.map { (packages: $0.0, modelID: $0.1) })
+                         opened: opened.map { (packages: $0.0, modelID: $0.1) }, activations: request.activations)
     }
 
     func inventory() throws -> (tensors: Int, parameters: Int64) {
@@ -116,7 +122,7 @@ struct ONNXAdapter: FormatAdapter {
     }
 
     private func compressor(_ request: CompressionRequest) -> ONNXCompressor {
-        ONNXCompressor(pipeline: request.pipeline, weightForm: request.onnxWeightForm ?? .qdq)
+        ONNXCompressor(pipeline: request.pipeline, weightForm: request.onnxWeightForm ?? .qdq, activations: request.activations)
     }
 
     func inventory() throws -> (tensors: Int, parameters: Int64) {

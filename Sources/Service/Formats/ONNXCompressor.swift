@@ -10,6 +10,8 @@ import QuantCore
 struct ONNXCompressor {
     let pipeline: CompressionPipeline
     var weightForm: ONNXWeightForm = .qdq
+    /// Activation quantization (static QDQ); inserted by the onnx-qdq branch's rewrite.
+    var activations: ActivationQuantizationPlan? = nil
 
     var compressor: WeightCompressor {
         WeightCompressor(pipeline: pipeline, linearRule: weightForm == .matMulNBits ? .matMulNBits : .coremltools)

@@ -19,6 +19,8 @@ struct CompressionOutcome {
     var forms: [CompressedForm]
     /// The artifact's file name ending (`.safetensors`, `.mlpackage.zip`, `.onnx`, `.onnx.zip`).
     var artifactExtension: String
+    /// What activation quantization inserted, when the job asked for it.
+    var activationQuantization: ActivationQuantizationSummary? = nil
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18

@@ -87,9 +87,11 @@ public struct CompressionReport: Codable, Sendable, Equatable {
     public var estimates: ModelEstimate?
     /// Both models run on the job's dataset, when it asked for an evaluation.
     public var evaluation: EvaluationReport?
+    /// The calibration and the quantize/dequantize pairs, when the job quantized activations.
+    public var activationQuantization: ActivationQuantizationReport?
 
     enum CodingKeys: String, CodingKey {
         case format, tensors, totals, warnings, timings, estimates, evaluation
-        case jobID = "job_id", modelID = "model_id"
+        case jobID = "job_id", modelID = "model_id", activationQuantization = "activation_quantization"
     }
 }

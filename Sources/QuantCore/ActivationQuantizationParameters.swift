@@ -60,6 +60,36 @@ public struct ActivationQuantizationParameters: Sendable, Equatable {
         return Self(dtype: config.dtype, scale: scale, zeroPoint: zeroPoint)
     }
 
+    /// onnxruntime's rule (`compute_scale_zp` with the range `get_qmin_qmax_for_qType` gives, as
+    /// `QDQQuantizer.calc_quant_params` calls them for an activation): the range is widened to
+    /// hold 0 and, in symmetric mode, made ±max|x|; its width, a float32 difference, is divided
+    /// by the code count in float64, and the float64 scale sets the zero point before it is
+    /// stored as float32. A scale below float32's smallest normal gives scale 1 and zero point 0.
+    /// Zero points round half to even (numpy's `round`). `mode` maps to onnxruntime's
+    /// `ActivationSymmetric` extra option (`linear` is its default, False).
+    ///
+    /// A range that is not finite gives scale 1 and zero point 0 (onnxruntime would write an
+    /// infinite or NaN scale).
+    public static func onnxRuntime(min: Float, max: Float, _ config: ActivationQuantizationConfig.OpConfig) -> Self {
+        let codes = codeRange(config.dtype, mode: config.mode)
+        let qmin = Double(codes.lowerBound), qmax = Double(codes.upperBound)
+        var low = Swift.min(min, 0), high = Swift.max(max, 0)
+        if config.mode == .linearSymmetric {
+            let magnitude = Swift.max(abs(low), abs(high))
+            (low, high) = (-magnitude, magnitude)
+        }
+        let scale = Double(high - low) / (qmax - qmin)
+        guard scale.isFinite, scale >= Double(Float.leastNormalMagnitude) else {
+            return Self(dtype: config.dtype, scale: 1, zeroPoint: 0)
+        }
+        let zeroPoint = switch config.mode {
+        // onnxruntime's symmetric zero point does not depend on the scale: the middle code.
+        case .linearSymmetric: ((qmin + qmax) / 2).rounded(.toNearestOrEven)
+        case .linear: (qmin - Double(low) / scale).rounded(.toNearestOrEven)
+        }
+        return Self(dtype: config.dtype, scale: Float(scale), zeroPoint: Int32(Swift.min(Swift.max(zeroPoint, qmin), qmax)))
+    }
+
     /// `x` rounded to the nearest float16, as a Float.
     static func half(_ x: Float) -> Float {
         FloatConversion.float(float16Bits: FloatConversion.float16Bits(x))

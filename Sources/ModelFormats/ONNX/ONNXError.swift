@@ -24,6 +24,8 @@ public enum ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
     case opsetRaiseChangesOp(opType: String, from: Int, to: Int)
     case inexpressible(weight: String, reason: String)
     case tooLarge(String)
+    case valueDefinedTwice(String)
+    case nodesOutOfOrder(node: String, input: String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,10 @@ public enum ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
             "the compressed form needs opset \(to), but the model's \(opType) nodes are written for opset \(from) and opset \(to) defines them differently; convert the model with onnx.version_converter to opset \(to) first, or choose a form the current opset holds"
         case .inexpressible(let weight, let reason):
             "weight '\(weight)' cannot be stored in this form in ONNX: \(reason)"
+        case .valueDefinedTwice(let name):
+            "the ONNX graph defines '\(name)' twice: as a node's output and as a graph input, an initializer or another node's output; each value must have one definition"
+        case .nodesOutOfOrder(let node, let input):
+            "node '\(node)' reads '\(input)' before the node that computes it; save the model with its nodes in topological order (onnx.checker requires it)"
         case .tooLarge(let detail):
             "the ONNX model is too large to write: \(detail)"
         }

@@ -15,9 +15,10 @@ public struct ONNXRewrite: Sendable {
     public let fileName: String
     let usedExternalData: Bool
     /// Every value name of the main graph, so new names cannot capture existing ones.
-    private var names: Set<String>
-    private let readInSubgraphs: Set<String>
-    private var insertedNodeCount = 0
+    var names: Set<String>
+    let readInSubgraphs: Set<String>
+    /// The nodes replacements put ahead of the graph's own.
+    private(set) var insertedNodeCount = 0
 
     /// Tensors of at least this many bytes go to the data file when external data is written;
     /// onnx's own `convert_model_to_external_data` uses the same threshold.

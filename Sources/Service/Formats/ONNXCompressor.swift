@@ -10,7 +10,8 @@ import QuantCore
 struct ONNXCompressor {
     let pipeline: CompressionPipeline
     var weightForm: ONNXWeightForm = .qdq
-    /// Activation quantization (static QDQ); inserted by the onnx-qdq branch's rewrite.
+    /// Activation quantization: onnxruntime's static QDQ pairs, inserted once the weights are
+    /// replaced, so each weight's `DequantizeLinear` gives its bias the weight's scale.
     var activations: ActivationQuantizationPlan? = nil
 
     var compressor: WeightCompressor {
@@ -66,6 +67,12 @@ struct ONNXCompressor {
             }
             tensors.append(.init(w, bytesAfter: stored))
         }
+        var activationSummary: ActivationQuantizationSummary?
+        if let activations {
+            do { activationSummary = try rewrite.quantizeActivations(activations.config, ranges: activations.ranges) } catch {
+                throw Problem.invalidModel(error.description)
+            }
+        }
         var written = 0
         let kind = try rewrite.write { piece in
             written += piece.count
@@ -74,7 +81,8 @@ struct ONNXCompressor {
         progress(1)
         return CompressionOutcome(tensors: tensors, warnings: compressed.flatMap(\.warnings), artifactBytes: written,
                                   readSeconds: CompressionOutcome.seconds(started - opening), encodeSeconds: encodeSeconds,
-                                  forms: compressed.map(\.form), artifactExtension: kind == .zip ? ".onnx.zip" : ".onnx")
+                                  forms: compressed.map(\.form), artifactExtension: kind == .zip ? ".onnx.zip" : ".onnx",
+                                  activationQuantization: activationSummary)
     }
 
     /// Puts the weight's form into the graph; returns the bytes its new tensors hold.

@@ -64,6 +64,7 @@ extension ONNXRewrite {
         for bias in plan.biases where !removed.contains(bias.node) {
             quantizeBias(bias, graph: graph, initializers: initializers, state: &state)
         }
+        addWeightZeroPoints(plan: plan, removed: removed, graph: graph, initializers: initializers, state: &state)
         return finish(state, plan: plan, removed: removed)
     }
 
@@ -210,6 +211,33 @@ extension ONNXRewrite {
         state.removedInitializers.insert(name)
         if let beta = state.nodes[bias.node].attribute.firstIndex(where: { $0.name == "beta" }) {
             state.nodes[bias.node].attribute[beta].f = 1
+        }
+    }
+
+    /// onnxruntime writes every weight's zero point, and its QDQ fusions rely on it: QGemm
+    /// refuses a per-channel scale without a zero point of the same shape. A quantized op's
+    /// weight whose 8-bit `DequantizeLinear` omits it (quantd's symmetric weights) gets an
+    /// explicit zero one, which dequantizes the same.
+    private mutating func addWeightZeroPoints(plan: ONNXQDQPlan, removed: Set<Int>, graph: OnnxSubset_GraphProto,
+                                              initializers: [String: Int], state: inout Insertion) {
+        for index in plan.quantizedNodes where !removed.contains(index) {
+            let node = state.nodes[index]
+            let weights = switch node.opType {
+            case "Conv", "ConvTranspose", "Gemm": Array(node.input.dropFirst().prefix(1))
+            case "MatMul": node.input
+            default: [String]()
+            }
+            for weight in weights {
+                guard let producer = state.producers[weight], state.nodes[producer].opType == "DequantizeLinear",
+                      state.nodes[producer].input.count == 2, let codes = initializers[state.nodes[producer].input[0]],
+                      let codeType = ONNXDataType(rawValue: graph.initializer[codes].dataType), [.int8, .uint8].contains(codeType),
+                      let scale = initializers[state.nodes[producer].input[1]] else { continue }
+                let dims = graph.initializer[scale].dims.map(Int.init)
+                let zeroPoint = unique("\(weight)_zero_point")
+                state.initializers.append(ONNXTensor(name: zeroPoint, dataType: codeType, dims: dims,
+                                                     bytes: [UInt8](repeating: 0, count: dims.reduce(1, *))).proto)
+                state.nodes[producer].input.append(zeroPoint)
+            }
         }
     }
 

@@ -114,6 +114,13 @@ import Testing
                            Int32((Double(Float(-0.25)) / Double(scales[1])).rounded(.toNearestOrEven))])
     }
 
+    @Test func aQuantizedOpsWeightGetsAnExplicitZeroPoint() throws {
+        let result = try Self.run(Self.convReluConv, Self.uint8, ranges: Self.convReluConvRanges, weights: ["W1", "W2"])
+        #expect(result.producer("W1")?.input == ["W1_q", "W1_s", "W1_zero_point"])
+        let zeroPoint = try #require(result.initializer("W1_zero_point"))
+        #expect(zeroPoint.dataType == ONNXDataType.int8.rawValue && zeroPoint.dims == [2] && Array(zeroPoint.rawData) == [0, 0])
+    }
+
     @Test func aWeightKeptFloatLeavesTheBiasFloat() throws {
         let result = try Self.run(Self.convReluConv, Self.uint8, ranges: Self.convReluConvRanges)
         #expect(result.initializer("B1")?.dataType == ONNXDataType.float.rawValue)

@@ -28,6 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+import make_executor_twins as twins  # noqa: E402
 import mlprograms  # noqa: E402
 from quantd_cli import QUANTD, run_model  # noqa: E402
 
@@ -40,7 +41,6 @@ from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY  #
 from coremltools.models import utils as model_utils  # noqa: E402
 from coremltools.optimize import _utils as optimize_utils  # noqa: E402
 
-REFERENCE_NETS = Path(__file__).resolve().parent / "fixtures" / "make_reference_nets.py"
 
 
 def zoo_program(directory, precision="fp16", seed=0, name="zoo"):
@@ -82,14 +82,6 @@ def zoo_program(directory, precision="fp16", seed=0, name="zoo"):
     path = Path(directory) / f"{name}.mlpackage"
     model.save(str(path))
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def reference_nets(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("reference")
-    subprocess.run([sys.executable, str(REFERENCE_NETS), str(directory), "ResNet50", "MobileNetV2-1.0"], check=True,
-                   capture_output=True, timeout=1200)
-    return directory
 
 
 def samples_file(path, shape, count, seed=1, name="x"):
@@ -138,18 +130,20 @@ def structure(program):
         op = var.op
         if op is None:
             return ("input", var.name)
-        zero_point = None if op.inputs.get("zero_point") is None else int(np.asarray(op.zero_point.val))
+        if op.op_type in ("quantize", "dequantize"):
+            zero_point = None if op.inputs.get("zero_point") is None else int(np.asarray(op.zero_point.val))
         if op.op_type == "quantize":
             return ("quantize", float(np.asarray(op.scale.val)), zero_point, op.output_dtype.val, read(op.input))
         if op.op_type == "dequantize":
             return ("dequantize", float(np.asarray(op.scale.val)), zero_point, read(op.input))
-        if op.op_type == "const":
-            return ("const", tuple(np.asarray(var.val).shape), float(np.asarray(var.val, dtype=np.float64).sum()) if var.val is not None and np.asarray(var.val).dtype.kind == "f" else str(var.val))
+        if op.op_type == "const" or op.op_type.startswith("constexpr_"):
+            # A weight, compressed or not (W8A8 compresses quantd's weights after the activations).
+            return ("const", tuple(var.shape))
         return var.name
 
     ops = {}
     for op in function.operations:
-        if op.op_type in ("const", "quantize", "dequantize"):
+        if op.op_type in ("const", "quantize", "dequantize") or op.op_type.startswith("constexpr_"):
             continue
         ops[op.outputs[0].name] = {key: tuple(read(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
                                    for key, value in op.inputs.items()}
@@ -201,17 +195,20 @@ def test_small_program_equals_coremltools_passes(tmp_path, activation_config):
         assert not any(name.startswith("add") for name in section["quantized_ops"])
 
 
-@pytest.mark.parametrize("network", ["ResNet50", "MobileNetV2-1.0"])
-def test_reference_network_equals_coremltools_passes(tmp_path, reference_nets, network):
-    package = str(reference_nets / f"{network}.mlpackage")
-    samples = samples_file(tmp_path / "samples.npz", (1, 3, 224, 224), 2, name="image")
+@pytest.mark.parametrize("network", ["resnet", "mobilenetv2", "mobilevitv2"])
+def test_reference_network_equals_coremltools_passes(tmp_path, network):
+    """The three architectures of Apple's W8A8 table, in the shapes coremltools converts them to
+    (float16, batch norms fused, MobileViT's attention in matmul and softmax), at 32×32."""
+    package, _ = twins.build(str(tmp_path), network, precision="fp16")
+    samples = samples_file(tmp_path / "samples.npz", (1, 3, 32, 32), 4, name="input")
     config = MODES[0]
     model, report, _ = quantize(tmp_path, package, config, samples, "--config",
-                                json.dumps({"global_config": {"mode": "linear_symmetric", "dtype": "int8", "granularity": "per_channel"}}))
+                                json.dumps({"global_config": {"mode": "linear_symmetric", "dtype": "int8", "granularity": "per_channel", "weight_threshold": 256}}))
     assert_same_program(package, config, model, report)
-    # W8A8: the weights are int8 constexprs as well.
+    # W8A8: the weights above coremltools' size threshold are int8 constexprs as well.
     ops = {op.op_type for op in quantd_program(model).functions["main"].operations}
-    assert "constexpr_affine_dequantize" in ops or "constexpr_blockwise_shift_scale" in ops
+    compressed = [t for t in report["tensors"] if t["action"] == "compressed"]
+    assert compressed and "constexpr_affine_dequantize" in ops
 
 
 def scale_of(rmin, rmax, config):

@@ -47,7 +47,8 @@ public struct GraphCost: Sendable {
         self.operations = operations
     }
 
-    /// Ops whose activation inputs all come from dequantize ops run in int8; a dequantize all
+    /// Ops of the types coremltools quantizes whose activation inputs all come from dequantize
+    /// ops run in int8 (a softmax reading one stays float16); a dequantize all
     /// of whose readers do, and a quantize of such an op's output (or of the activation fused
     /// after it), are absorbed; every other quantize/dequantize is a transition.
     static func markActivationForms(_ operations: inout [Operation], graph: OpGraph) {
@@ -66,7 +67,7 @@ public struct GraphCost: Sendable {
             }
         }
         let quantization: Set = ["quantize", "dequantize"]
-        for index in operations.indices where !quantization.contains(operations[index].type) {
+        for index in operations.indices where MLProgramModel.activationQuantizedOpTypes.contains(operations[index].type) {
             let inputs = activationInputs(index)
             if !inputs.isEmpty, inputs.allSatisfy({ producer[$0].map { graph.operations[$0].type == "dequantize" } ?? false }) {
                 operations[index].activations = .int8

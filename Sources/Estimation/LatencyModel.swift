@@ -83,6 +83,8 @@ public struct LatencyModel: Sendable {
         let weights = weightBytes / (bandwidth * p.weightBandwidthFactor.value)
         let expand = keptCompressed && unit.decompressesJustInTime
             ? Double(op.weightElements) * p.decompressionNanosecondsPerWeight.value * 1e-9 : 0
-        return max(compute, activations, weights) + expand + p.opOverheadMicroseconds.value * 1e-6
+        // A transition converts a tensor beside the op it feeds: its bytes, not another dispatch.
+        let overhead = op.activations == .transition ? 0 : p.opOverheadMicroseconds.value * 1e-6
+        return max(compute, activations, weights) + expand + overhead
     }
 }

@@ -22,12 +22,71 @@ public struct GraphCost: Sendable {
         /// The form of the op's main weight (`weight` or the constant matmul operand), if any.
         public let weightForm: StoredWeightForm?
         public let weightName: String?
+        /// What the model's own quantize/dequantize ops say of this op's activations.
+        public var activations: ActivationForm = .float
+    }
+
+    /// Where an activation-quantized model (W8A8, as coremltools or quantd write it) runs in
+    /// int8, read from its quantize/dequantize ops rather than assumed for the whole graph.
+    public enum ActivationForm: Sendable, Equatable {
+        case float
+        /// Every activation the op reads comes through a dequantize: the runtime fuses the
+        /// pattern into an int8 kernel.
+        case int8
+        /// A quantize or dequantize where int8 and float regions meet: a pass over the tensor.
+        case transition
+        /// A quantize or dequantize inside an int8 region, absorbed into the int8 kernels.
+        case absorbed
     }
 
     public let operations: [Operation]
 
     public init(graph: OpGraph) {
-        operations = graph.operations.map(Self.cost)
+        var operations = graph.operations.map(Self.cost)
+        Self.markActivationForms(&operations, graph: graph)
+        self.operations = operations
+    }
+
+    /// Ops of the types coremltools quantizes whose activation inputs all come from dequantize
+    /// ops run in int8 (a softmax reading one stays float16); a dequantize all
+    /// of whose readers do, and a quantize of such an op's output (or of the activation fused
+    /// after it), are absorbed; every other quantize/dequantize is a transition.
+    static func markActivationForms(_ operations: inout [Operation], graph: OpGraph) {
+        var producer: [String: Int] = [:]
+        var readers: [String: [Int]] = [:]
+        for (index, op) in graph.operations.enumerated() {
+            for output in op.outputs { producer[output.name] = index }
+            for (_, values) in op.inputs {
+                for case .activation(let tensor) in values { readers[tensor.name, default: []].append(index) }
+            }
+        }
+        func activationInputs(_ index: Int) -> [String] {
+            graph.operations[index].inputs.flatMap { $0.values }.compactMap { value in
+                if case .activation(let tensor) = value { return tensor.name }
+                return nil
+            }
+        }
+        let quantization: Set = ["quantize", "dequantize"]
+        for index in operations.indices where MLProgramModel.activationQuantizedOpTypes.contains(operations[index].type) {
+            let inputs = activationInputs(index)
+            if !inputs.isEmpty, inputs.allSatisfy({ producer[$0].map { graph.operations[$0].type == "dequantize" } ?? false }) {
+                operations[index].activations = .int8
+            }
+        }
+        for index in operations.indices where quantization.contains(operations[index].type) {
+            let absorbed: Bool
+            if operations[index].type == "dequantize" {
+                let users = graph.operations[index].outputs.flatMap { readers[$0.name] ?? [] }
+                absorbed = !users.isEmpty && users.allSatisfy { operations[$0].activations == .int8 }
+            } else {
+                var source = activationInputs(index).first.flatMap { producer[$0] }
+                if let s = source, operations[s].category == .fusedElementwise {
+                    source = activationInputs(s).first.flatMap { producer[$0] }
+                }
+                absorbed = source.map { operations[$0].activations == .int8 } ?? false
+            }
+            operations[index].activations = absorbed ? .absorbed : .transition
+        }
     }
 
     public var macs: Int { operations.reduce(0) { $0.saturatingAdding($1.macs) } }

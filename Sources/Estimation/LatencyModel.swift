@@ -46,6 +46,8 @@ public struct LatencyModel: Sendable {
         var previous: ProcessorKind?
         var used: Set<ProcessorKind> = []
         for op in cost.operations where op.category != .fusedElementwise {
+            // The float16 baseline has no quantize/dequantize ops; inside int8 regions they are free.
+            if op.activations == .absorbed || (op.activations == .transition && !precision.weightsAsStored) { continue }
             var processor = primary
             if precision.weightsAsStored, let form = op.weightForm, form.perBlock, !device.unit(primary).runsPerBlockWeights {
                 processor = fallback
@@ -63,7 +65,7 @@ public struct LatencyModel: Sendable {
         let unit = device.unit(processor)
         let p = parameters.unit(processor)
         let bandwidth = device.memoryGBps.value * 1e9
-        let int8 = precision.int8Activations
+        let int8 = precision.int8Activations || (precision.weightsAsStored && op.activations == .int8)
         var throughput = unit.fp16TFLOPS.value * 1e12 * p.efficiency.value
         if op.category == .depthwise { throughput *= p.depthwiseEfficiency.value }
         if int8 { throughput *= unit.int8Speedup.value }
@@ -81,6 +83,8 @@ public struct LatencyModel: Sendable {
         let weights = weightBytes / (bandwidth * p.weightBandwidthFactor.value)
         let expand = keptCompressed && unit.decompressesJustInTime
             ? Double(op.weightElements) * p.decompressionNanosecondsPerWeight.value * 1e-9 : 0
-        return max(compute, activations, weights) + expand + p.opOverheadMicroseconds.value * 1e-6
+        // A transition converts a tensor beside the op it feeds: its bytes, not another dispatch.
+        let overhead = op.activations == .transition ? 0 : p.opOverheadMicroseconds.value * 1e-6
+        return max(compute, activations, weights) + expand + overhead
     }
 }

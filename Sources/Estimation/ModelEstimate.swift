@@ -121,13 +121,16 @@ public struct Estimator: Sendable {
         }
         let layers = AccuracyModel.layers(of: cost, sqnrByWeight: sqnrByWeight)
         var accuracy: ModelEstimate.Accuracy?
-        var warnings = EstimateWarnings.warnings(cost: cost, entries: entries, devices: devices ?? catalog.devices, int8Activations: int8Activations)
+        let int8Graph = cost.operations.contains { $0.activations == .int8 }
+        var warnings = EstimateWarnings.warnings(cost: cost, entries: entries, devices: devices ?? catalog.devices,
+                                                 int8Activations: int8Activations || int8Graph)
         if layers.contains(where: { $0.sqnrDB != nil }) {
             let result = AccuracyModel(parameters: catalog.accuracy).estimate(layers)
             warnings += EstimateWarnings.accuracy(result, layers: layers)
             accuracy = .init(topOneChange: result.points, band: result.band, largestContributors: result.largestContributors.map(\.name),
                              basis: "data-free: per-layer SQNR weighted by layer sensitivity, fitted to Apple's published post-training rows" +
-                                (int8Activations ? "; activation quantization needs calibration data and is not included" : ""))
+                                (int8Activations ? "; activation quantization needs calibration data and is not included" : "")
+                                + (int8Graph ? "; the model's activation quantization is not included: its evaluation measures it" : ""))
         }
         return ModelEstimate(
             totals: .init(parameters: cost.parameters, macs: cost.macs, weightBytes: cost.weightBytes,

@@ -30,13 +30,17 @@ public struct ActivationQuantizationParameters: Sendable, Equatable {
     /// activation passes call it): the range is rounded to float16 first and every step is
     /// float16 arithmetic, so the scale is a float16 value whatever the tensor's type.
     ///
-    /// A range that is all zero gives scale 0 in coremltools (and a NaN zero point in linear
-    /// mode); quantd writes scale 1 and the mode's own zero point instead, which quantizes the
-    /// zeros it saw exactly.
+    /// Two deliberate differences, where coremltools writes a program that cannot run: a range
+    /// that is all zero gives scale 0 there (and a NaN zero point in linear mode), quantd scale 1
+    /// and the mode's own zero point, which quantizes the zeros it saw exactly; a range beyond
+    /// float16 (±65504) becomes an infinite scale there; quantd clamps it to the largest float16 and
+    /// keeps in float32 any intermediate step that would overflow float16.
     public static func coreML(min: Float, max: Float, _ config: ActivationQuantizationConfig.OpConfig) -> Self {
         let codes = codeRange(config.dtype, mode: config.mode)
         let qmin = Float(codes.lowerBound), qmax = Float(codes.upperBound)
-        var low = half(Swift.min(min, max)), high = half(Swift.max(min, max))
+        let largest: Float = 65504
+        func clamped(_ x: Float) -> Float { Swift.min(Swift.max(x, -largest), largest) }
+        var low = finiteHalf(clamped(Swift.min(min, max))), high = finiteHalf(clamped(Swift.max(min, max)))
         switch config.mode {
         case .linearSymmetric:
             let magnitude = Swift.max(abs(low), abs(high))
@@ -44,17 +48,17 @@ public struct ActivationQuantizationParameters: Sendable, Equatable {
         case .linear:
             (low, high) = (Swift.min(0, low), Swift.max(0, high))
         }
-        let width = half(high - low)
+        let width = finiteHalf(high - low)
         let symmetricZero: Int32 = config.dtype.isSigned ? 0 : codes.upperBound / 2
         guard width > 0 else { return Self(dtype: config.dtype, scale: 1, zeroPoint: config.mode == .linear && !config.dtype.isSigned ? 0 : symmetricZero) }
-        let scale = half(width / (qmax - qmin))
+        let scale = finiteHalf(width / (qmax - qmin))
         let zeroPoint: Int32
         switch config.mode {
         case .linearSymmetric:
             zeroPoint = symmetricZero
         case .linear:
             // (qmin·max − qmax·min) / (max − min), each product and difference rounded to float16.
-            let raw = half(half(half(qmin * high) - half(qmax * low)) / width)
+            let raw = finiteHalf(finiteHalf(finiteHalf(qmin * high) - finiteHalf(qmax * low)) / width)
             zeroPoint = Int32(Swift.min(Swift.max(raw.rounded(.toNearestOrEven), qmin), qmax))
         }
         return Self(dtype: config.dtype, scale: scale, zeroPoint: zeroPoint)
@@ -90,8 +94,9 @@ public struct ActivationQuantizationParameters: Sendable, Equatable {
         return Self(dtype: config.dtype, scale: Float(scale), zeroPoint: Int32(Swift.min(Swift.max(zeroPoint, qmin), qmax)))
     }
 
-    /// `x` rounded to the nearest float16, as a Float.
-    static func half(_ x: Float) -> Float {
-        FloatConversion.float(float16Bits: FloatConversion.float16Bits(x))
+    /// `x` rounded to the nearest float16, as a Float; `x` itself where float16 overflows.
+    static func finiteHalf(_ x: Float) -> Float {
+        let rounded = FloatConversion.float(float16Bits: FloatConversion.float16Bits(x))
+        return rounded.isFinite || !x.isFinite ? rounded : x
     }
 }

@@ -58,12 +58,18 @@ final class ServiceContext: Sendable {
     }
 
     func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?,
-                onnxFormat: ONNXWeightForm? = nil, evaluationDatasetID: String? = nil) throws -> Job {
+                onnxFormat: ONNXWeightForm? = nil, evaluationDatasetID: String? = nil,
+                activations: ActivationQuantizationRequest? = nil) throws -> Job {
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
+        func json(_ object: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
         let job = Job(id: JobID.make(), tenant: tenant, modelId: modelID, status: .queued, progress: 0,
                       config: String(decoding: configJSON, as: UTF8.self), preset: preset,
                       minimumDeploymentTarget: minimumDeploymentTarget, onnxFormat: onnxFormat?.rawValue,
-                      evaluationDatasetId: evaluationDatasetID, createdAt: Date(),
+                      evaluationDatasetId: evaluationDatasetID,
+                      activationConfig: try activations.map { try json($0.config.dictionary) },
+                      calibration: try activations.map { try json($0.calibrationDictionary) }, createdAt: Date(),
                       startedAt: nil, finishedAt: nil, error: nil, artifactBytes: nil, artifactName: nil,
                       attempts: 0, expired: false, revision: 0)
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
@@ -129,6 +135,8 @@ final class ServiceContext: Sendable {
             "finished_at": job.finishedAt.map(Timestamp.string) ?? NSNull(),
         ]
         if let config = try? JSONSerialization.jsonObject(with: Data(job.config.utf8)) { object["config"] = config }
+        object["activation_config"] = job.activationConfig.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
+        object["calibration"] = job.calibration.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
         var links = ["self": "/v1/jobs/\(job.id)", "model": "/v1/models/\(job.modelId)"]
         if let dataset = job.evaluationDatasetId { links["dataset"] = "/v1/datasets/\(dataset)" }
         if job.status == .succeeded && !job.expired {

@@ -76,4 +76,18 @@ struct GraphCostTests {
         #expect(cost.operations[0].macs == .max)
         #expect(cost.macs == .max)
     }
+
+    @Test("int8 regions come from the model's quantize/dequantize ops: ops reading dequantized values run in int8, pairs inside the region are absorbed, pairs into float ops are transitions")
+    func activationFormsFollowTheGraph() {
+        let cost = GraphCost(graph: GraphFixtures.quantizedNetwork())
+        let form = Dictionary(uniqueKeysWithValues: cost.operations.map { ($0.name, $0.activations) })
+        #expect(form["conv1"] == .int8 && form["conv5"] == .int8)
+        #expect(form["softmax"] == .float && form["relu1"] == .float)
+        #expect(form["image_dq"] == .absorbed && form["relu1_q"] == .absorbed && form["relu1_dq"] == .absorbed)
+        #expect(form["conv5_q"] == .absorbed)
+        #expect(form["conv5_dq"] == .transition)
+        // The input's quantize reads a value no int8 op produced: a transition.
+        #expect(form["image_q"] == .transition)
+        #expect(GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false)).operations.allSatisfy { $0.activations == .float })
+    }
 }

@@ -34,4 +34,37 @@ enum GraphFixtures {
                                      ("bias", weight("fc_b", [1000]))], output: [1, 1000])
         return OpGraph(operations: [conv, bn, depthwise, pooled, fc], inputs: [image])
     }
+
+    /// A W8A8 pattern as coremltools writes it: image → quantize → dequantize → five conv → relu
+    /// blocks, each reading the last through a pair → softmax (float). The last conv's output
+    /// goes to the float softmax through a transition pair.
+    static func quantizedNetwork(quantized: Bool = true) -> OpGraph {
+        let image = tensor("image", [1, 64, 56, 56])
+        var ops: [OpGraph.Operation] = []
+        func pair(_ input: OpGraph.Tensor, _ name: String) -> OpGraph.Tensor {
+            guard quantized else { return input }
+            let q = OpGraph.Operation(type: "quantize", name: "\(name)_q", inputs: [(parameter: "input", values: [.activation(input)])],
+                                      outputs: [tensor("\(name)_q", input.shape!, bits: 8)])
+            let dq = op("dequantize", "\(name)_dq", [("input", .activation(q.outputs[0]))], output: input.shape!)
+            ops += [q, dq]
+            return dq.outputs[0]
+        }
+        let conv1 = op("conv", "conv1", [("x", .activation(pair(image, "image"))), ("weight", weight("w1", [64, 64, 3, 3]))], output: [1, 64, 56, 56])
+        ops.append(conv1)
+        let relu = op("relu", "relu1", [("x", .activation(conv1.outputs[0]))], output: [1, 64, 56, 56])
+        ops.append(relu)
+        var last = relu.outputs[0]
+        for index in 2..<5 {
+            let conv = op("conv", "conv\(index)", [("x", .activation(pair(last, "relu\(index - 1)"))), ("weight", weight("w\(index)", [64, 64, 3, 3]))],
+                          output: [1, 64, 56, 56])
+            let relu = op("relu", "relu\(index)", [("x", .activation(conv.outputs[0]))], output: [1, 64, 56, 56])
+            ops += [conv, relu]
+            last = relu.outputs[0]
+        }
+        let conv2 = op("conv", "conv5", [("x", .activation(pair(last, "relu4"))), ("weight", weight("w5", [64, 64, 3, 3]))], output: [1, 64, 56, 56])
+        ops.append(conv2)
+        let softmax = op("softmax", "softmax", [("x", .activation(pair(conv2.outputs[0], "conv5")))], output: [1, 64, 56, 56])
+        ops.append(softmax)
+        return OpGraph(operations: ops, inputs: [image])
+    }
 }

@@ -47,6 +47,22 @@ struct LatencyModelTests {
         }
     }
 
+    @Test("a W8A8 graph is estimated from its own quantize/dequantize ops: int8 convs on the Neural Engine, the float16 baseline without the pairs")
+    func int8RegionsAreReadFromTheGraph() throws {
+        let device = try #require(catalog.device(named: "A17 Pro"))
+        let quantized = GraphCost(graph: GraphFixtures.quantizedNetwork())
+        let plain = GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false))
+        let asStored = model.estimate(quantized, on: device, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
+        let weightsOnly = model.estimate(plain, on: device, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
+        let flagged = model.estimate(plain, on: device, units: .cpuAndNeuralEngine,
+                                     precision: .init(weightsAsStored: true, int8Activations: true)).milliseconds
+        #expect(asStored < weightsOnly)
+        // Unlike the whole-graph flag, the float softmax and its transition stay float.
+        #expect(asStored > flagged)
+        #expect(model.estimate(quantized, on: device, units: .cpuAndNeuralEngine, precision: .float16).milliseconds
+                == model.estimate(plain, on: device, units: .cpuAndNeuralEngine, precision: .float16).milliseconds)
+    }
+
     @Test("int8 activations slow the CPU, which dequantizes them")
     func int8ActivationsSlowTheCPU() throws {
         let device = try #require(catalog.device(named: "M1"))

@@ -33,7 +33,6 @@ struct MILActivationQuantizer {
     private var names: Set<String> = []
     private(set) var summary = ActivationQuantizationSummary()
 
-    static let prefixOpTypes: Set = ["conv", "linear", "avg_pool", "max_pool", "add"]
     static let fusedActivations: Set = ["relu", "relu6", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh", "scaled_tanh"]
 
     init(block: CoreML_Specification_MILSpec_Block, inputs: [CoreML_Specification_MILSpec_NamedValueType],
@@ -75,7 +74,7 @@ struct MILActivationQuantizer {
             union[root(member)] = union[root(member)].map { $0.union(range) } ?? range
         }
         var shared = ranges
-        for member in parent.keys where ranges[member] != nil {
+        for member in parent.keys where ranges[member] != nil && !outputs.contains(member) {
             if let range = union[root(member)] { shared[member] = range }
         }
         return shared
@@ -98,7 +97,7 @@ struct MILActivationQuantizer {
         result.reserveCapacity(operations.count)
         for var op in operations {
             defer { result.append(op) }
-            guard Self.prefixOpTypes.contains(op.type), let opConfig = opConfig(op) else { continue }
+            guard MLProgramModel.activationQuantizedOpTypes.contains(op.type), let opConfig = opConfig(op) else { continue }
             let parameters = op.type == "add" ? ["x", "y"] : ["x"]
             let inputs = parameters.map { variable(op, $0) }
             // Every live input must be a computed value (not a const) with a range.
@@ -122,7 +121,7 @@ struct MILActivationQuantizer {
 
     private mutating func insertSuffixPair(after dequantize: String) {
         let dequantizeReaders = readers(of: dequantize)
-        guard dequantizeReaders.count == 1, Self.prefixOpTypes.contains(operations[dequantizeReaders[0]].type) else { return }
+        guard dequantizeReaders.count == 1, MLProgramModel.activationQuantizedOpTypes.contains(operations[dequantizeReaders[0]].type) else { return }
         let core = operations[dequantizeReaders[0]]
         let producers = producerTypes()
         if core.type == "add" {

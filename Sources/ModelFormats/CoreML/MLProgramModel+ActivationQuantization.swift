@@ -2,6 +2,10 @@ import Execution
 import QuantCore
 
 extension MLProgramModel {
+    /// The ops coremltools quantizes activations around, and so the ops a W8A8 program runs in
+    /// int8: the estimator reads a model's int8 regions by them.
+    public static let activationQuantizedOpTypes: Set<String> = ["conv", "linear", "avg_pool", "max_pool", "add"]
+
     /// Inserts coremltools' activation `quantize`/`dequantize` pairs into every function's
     /// active block (`MILActivationQuantizer`), given each activation's calibrated range by
     /// value name. The program must already target iOS17 or later, where those ops exist.

@@ -14,6 +14,7 @@ extension APIResponder {
         var target = try targetName.map(CoreMLCompressor.deploymentTarget(named:))
         var onnxForm = try query["onnx_format"].map(ONNXWeightForm.init(named:))
         var datasetID = query["dataset_id"]
+        var activations: ActivationQuantizationRequest?
         if case .streamed = request.body {
             // One-shot: the model is the body, the preset the query (coremltools' default
             // config, w8, when none is named).
@@ -36,9 +37,14 @@ extension APIResponder {
                 dict = ["config": dict, "model_id": id]
             }
             if let unknown = dict.keys.sorted().first(where: { !Self.jobFields.contains($0) }) {
-                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, minimum_deployment_target (Core ML), onnx_format (ONNX) and evaluation", field: unknown)
+                throw Problem.invalidRequest("unknown field '\(unknown)'; a job takes model_id, config or preset, minimum_deployment_target (Core ML), onnx_format (ONNX), evaluation, activation_config and calibration", field: unknown)
             }
             if let value = dict["evaluation"] { datasetID = try Self.evaluationDatasetID(value) }
+            if let value = dict["activation_config"] {
+                activations = try ActivationQuantizationRequest(activationConfig: value, calibration: dict["calibration"], requireDataset: true)
+            } else if dict["calibration"] != nil {
+                throw Problem.invalidConfig("calibration applies to activation quantization: give activation_config as well", field: "calibration")
+            }
             if let value = dict["onnx_format"] { onnxForm = try ONNXWeightForm(named: value) }
             if let value = dict["minimum_deployment_target"] {
                 target = try CoreMLCompressor.deploymentTarget(named: value)
@@ -62,6 +68,9 @@ extension APIResponder {
                 guard let name = name as? String else { throw Problem.invalidRequest("preset must be a string", field: "preset") }
                 let p = try Self.preset(name)
                 (config, preset) = (p.config, p.name)
+            } else if activations != nil {
+                // Activations only: the weights stay as they are.
+                (config, preset) = (CompressionPipeline([]), nil)
             } else {
                 throw Problem.invalidRequest("give either config (coremltools OptimizationConfig dictionary) or preset", field: "config")
             }
@@ -69,7 +78,8 @@ extension APIResponder {
         guard let stored = try service.store.model(modelID, ownedBy: tenant) else {
             throw Problem.notFound("model \(modelID) does not exist; upload it first with POST /v1/models")
         }
-        let request = CompressionRequest(pipeline: config, minimumDeploymentTarget: target, onnxWeightForm: onnxForm)
+        let request = CompressionRequest(pipeline: config, minimumDeploymentTarget: target, onnxWeightForm: onnxForm,
+                                         activations: activations.map { ActivationQuantizationPlan(config: $0.config, ranges: [:]) })
         do {
             try StoredModelFormat(stored: stored).adapter(path: service.data.model(modelID), packages: service.packages, modelID: modelID).preflight(request)
         } catch let problem as Problem {
@@ -79,13 +89,19 @@ extension APIResponder {
             throw Problem.gone("model \(modelID) is no longer readable; upload it again")
         }
         if let datasetID { try checkEvaluation(datasetID, model: stored, tenant: tenant) }
+        if let calibration = activations?.datasetID {
+            try checkEvaluation(calibration, model: stored, tenant: tenant, field: "calibration.dataset_id")
+        }
+        // A W8A8 job measures itself: on the evaluation samples when given, else on the calibration's.
         let job = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
-                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm, evaluationDatasetID: datasetID)
+                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm,
+                                     evaluationDatasetID: datasetID ?? activations?.datasetID, activations: activations)
         return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
                             body: .bytes(service.jobJSON(job)))
     }
 
-    static let jobFields: Set<String> = ["model_id", "config", "preset", "minimum_deployment_target", "onnx_format", "evaluation"]
+    static let jobFields: Set<String> = ["model_id", "config", "preset", "minimum_deployment_target", "onnx_format", "evaluation",
+                                         "activation_config", "calibration"]
 
     /// `"evaluation": {"dataset_id": "…"}`: the dataset's id, or a 422 naming the field.
     static func evaluationDatasetID(_ value: Any) throws -> String {
@@ -102,13 +118,13 @@ extension APIResponder {
     }
 
     /// Before the job is queued: the dataset exists for this tenant, the model can run, and the
-    /// samples fit its inputs.
-    func checkEvaluation(_ datasetID: String, model: StoredModel, tenant: String) throws {
+    /// samples fit its inputs. `field` names where the request gave the dataset.
+    func checkEvaluation(_ datasetID: String, model: StoredModel, tenant: String, field: String = "dataset_id") throws {
         guard let (_, file) = try service.openDataset(datasetID, tenant: tenant) else {
             throw Problem.notFound("dataset \(datasetID) does not exist; upload the samples first with POST /v1/datasets")
         }
         let adapter = try StoredModelFormat(stored: model).adapter(path: service.data.model(model.id), packages: service.packages, modelID: model.id)
-        try ModelEvaluation.check(file.signature, against: adapter)
+        try ModelEvaluation.check(file.signature, against: adapter, field: field)
     }
 
     /// coremltools' default `OpLinearQuantizerConfig`: int8, symmetric, per channel.

@@ -543,10 +543,66 @@ components:
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
         onnx_format: {$ref: "#/components/schemas/ONNXFormat"}
         evaluation: {$ref: "#/components/schemas/EvaluationRequest"}
+        activation_config: {$ref: "#/components/schemas/ActivationConfig"}
+        calibration: {$ref: "#/components/schemas/CalibrationRequest"}
       additionalProperties: false
-      oneOf:
+      anyOf:
         - required: [config]
         - required: [preset]
+        - required: [activation_config]
+      not: {required: [config, preset]}
+    ActivationConfig:
+      type: object
+      additionalProperties: false
+      description: |
+        Quantize activations (W8A8 with an int8 weight `config`; activations only without one),
+        calibrated on `calibration.dataset_id`. The shape is coremltools' `OptimizationConfig` of
+        `OpLinearQuantizerConfig`s exactly as a coremltools user hands it to
+        `linear_quantize_activations`: only `mode` and `dtype` apply to activations, the weight
+        keys of a serialized config (`granularity`, `block_size`, `weight_threshold`) are accepted
+        and ignored. A `null` op entry leaves that op's activations in float; priority is op name,
+        op type, global. Op types and names are the model's own: MIL types for Core ML (`conv`,
+        `linear`, `add`, `avg_pool`, `max_pool`), ONNX op types for ONNX (`Conv`, `MatMul`, …).
+
+        Core ML: coremltools' three passes (quantize→dequantize before the inputs of conv, linear,
+        add, pools; after those patterns and their fused activation; dequantize→quantize pairs
+        with equal parameters removed), ranges global over all samples, concat inputs and output
+        sharing one range, the program raised to iOS17. ONNX: static QDQ as onnxruntime's
+        `quantize_static` (QDQ format) writes it. A safetensors model has no graph: 422.
+      properties:
+        config_type: {type: string, enum: [OpLinearQuantizerConfig]}
+        global_config: {oneOf: [{type: "null"}, {$ref: "#/components/schemas/ActivationOpConfig"}]}
+        op_type_configs: {type: object, additionalProperties: {oneOf: [{type: "null"}, {$ref: "#/components/schemas/ActivationOpConfig"}]}}
+        op_name_configs: {type: object, additionalProperties: {oneOf: [{type: "null"}, {$ref: "#/components/schemas/ActivationOpConfig"}]}}
+    ActivationOpConfig:
+      type: object
+      properties:
+        mode: {type: string, enum: [linear_symmetric, linear], default: linear_symmetric}
+        dtype: {type: string, enum: [int8, uint8], default: int8, description: "int4/uint4 are weight types only: 422 naming the field."}
+        granularity: {type: string, description: "Accepted for coremltools' serialized form; activations are per tensor."}
+        block_size: {description: "Accepted and ignored, as coremltools does for activations."}
+        weight_threshold: {type: integer, description: "Accepted and ignored, as coremltools does for activations."}
+    CalibrationRequest:
+      type: object
+      required: [dataset_id]
+      additionalProperties: false
+      description: |
+        The samples activation ranges are read from (POST /v1/datasets), checked before the job is
+        queued like an evaluation dataset (404 unknown, 422 `input-mismatch` naming the input with
+        field `calibration.dataset_id`). Unless `evaluation` names another dataset, the job also
+        evaluates the W8A8 model on these samples.
+      properties:
+        dataset_id: {$ref: "#/components/schemas/DatasetID"}
+        calibration_method:
+          type: string
+          enum: [minmax, percentile]
+          default: minmax
+          description: |
+            `minmax`: smallest and largest value over every sample (coremltools after its 9.0
+            fix, onnxruntime's MinMax). `percentile`: ±the given percentile of |x| over every
+            sample (2048-bin histogram, as onnxruntime's Percentile calibrator with a symmetric
+            range), clipped to the min/max seen.
+        percentile: {type: number, exclusiveMinimum: 0, maximum: 100, default: 99.999, description: "Only with calibration_method percentile."}
     EvaluationRequest:
       type: object
       required: [dataset_id]
@@ -676,7 +732,12 @@ components:
           oneOf:
             - {type: "null"}
             - {type: object, required: [dataset_id], properties: {dataset_id: {type: string}}}
-          description: "As given when the job was created; progress runs to 0.5 for compression, then to 1 over the evaluation."
+          description: "As given when the job was created (for a W8A8 job without one, the calibration dataset); progress runs to 0.5 for calibration and compression, then to 1 over the evaluation."
+        activation_config:
+          oneOf: [{type: "null"}, {$ref: "#/components/schemas/ActivationConfig"}]
+          description: "As given, with every default spelled out."
+        calibration:
+          oneOf: [{type: "null"}, {$ref: "#/components/schemas/CalibrationRequest"}]
         created_at: {type: string, format: date-time}
         started_at: {type: [string, "null"], format: date-time}
         finished_at: {type: [string, "null"], format: date-time}
@@ -698,6 +759,7 @@ components:
       properties:
         estimates: {$ref: "#/components/schemas/ModelEstimate"}
         evaluation: {$ref: "#/components/schemas/Evaluation"}
+        activation_quantization: {$ref: "#/components/schemas/ActivationQuantization"}
         timings:
           type: object
           required: [compress_seconds, read_seconds, encode_seconds, total_seconds]
@@ -745,6 +807,34 @@ components:
             compression_ratio_vs_float16: {type: number}
             compression_ratio_vs_upload: {type: number}
             mean_sqnr_db: {type: [number, "null"]}
+    ActivationQuantization:
+      type: object
+      required: [calibration, tensors, quantized_ops, inserted_ops]
+      description: How the activations were calibrated and every quantized tensor's range and parameters.
+      properties:
+        calibration:
+          type: object
+          required: [calibration_method, samples, seconds]
+          properties:
+            dataset_id: {type: [string, "null"]}
+            calibration_method: {type: string, enum: [minmax, percentile]}
+            percentile: {type: [number, "null"]}
+            samples: {type: integer}
+            seconds: {type: number}
+        tensors:
+          type: array
+          items:
+            type: object
+            required: [name, min, max, scale, zero_point, dtype]
+            properties:
+              name: {type: string, description: "The activation's value name in the model."}
+              min: {type: number}
+              max: {type: number}
+              scale: {type: number}
+              zero_point: {type: integer}
+              dtype: {type: string, enum: [int8, uint8]}
+        quantized_ops: {type: array, items: {type: string}, description: "Ops that read quantized activations."}
+        inserted_ops: {type: integer, description: "quantize/dequantize ops (QuantizeLinear/DequantizeLinear nodes) added."}
     Evaluation:
       type: object
       required: [samples, seconds, outputs, layers]

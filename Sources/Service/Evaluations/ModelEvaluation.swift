@@ -11,14 +11,15 @@ enum ModelEvaluation {
 
     /// Checks, before a job is queued, that the model can run and the dataset fits its inputs:
     /// 422s naming the op or the input.
-    static func check(_ dataset: DatasetSignature, against model: any FormatAdapter) throws {
-        _ = try binding(dataset, inputs: try model.executionGraph().inputs)
+    /// `field` names the request field that gave the dataset.
+    static func check(_ dataset: DatasetSignature, against model: any FormatAdapter, field: String = "dataset_id") throws {
+        _ = try binding(dataset, inputs: try model.executionGraph().inputs, field: field)
     }
 
-    static func binding(_ dataset: DatasetSignature, inputs: [GraphInput]) throws -> DatasetBinding {
+    static func binding(_ dataset: DatasetSignature, inputs: [GraphInput], field: String = "dataset_id") throws -> DatasetBinding {
         do { return try DatasetBinding(dataset, inputs: inputs) } catch {
             throw Problem(422, "input-mismatch", "The samples do not fit the model's inputs", error.message,
-                          extensions: ["field": "dataset_id"])
+                          extensions: ["field": field])
         }
     }
 

@@ -26,6 +26,10 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var onnxFormat: String? = nil
     /// The dataset whose samples the job's `evaluation` runs both models on, when it asks for one.
     public var evaluationDatasetId: String? = nil
+    /// The `activation_config` (normalised, as JSON) when the job quantizes activations.
+    public var activationConfig: String? = nil
+    /// The `calibration` for it (`dataset_id`, `calibration_method`, `percentile`), as JSON.
+    public var calibration: String? = nil
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -49,6 +53,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case finishedAt = "finished_at", artifactBytes = "artifact_bytes", artifactName = "artifact_name"
         case minimumDeploymentTarget = "minimum_deployment_target", onnxFormat = "onnx_format"
         case artifactEncoding = "artifact_encoding", evaluationDatasetId = "evaluation_dataset_id"
+        case activationConfig = "activation_config", calibration
     }
 }
 

@@ -101,14 +101,20 @@ struct JobRunner: Sendable {
 
     private func compress(_ job: Job, tmpGzip: String, tmpModel: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
-        let config = try CompressionPipeline(value: configObject)
+        // An activation-only job stores no weight stages (the API refuses an empty config otherwise).
+        let config = (configObject as? [Any])?.isEmpty == true ? CompressionPipeline([]) : try CompressionPipeline(value: configObject)
         let modelPath = data.model(job.modelId)
         let uploadBytes = Int((try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0)
         guard let stored = try store.model(job.modelId) else { throw Problem.gone("model \(job.modelId) is no longer stored; upload it again") }
         let format = try StoredModelFormat(stored: stored)
-        let request = CompressionRequest(pipeline: config,
+        var request = CompressionRequest(pipeline: config,
                                          minimumDeploymentTarget: try job.minimumDeploymentTarget.map(CoreMLCompressor.deploymentTarget(named:)),
                                          onnxWeightForm: try job.onnxFormat.map(ONNXWeightForm.init(named:)))
+        let activations = try job.activationConfig.map { config in
+            try ActivationQuantizationRequest(activationConfig: try JSONSerialization.jsonObject(with: Data(config.utf8)),
+                                              calibration: try job.calibration.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) },
+                                              requireDataset: true)
+        }
 
         let started = Date()
         let out = open(tmpGzip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -119,14 +125,25 @@ struct JobRunner: Sendable {
         let file = DirectFileOutput(fd: out, path: tmpGzip)
         let gzipStream = ParallelGzip.Stream(gzip, output: { try file.write($0) })
         var throttle = ProgressThrottle(start: Date().timeIntervalSinceReferenceDate)
-        // With an evaluation, compression is the first half of the job and running the models the second.
+        // With an evaluation, compression (after calibration, for activation quantization) is the
+        // first half of the job and running the models the second.
         let compressionShare = job.evaluationDatasetId == nil ? 1.0 : 0.5
+        let calibrationShare = activations == nil ? 0 : compressionShare / 2
         let progress = { (p: Double) in
             if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
                 _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
             }
         }
         let original = try format.adapter(path: modelPath, packages: packages, modelID: job.modelId)
+        var calibrated: (samples: Int, seconds: Double)?
+        if let activations, let datasetID = activations.datasetID {
+            let calibrationStarted = Date()
+            let dataset = try openDataset(datasetID, tenant: job.tenant)
+            let (ranges, samples) = try ModelCalibration.ranges(of: original, dataset: dataset, method: activations.method, threads: executionThreads,
+                                                                progress: { progress($0 * calibrationShare) }, isCancelled: { flag.isStopped })
+            request.activations = ActivationQuantizationPlan(config: activations.config, ranges: ranges)
+            calibrated = (samples, Date().timeIntervalSince(calibrationStarted))
+        }
         let modelFile = job.evaluationDatasetId == nil ? -1 : open(tmpModel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if job.evaluationDatasetId != nil && modelFile < 0 {
             throw Problem.storage("cannot create the compressed model's file: \(String(cString: strerror(errno)))")
@@ -135,7 +152,7 @@ struct JobRunner: Sendable {
         let outcome = try original.compress(request, to: { bytes in
             try gzipStream.write(bytes)
             if modelFile >= 0 { try writeAll(bytes, to: modelFile) }
-        }, progress: { progress($0 * compressionShare) }, isCancelled: { flag.isStopped })
+        }, progress: { progress(calibrationShare + $0 * (compressionShare - calibrationShare)) }, isCancelled: { flag.isStopped })
         let parameters = outcome.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let gzipBytes = try gzipStream.finish()
         try file.finish()
@@ -158,6 +175,10 @@ struct JobRunner: Sendable {
             timings: .init(compressSeconds: Date().timeIntervalSince(started), readSeconds: outcome.readSeconds,
                            encodeSeconds: outcome.encodeSeconds,
                            totalSeconds: Date().timeIntervalSince(job.startedAt ?? started)))
+        if let activations, let calibrated, let summary = outcome.activationQuantization {
+            report.activationQuantization = ActivationQuantizationReport(summary, request: activations, samples: calibrated.samples,
+                                                                         seconds: calibrated.seconds)
+        }
         if let datasetID = job.evaluationDatasetId {
             let evaluation = try evaluate(job, datasetID: datasetID, original: original, compressed: try format.adapter(path: tmpModel),
                                           progress: { progress(compressionShare + $0 * (1 - compressionShare)) }, flag: flag)
@@ -170,15 +191,19 @@ struct JobRunner: Sendable {
         return (report, name)
     }
 
-    private func evaluate(_ job: Job, datasetID: String, original: any FormatAdapter, compressed: any FormatAdapter,
-                          progress: (Double) -> Void, flag: CancellationFlag) throws -> EvaluationReport {
-        guard try store.touchDataset(datasetID, tenant: job.tenant), try store.dataset(datasetID, ownedBy: job.tenant) != nil else {
+    /// A dataset the job reads, still there and still this tenant's.
+    private func openDataset(_ datasetID: String, tenant: String) throws -> DatasetFile {
+        guard try store.touchDataset(datasetID, tenant: tenant), try store.dataset(datasetID, ownedBy: tenant) != nil else {
             throw Problem.gone("dataset \(datasetID) was deleted before the job ran; upload it again and resubmit")
         }
-        let dataset: DatasetFile
-        do { dataset = try DatasetFile(path: data.dataset(datasetID)) } catch {
+        do { return try DatasetFile(path: data.dataset(datasetID)) } catch {
             throw Problem.gone("dataset \(datasetID) is no longer readable; upload it again and resubmit")
         }
+    }
+
+    private func evaluate(_ job: Job, datasetID: String, original: any FormatAdapter, compressed: any FormatAdapter,
+                          progress: (Double) -> Void, flag: CancellationFlag) throws -> EvaluationReport {
+        let dataset = try openDataset(datasetID, tenant: job.tenant)
         return try ModelEvaluation.run(original: original, compressed: compressed, dataset: dataset, datasetID: datasetID,
                                        threads: executionThreads, progress: progress, isCancelled: { flag.isStopped })
     }

@@ -100,6 +100,12 @@ public final class JobStore: Sendable {
         m.registerMigration("v7: evaluation") { db in
             try db.alter(table: "jobs") { t in t.add(column: "evaluation_dataset_id", .text) }
         }
+        m.registerMigration("v8: activation quantization") { db in
+            try db.alter(table: "jobs") { t in
+                t.add(column: "activation_config", .text)
+                t.add(column: "calibration", .text)
+            }
+        }
         return m
     }
 

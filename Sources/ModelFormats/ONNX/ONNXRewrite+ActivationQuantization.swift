@@ -190,7 +190,7 @@ extension ONNXRewrite {
               let input = state.quantized[bias.input], let weightScales = weightScales(bias.weight, graph: graph, initializers: initializers, state: state)
         else { return }
         let values = floats(of: tensor)
-        guard weightScales.count == 1 || weightScales.count == values.count else { return }
+        guard !values.isEmpty, weightScales.count == 1 || weightScales.count == values.count else { return }
         let scales = weightScales.map { input.tensor.parameters.scale * $0 * bias.beta }
         guard scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { return }
         let codes = values.enumerated().map { position, value in

@@ -146,3 +146,41 @@ def test_activation_config_on_safetensors_is_refused(server, resnet, tmp_path):
                                "calibration": {"dataset_id": resnet["calibration"]}}, wait=0)
     problem = assert_problem(response, 422, "activation_config")
     assert "graph" in problem["detail"]
+
+
+@pytest.fixture(scope="module")
+def onnx_resnet(server, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("w8a8_onnx")
+    _, onnx_path = twins.build(str(directory), "resnet", precision="fp32")
+    rng = np.random.default_rng(1)
+    np.savez(directory / "calibration.npz", input=rng.standard_normal((16, 3, 32, 32)).astype(np.float32))
+    np.savez(directory / "holdout.npz", input=rng.standard_normal((6, 3, 32, 32)).astype(np.float32))
+    return {"model": curl_upload(server, Path(onnx_path), "/v1/models")["id"],
+            "calibration": curl_upload(server, directory / "calibration.npz", "/v1/datasets")["id"],
+            "holdout": curl_upload(server, directory / "holdout.npz", "/v1/datasets")["id"]}
+
+
+def test_onnx_w8a8_minmax_and_percentile_are_measured_on_the_same_holdout(server, onnx_resnet):
+    """The same activation config calibrated both ways, both evaluated on the same hold-out
+    samples: the two reports say which keeps the model closer to float."""
+    reports = {}
+    for method in ("minmax", "percentile"):
+        calibration = {"dataset_id": onnx_resnet["calibration"], "calibration_method": method}
+        job = submit(server, {"model_id": onnx_resnet["model"], "config": W8,
+                              "activation_config": {"global_config": {"mode": "linear", "dtype": "int8"}},
+                              "calibration": calibration, "evaluation": {"dataset_id": onnx_resnet["holdout"]}}).json()
+        assert job["status"] == "succeeded", job["error"]
+        reports[method] = requests.get(f"{server.base}{job['links']['report']}", timeout=30).json()
+    for method, report in reports.items():
+        section = report["activation_quantization"]
+        assert section["calibration"]["calibration_method"] == method and section["inserted_ops"] > 10
+        [output] = report["evaluation"]["outputs"]
+        assert report["evaluation"]["samples"] == 6
+        assert 10 < output["snr_db"] < 80, (method, output)
+    # Percentile ranges are never wider than min/max ones.
+    minmax = {t["name"]: t for t in reports["minmax"]["activation_quantization"]["tensors"]}
+    for tensor in reports["percentile"]["activation_quantization"]["tensors"]:
+        if tensor["name"] in minmax:
+            assert tensor["max"] - tensor["min"] <= minmax[tensor["name"]]["max"] - minmax[tensor["name"]]["min"] + 1e-6
+    artifact = requests.get(f"{server.base}/v1/jobs/{reports['minmax']['job_id']}/artifact", timeout=60)
+    assert artifact.status_code == 200 and len(artifact.content) > 0

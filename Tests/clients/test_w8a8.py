@@ -184,3 +184,24 @@ def test_onnx_w8a8_minmax_and_percentile_are_measured_on_the_same_holdout(server
             assert tensor["max"] - tensor["min"] <= minmax[tensor["name"]]["max"] - minmax[tensor["name"]]["min"] + 1e-6
     artifact = requests.get(f"{server.base}/v1/jobs/{reports['minmax']['job_id']}/artifact", timeout=60)
     assert artifact.status_code == 200 and len(artifact.content) > 0
+
+
+def test_a_yaml_job_document_takes_the_same_keys(server, resnet):
+    document = f"""
+model_id: "{resnet['model']}"
+activation_config:
+  config_type: OpLinearQuantizerConfig
+  global_config: {{mode: linear, dtype: uint8}}
+  op_type_configs: {{add: null}}
+calibration: {{dataset_id: "{resnet['calibration']}", calibration_method: minmax}}
+"""
+    response = requests.post(f"{server.base}/v1/jobs?wait=300", data=document.encode(),
+                             headers={"Content-Type": "application/yaml"}, timeout=320)
+    assert response.status_code in (200, 202), response.text
+    job = response.json()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["activation_config"]["op_type_configs"] == {"add": None}
+    report = requests.get(f"{server.base}{job['links']['report']}", timeout=30).json()
+    section = report["activation_quantization"]
+    assert all(t["dtype"] == "uint8" for t in section["tensors"])
+    assert not any(op.startswith("add") for op in section["quantized_ops"])

@@ -41,3 +41,20 @@ let acceptEncodingCases: [AcceptEncodingCase] = [
 func decidesWhetherGzipIsAccepted(_ c: AcceptEncodingCase) {
     #expect(ContentNegotiation.acceptsGzip(c.header) == c.gzip)
 }
+
+@Test(arguments: [
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", true),
+    ("application/json", false),
+    ("*/*", false),
+    ("text/html;q=0.5, application/json", false),
+    ("application/json;q=0.1, text/html", true),
+    ("text/html, application/json", false),
+    ("TEXT/HTML", true),
+])
+func decidesWhetherHTMLIsPreferred(header: String, html: Bool) {
+    #expect(ContentNegotiation.prefersHTML(header) == html)
+}
+
+@Test func noAcceptHeaderKeepsJSON() {
+    #expect(!ContentNegotiation.prefersHTML(nil))
+}

@@ -13,11 +13,11 @@ struct OpenAPIContractTests {
     /// does not compile until it is added here (and, by the test, to openapi.yaml).
     static let apiRoutes: [Route] = [.health, .ready, .metrics, .openapi, .presets, .devices, .estimate, .uploadModel, .getModel("x"),
                                      .uploadDataset, .listDatasets, .getDataset("x"), .deleteDataset("x"),
-                                     .createJob, .listJobs, .getJob("x"), .cancelJob("x"), .artifact("x"), .report("x")]
+                                     .createJob, .listJobs, .getJob("x"), .cancelJob("x"), .artifact("x"), .report("x"), .reportPage("x")]
     static func isAPIRoute(_ route: Route) -> Bool {
         switch route {
         case .health, .ready, .metrics, .openapi, .presets, .devices, .estimate, .uploadModel, .getModel, .createJob, .listJobs,
-             .getJob, .cancelJob, .artifact, .report, .uploadDataset, .listDatasets, .getDataset, .deleteDataset: true
+             .getJob, .cancelJob, .artifact, .report, .reportPage, .uploadDataset, .listDatasets, .getDataset, .deleteDataset: true
         case .methodNotAllowed, .notFound: false
         }
     }
@@ -58,7 +58,7 @@ struct OpenAPIContractTests {
         #expect(Self.apiRoutes.allSatisfy(Self.isAPIRoute))
         let documented = try Self.documentedOperations()
         let templates = Set(Self.apiRoutes.map(\.template))
-        #expect(templates.count == 15)
+        #expect(templates.count == 16)
         #expect(Set(documented.keys) == templates,
                 "only in Route: \(templates.subtracting(documented.keys).sorted()); only in openapi.yaml: \(Set(documented.keys).subtracting(templates).sorted())")
     }

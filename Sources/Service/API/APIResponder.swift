@@ -131,7 +131,10 @@ final class APIResponder: HTTPResponder {
             case .getJob(let id): return try getJob(id, tenant: tenant)
             case .cancelJob(let id): return try cancelJob(id, tenant: tenant)
             case .artifact(let id): return try artifact(id, request.head, tenant: tenant)
-            case .report(let id): return try report(id, request.head, tenant: tenant)
+            case .report(let id):
+                if ContentNegotiation.prefersHTML(request.head.headers["Accept"]) { return try reportPage(id, tenant: tenant) }
+                return try report(id, request.head, tenant: tenant)
+            case .reportPage(let id): return try reportPage(id, tenant: tenant)
             case .notFound, .methodNotAllowed: return problem(for: route, request.head).response
             }
         } catch let p as Problem {

@@ -256,6 +256,17 @@ extension APIResponder {
                                  headers: ["Content-Type": "application/json"])
     }
 
+    /// The report rendered as one self-contained HTML page (`ReportPage`).
+    func reportPage(_ id: String, tenant: String) throws -> HTTPResponse {
+        _ = try finishedJob(id, tenant: tenant)
+        guard let data = FileManager.default.contents(atPath: service.data.report(job: id)) else {
+            throw Problem.gone("the report of job \(id) is no longer stored")
+        }
+        let report = try JSONDecoder().decode(CompressionReport.self, from: data)
+        return HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"],
+                            body: .bytes(Array(ReportPage(report: report).html.utf8)))
+    }
+
     private func finishedJob(_ id: String, tenant: String) throws -> Job {
         guard let job = try service.job(id, tenant: tenant) else { throw Self.noSuchJob(id) }
         if job.expired { throw Problem.gone("job \(id) finished more than the retention period ago; its outputs were removed") }

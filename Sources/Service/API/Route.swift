@@ -8,6 +8,8 @@ enum Route: Equatable {
     case createJob, listJobs
     case getJob(String), cancelJob(String)
     case artifact(String), report(String)
+    /// The report as one HTML page (also `report` with `Accept: text/html`).
+    case reportPage(String)
     /// The path exists but not with this method.
     case methodNotAllowed(allowed: [String])
     case notFound
@@ -30,6 +32,7 @@ enum Route: Equatable {
         case .getJob, .cancelJob: "/v1/jobs/{id}"
         case .artifact: "/v1/jobs/{id}/artifact"
         case .report: "/v1/jobs/{id}/report"
+        case .reportPage: "/v1/jobs/{id}/report.html"
         case .methodNotAllowed: "method-not-allowed"
         case .notFound: "not-found"
         }
@@ -88,6 +91,7 @@ enum Route: Equatable {
             switch segments[3] {
             case "artifact": return only(readMethods, .artifact(id))
             case "report": return only(readMethods, .report(id))
+            case "report.html": return only(readMethods, .reportPage(id))
             default: return .notFound
             }
         default:

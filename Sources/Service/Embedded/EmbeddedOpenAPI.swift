@@ -449,7 +449,31 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Report"}
+            text/html:
+              schema: {type: string, description: "With `Accept: text/html` preferred over JSON: the page of /report.html."}
         "304": {description: Not modified.}
+        "401": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "409": {$ref: "#/components/responses/Problem"}
+        "410": {$ref: "#/components/responses/Problem"}
+  /v1/jobs/{id}/report.html:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+    get:
+      summary: The compression report as one self-contained HTML page
+      description: |
+        No external scripts, fonts or stylesheets (it works offline and saved); inline SVG charts
+        (per-layer weight SQNR, bytes before/after per layer, measured per-layer SNR when the job
+        has an evaluation, latency per device × compute units with the band, the accuracy
+        estimate with its band, measured agreement first), each with its numbers in a table,
+        readable without colour; the warnings.
+      operationId: getReportPage
+      responses:
+        "200":
+          description: The page.
+          content:
+            text/html:
+              schema: {type: string}
         "401": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}
         "409": {$ref: "#/components/responses/Problem"}

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+@testable import Service
+
+@Suite struct ReportPageTests {
+    private func report() -> CompressionReport {
+        let tensors = [
+            CompressionReport.Tensor(name: "conv<1>", shape: [8, 3, 3, 3], dtype: "float16", action: "compressed", reason: nil, mode: "int8",
+                                     bytesBefore: 432, bytesAfter: 232, bitsPerWeight: 8.6, sqnrDB: 41.5, maxAbsError: 0.01, cosine: 0.99,
+                                     sparsity: nil, uniqueValues: nil),
+            CompressionReport.Tensor(name: "bias", shape: [8], dtype: "float16", action: "skipped", reason: "too small", mode: nil,
+                                     bytesBefore: 16, bytesAfter: 16, bitsPerWeight: 16, sqnrDB: nil, maxAbsError: nil, cosine: nil,
+                                     sparsity: nil, uniqueValues: nil),
+        ]
+        return CompressionReport(
+            jobID: "job_1", modelID: "abc", format: "mlpackage", tensors: tensors,
+            totals: .init(tensors: 2, quantizedTensors: 1, parameters: 224, quantizedParameters: 216, uploadBytes: 5000, float16Bytes: 448,
+                          artifactBytes: 248, gzipBytes: 200, compressionRatioVsFloat16: 1.8, compressionRatioVsUpload: 20, meanSQNRDB: 41.5),
+            warnings: ["a <warning>"], timings: .init(compressSeconds: 0.1, readSeconds: 0.01, encodeSeconds: 0.02, totalSeconds: 0.2))
+    }
+
+    @Test func thePageIsSelfContainedAndEscapesWhatTheModelNames() {
+        let html = ReportPage(report: report()).html
+        #expect(html.hasPrefix("<!doctype html>"))
+        // Nothing fetched from elsewhere: no scripts, no external stylesheets, fonts or images.
+        for forbidden in ["<script", "src=", "@import", "url(", "href=\"http", "href=\"/"] { #expect(!html.contains(forbidden), "\(forbidden)") }
+        #expect(html.contains("conv&lt;1&gt;") && !html.contains("conv<1>"))
+        #expect(html.contains("a &lt;warning&gt;"))
+        #expect(html.contains(#"id="sqnr-chart""#) && html.contains(#"id="bytes-chart""#) && html.contains(#"id="tensor-table""#))
+        // Without estimates or an evaluation, those sections are absent rather than empty.
+        #expect(!html.contains(#"id="latency-chart""#) && !html.contains(#"id="evaluation-outputs""#))
+    }
+}

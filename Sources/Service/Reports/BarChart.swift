@@ -42,7 +42,9 @@ struct BarChart {
                 }
             }
             if let last = row.values.last, let value = last, value.isFinite {
-                let x = Double(Self.labelWidth) + max(0, value * scale) + 4
+                // After the row's longest bar, so the label never sits on a bar.
+                let longest = row.values.compactMap { $0 }.filter(\.isFinite).max() ?? value
+                let x = Double(Self.labelWidth) + max(0, longest * scale) + 4
                 out += #"<text x="\#(Self.number(x))" y="\#(top + Self.rowHeight - 5)" class="value">\#(Self.number(value))</text>"#
             }
         }

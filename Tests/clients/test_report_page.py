@@ -79,3 +79,24 @@ def test_a_browser_asking_for_the_report_gets_the_page_and_curl_gets_json(server
     assert plain.headers["Content-Type"].startswith("application/json")
     html = requests.get(f"{server.base}/v1/jobs/{job['id']}/report", headers={"Accept": "text/html"}, timeout=30)
     assert html.headers["Content-Type"].startswith("text/html") and "<svg" in html.text
+
+
+def test_the_estimate_comparison_renders_as_a_page(server, job, browser):
+    body = {"model_id": job["report"]["model_id"], "configs": ["w8", "palettize-4"], "device": "iPhone 15 Pro"}
+    expected = requests.post(f"{server.base}/v1/estimate", json=body, timeout=300).json()
+    browser.get(f"{server.base}/healthz")
+    html = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch("/v1/estimate", {method: "POST", headers: {"Content-Type": "application/json", "Accept": "text/html"},
+                               body: JSON.stringify(arguments[0])})
+            .then(r => r.text()).then(done).catch(e => done("error: " + e));
+    """, body)
+    assert html.startswith("<!doctype html>"), html[:200]
+    browser.execute_script("document.open(); document.write(arguments[0]); document.close();", html)
+    assert browser.find_elements(By.CSS_SELECTOR, "#size-chart svg rect.bar")
+    assert browser.find_elements(By.CSS_SELECTOR, "#latency-chart svg rect.bar")
+    names = [e.get_attribute("data-name") for e in browser.find_elements(By.CSS_SELECTOR, "#estimate-table tr.config")]
+    assert names == [row["name"] for row in expected["rows"]]
+    assert values(browser, "#estimate-table td.weight-bytes") == [row["weight_bytes"] for row in expected["rows"]]
+    recommended = browser.find_element(By.ID, "recommended").text
+    assert recommended == (expected["recommendation"]["name"] or "none")

@@ -30,6 +30,9 @@ extension APIResponder {
         }
         let table = try parsed.sweep.run(model: service.data.model(modelID), format: try StoredModelFormat(stored: model),
                                          candidates: parsed.candidates, measuring: measurement)
+        if ContentNegotiation.prefersHTML(request.head.headers["Accept"]) {
+            return HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8"], body: .bytes(Array(EstimatePage(table: table).html.utf8)))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -127,6 +127,8 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/EstimateTable"}
+            text/html:
+              schema: {type: string, description: "With `Accept: text/html` preferred over JSON: the comparison as one self-contained page (weight bytes and latency on the target with bands, the table, the recommendation, warnings)."}
         "400": {$ref: "#/components/responses/Problem"}
         "401": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}

@@ -6,13 +6,7 @@ public enum ContentNegotiation {
     public static func prefersHTML(_ accept: String?) -> Bool {
         guard let accept else { return false }
         var html = 0.0, json = 0.0
-        for element in accept.split(separator: ",") {
-            let parts = element.split(separator: ";").map { $0.trimmingSpaces().lowercased() }
-            guard let type = parts.first else { continue }
-            var q = 1.0
-            for p in parts.dropFirst() where p.hasPrefix("q=") {
-                q = Double(p.dropFirst(2)) ?? 0
-            }
+        for (type, q) in weighted(accept) {
             if type == "text/html" { html = max(html, q) }
             if type == "application/json" || type == "application/*" { json = max(json, q) }
         }
@@ -23,16 +17,23 @@ public enum ContentNegotiation {
     public static func acceptsGzip(_ acceptEncoding: String?) -> Bool {
         guard let acceptEncoding else { return false }
         var gzip: Double?, star: Double?
-        for element in acceptEncoding.split(separator: ",") {
-            let parts = element.split(separator: ";").map { $0.trimmingSpaces().lowercased() }
-            guard let coding = parts.first else { continue }
-            var q = 1.0
-            for p in parts.dropFirst() where p.hasPrefix("q=") {
-                q = Double(p.dropFirst(2)) ?? 0
-            }
+        for (coding, q) in weighted(acceptEncoding) {
             if coding == "gzip" || coding == "x-gzip" { gzip = q } else if coding == "*" { star = q }
         }
         if let gzip { return gzip > 0 }
         return (star ?? 0) > 0
+    }
+
+    /// Each element of a comma-separated header, lowercased, with its quality (`q`, default 1).
+    private static func weighted(_ header: String) -> [(String, Double)] {
+        header.split(separator: ",").compactMap { element in
+            let parts = element.split(separator: ";").map { $0.trimmingSpaces().lowercased() }
+            guard let token = parts.first else { return nil }
+            var q = 1.0
+            for p in parts.dropFirst() where p.hasPrefix("q=") {
+                q = Double(p.dropFirst(2)) ?? 0
+            }
+            return (token, q)
+        }
     }
 }

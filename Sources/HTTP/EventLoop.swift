@@ -45,7 +45,12 @@ final class EventLoop: @unchecked Sendable {
     }
 
     func start(name: String) {
-        let thread = Thread { [self] in
+        // The thread owns the loop only while its body runs: Foundation releases a Thread, and
+        // this closure, from a thread-exit destructor that runs after libdispatch's own, and the
+        // loop's teardown (its connections, the server context behind them, `finished`) must not
+        // run libdispatch on a thread whose libdispatch state is gone (see WorkerPool.start).
+        let thread = Thread { [weak self] in
+            guard let self else { return }
             threadID.store(UInt(pthread_self()), ordering: .releasing)
             run()
         }

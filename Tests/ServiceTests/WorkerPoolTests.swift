@@ -66,4 +66,29 @@ import Testing
         pool.stop(timeout: 10)
         #expect(reason.withLock { $0 } == .shutdown)
     }
+
+    /// Once a worker's body has returned, the worker no longer owns the pool. Foundation keeps
+    /// a finished Thread (and its closure) until the thread's exit destructors, which run after
+    /// libdispatch has freed its state for the thread: too late for the pool's teardown, which
+    /// runs libdispatch (GRDB's queues), and the cause of the suite's heap corruption. Holding
+    /// the worker's Thread here stands for those destructors not having run yet.
+    @Test func aFinishedWorkerDoesNotOwnThePool() throws {
+        let worker = Mutex<Thread?>(nil)
+        let ran = DispatchSemaphore(value: 0)
+        var pool: WorkerPool? = WorkerPool(workers: 1, capacity: 1) { _, _ in
+            worker.withLock { $0 = Thread.current }
+            ran.signal()
+        }
+        weak let released = pool
+        pool?.start()
+        try pool?.enqueue("j")
+        #expect(ran.wait(timeout: .now() + 10) == .success)
+        pool?.stop(timeout: 10)
+        pool = nil
+        let thread = try #require(worker.withLock { $0 })
+        let deadline = Date() + 10
+        while !thread.isFinished && Date() < deadline { usleep(1000) }
+        #expect(thread.isFinished)
+        #expect(released == nil)
+    }
 }

@@ -135,7 +135,11 @@ enum DeflateDecoder {
             part.match_capacity = matches.count
             // The caller keeps `input` and the published starts valid until this thread ends.
             nonisolated(unsafe) let start = start
-            let thread = Thread { [self] in
+            // The thread owns the part only while it decodes: a finished Thread, and this
+            // closure, are released from a thread-exit destructor that runs after libdispatch's
+            // own, too late to release `done` (a libdispatch object) safely.
+            let thread = Thread { [weak self] in
+                guard let self else { return }
                 result = qd_inflate_speculate(&part, from, to, start)
                 done.signal()
             }

@@ -38,8 +38,10 @@ public final class InflatingEntry: @unchecked Sendable {
         // The caller keeps the archive's bytes valid until decoding ends (see the type's note).
         nonisolated(unsafe) let input = zip.rawData(of: entry, in: bytes)
         // A thread of its own: readers block on it from dispatch's workers, which Linux's
-        // libdispatch does not replace while they wait.
-        let thread = Thread { [self] in decode(input) }
+        // libdispatch does not replace while they wait. The thread owns the entry only while it
+        // decodes: a finished Thread, and this closure, are released from a thread-exit
+        // destructor, after libdispatch has torn down the thread's state.
+        let thread = Thread { [weak self] in self?.decode(input) }
         thread.name = "quantd.inflate"
         thread.start()
     }

@@ -50,7 +50,15 @@ public final class WorkerPool: Sendable {
     public func start() {
         for i in 0..<workers {
             done.enter()
-            let thread = Thread { [self] in
+            // The thread owns the pool only while its body runs. Foundation releases a Thread,
+            // and with it this closure, from a thread-exit destructor that runs after
+            // libdispatch has freed the thread's continuation cache but still points to it; were
+            // the closure the pool's last owner, the pool's teardown (the job store's GRDB
+            // queues) would run libdispatch there, which writes into and frees that freed
+            // memory again: the heap corruption behind the test suite's malloc_consolidate()
+            // and tcache_thread_shutdown() aborts.
+            let thread = Thread { [weak self] in
+                guard let self else { return }
                 runWorker()
                 done.leave()
             }

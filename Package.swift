@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Execution", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
-        .target(name: "Estimation", dependencies: ["ModelFormats"]),
+        .target(name: "Estimation", dependencies: ["ModelFormats", "QuantCore"]),
         // Routes, job store, worker pool, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
             "HTTP", "ModelFormats", "Estimation", "Execution", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",

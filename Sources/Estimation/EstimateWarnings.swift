@@ -2,7 +2,7 @@ import Foundation
 
 /// Warnings a user can act on, drawn from an estimate.
 enum EstimateWarnings {
-    static func warnings(cost: GraphCost, entries: [ModelEstimate.Entry], devices: [DeviceProfile], int8Activations: Bool) -> [String] {
+    static func warnings(cost: GraphCost, entries: [ModelEstimate.Entry], devices: [DeviceProfile], int8Activations: Bool, os: OSRelease) -> [String] {
         var warnings: [String] = []
         let perBlock = cost.operations.filter { $0.weightForm?.perBlock == true }
         if !perBlock.isEmpty, entries.contains(where: { $0.fallbackOps > 0 }) {
@@ -20,12 +20,23 @@ enum EstimateWarnings {
         let compressedWeights = cost.operations.filter { $0.weightForm?.isCompressed == true }
         if !compressedWeights.isEmpty, !compressedWeights.contains(where: { $0.weightForm?.perBlock == true }) {
             warnings.append("CPU and GPU expand these weights to float16 when the model loads: memory and latency gains there need per_block int4/int8 (iOS18) on the GPU; the Neural Engine keeps them compressed")
+            if os < .iOS18 {
+                warnings.append("on \(os.rawValue) / \(os.macOSName) the Neural Engine reads compressed weights at their float16 size: weight compression saves download size and memory but no latency there; iOS18 / macOS15 read them as stored")
+            }
         }
         return warnings
     }
 
     /// The layers that carry most of a predicted accuracy loss, when one dominates.
     static func accuracy(_ result: AccuracyModel.Result, layers: [AccuracyModel.Layer]) -> [String] {
+        var warnings: [String] = []
+        if !result.extrapolations.isEmpty {
+            warnings.append("the accuracy estimate reaches beyond the published rows it was fitted to (\(result.extrapolations.map(\.description).joined(separator: "; "))): its band is widened; measure it on your own samples (evaluation.dataset_id)")
+        }
+        return warnings + dominantLayer(result, layers: layers)
+    }
+
+    private static func dominantLayer(_ result: AccuracyModel.Result, layers: [AccuracyModel.Layer]) -> [String] {
         guard result.points < -0.1, let top = result.largestContributors.first, top.share >= 0.25,
               let layer = layers.first(where: { $0.name == top.name }), let sqnr = layer.sqnrDB else { return [] }
         return [String(format: "'%@' (SQNR %.1f dB) carries %.0f%% of the predicted accuracy loss of %.2f points: leave it uncompressed (op_name_configs: {\"%@\": null}) or give it more bits", top.name, sqnr, top.share * 100, -result.points, top.name)]

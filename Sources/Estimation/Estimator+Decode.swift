@@ -23,7 +23,7 @@ extension Estimator {
     public static let decodeBasisNote = "Weight-only model: no op graph, so latency is per decoded token (every weight read once, at the unit's streaming bandwidth from config/devices.json) and memory is the resident weights. Both are estimates; sizes are measured."
 
     public func estimateDecode(_ weights: [Weight], devices: [DeviceProfile]? = nil,
-                               units: [ComputeUnits] = ComputeUnits.allCases) -> ModelEstimate {
+                               units: [ComputeUnits] = ComputeUnits.allCases, os: OSRelease = .newest) -> ModelEstimate {
         let efficiency = catalog.latency.decodeBandwidthEfficiency.value
         var entries: [ModelEstimate.Entry] = []
         let float16Bytes = weights.reduce(0) { $0 + $1.elements * 2 }
@@ -36,7 +36,7 @@ extension Estimator {
                     return sum + (kept || !w.form.isCompressed ? w.storedBytes : w.elements * 2)
                 }
                 let base = Double(float16Bytes) / bandwidth * 1e3, compressed = Double(resident) / bandwidth * 1e3
-                entries.append(.init(device: device.name, chip: device.chip, computeUnits: choice, float16Milliseconds: base,
+                entries.append(.init(device: device.name, chip: device.chip, computeUnits: choice, os: os, float16Milliseconds: base,
                                      compressedMilliseconds: compressed, speedup: base / compressed,
                                      bandPercent: catalog.bands.uncalibratedPercent, basis: "uncalibrated",
                                      float16MemoryBytes: float16Bytes, compressedMemoryBytes: resident, fallbackOps: 0,
@@ -45,14 +45,14 @@ extension Estimator {
         }
         let layers = weights.enumerated().map { index, w in
             AccuracyModel.Layer(name: w.name, sqnrDB: w.sqnrDB, isDepthwise: false, isEdge: index == 0 || index == weights.count - 1,
-                                isAttentionProjection: AccuracyModel.isAttentionProjection(w.name))
+                                isAttentionProjection: AccuracyModel.isAttentionProjection(w.name), form: w.form)
         }
         var accuracy: ModelEstimate.Accuracy?
         var warnings: [String] = []
         if layers.contains(where: { $0.sqnrDB != nil }) {
             let result = AccuracyModel(parameters: catalog.accuracy).estimate(layers)
             accuracy = .init(topOneChange: result.points, band: result.band, largestContributors: result.largestContributors.map(\.name),
-                             basis: "data-free, calibrated on image classifiers: for a language model read it as a relative risk, not a task metric")
+                             outsideFit: result.extrapolations.map(\.description), basis: "data-free, calibrated on image classifiers: for a language model read it as a relative risk, not a task metric")
             warnings += EstimateWarnings.accuracy(result, layers: layers)
         }
         if weights.contains(where: { $0.form.isCompressed && !$0.form.perBlock }) {

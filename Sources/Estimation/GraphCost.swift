@@ -41,10 +41,75 @@ public struct GraphCost: Sendable {
 
     public let operations: [Operation]
 
-    public init(graph: OpGraph) {
+    /// `assumingInt8Activations`: the cost of the graph once its activations are quantized as
+    /// coremltools' `linear_quantize_activations` would quantize them (`assumeActivationQuantization`),
+    /// for a float model a user asks about before calibrating. A graph that already has its
+    /// own quantize/dequantize ops is read as it is.
+    public init(graph: OpGraph, assumingInt8Activations: Bool = false) {
         var operations = graph.operations.map(Self.cost)
-        Self.markActivationForms(&operations, graph: graph)
+        if assumingInt8Activations && !operations.contains(where: { $0.type == "quantize" || $0.type == "dequantize" }) {
+            Self.assumeActivationQuantization(&operations, graph: graph)
+        } else {
+            Self.markActivationForms(&operations, graph: graph)
+        }
         self.operations = operations
+    }
+
+    /// coremltools' op selection (`MLProgramModel.activationQuantizedOpTypes`, every quantized
+    /// input computed rather than constant) run on a float graph: those ops run in int8, batch
+    /// norm and activations after them stay in their int8 region (the compiler fuses them), and
+    /// a transition is added for each tensor where the regions meet: a quantize where a float
+    /// value enters an int8 op, a dequantize where an int8 value reaches a float op. Model
+    /// outputs stay as the int8 op writes them, as the quantizer leaves them. Matmul, softmax
+    /// and normalizations stay float16: a transformer comes out mixed.
+    static func assumeActivationQuantization(_ operations: inout [Operation], graph: OpGraph) {
+        var producer: [String: Int] = [:]
+        var readers: [String: [Int]] = [:]
+        for (index, op) in graph.operations.enumerated() {
+            for output in op.outputs { producer[output.name] = index }
+            for (_, values) in op.inputs {
+                for case .activation(let tensor) in values { readers[tensor.name, default: []].append(index) }
+            }
+        }
+        func quantizedInputs(_ op: OpGraph.Operation) -> [OpGraph.Value?] {
+            (op.type == "add" ? ["x", "y"] : ["x"]).map { op.input($0) }
+        }
+        var tensors: [String: OpGraph.Tensor] = [:]
+        for index in graph.operations.indices where MLProgramModel.activationQuantizedOpTypes.contains(graph.operations[index].type) {
+            let inputs = quantizedInputs(graph.operations[index])
+            guard inputs.allSatisfy({ if case .activation? = $0 { true } else { false } }) else { continue }
+            operations[index].activations = .int8
+        }
+        // Values computed in int8: an int8 op's output, and what fused ops make of one.
+        var int8Values: Set<String> = []
+        for (index, op) in graph.operations.enumerated() {
+            let fromInt8 = operations[index].category == .fusedElementwise
+                && op.inputs.flatMap(\.values).contains { if case .activation(let t) = $0 { int8Values.contains(t.name) } else { false } }
+            if operations[index].activations == .int8 || fromInt8 {
+                for output in op.outputs { int8Values.insert(output.name); tensors[output.name] = output }
+            }
+        }
+        var transitions: [Operation] = []
+        func transition(_ kind: String, _ tensor: OpGraph.Tensor) {
+            let elements = tensor.elementCount ?? 0
+            transitions.append(Operation(name: "\(tensor.name)_\(kind)", type: kind, category: .elementwise, macs: 0,
+                                         activationBytes: tensor.byteCount.saturatingAdding(elements), weightElements: 0, weightBytes: 0,
+                                         parameters: 0, weightForm: nil, weightName: nil, activations: .transition))
+        }
+        var quantized: Set<String> = []
+        for (index, op) in graph.operations.enumerated() where operations[index].activations == .int8 {
+            for case .activation(let tensor)? in quantizedInputs(op) where !int8Values.contains(tensor.name) && quantized.insert(tensor.name).inserted {
+                transition("quantize", tensor)
+            }
+        }
+        for name in int8Values.sorted() {
+            let float = (readers[name] ?? []).contains { reader in
+                operations[reader].activations != .int8 && !(operations[reader].category == .fusedElementwise
+                    && graph.operations[reader].outputs.allSatisfy { int8Values.contains($0.name) })
+            }
+            if float, let tensor = tensors[name] { transition("dequantize", tensor) }
+        }
+        operations += transitions
     }
 
     /// Ops of the types coremltools quantizes whose activation inputs all come from dequantize

@@ -4,9 +4,12 @@
 ///
 /// Weight-only compression therefore helps only where weight bytes bound an op, and only on
 /// units that keep weights compressed (the Neural Engine expands them just in time, paying a
-/// small cost per weight; CPU and GPU expand them to float16 at load). Int8 activations halve
-/// activation traffic everywhere and speed up products where the unit multiplies int8 faster;
-/// on units without int8 kernels they add a dequantize pass instead. Ops whose weights are
+/// small cost per weight; CPU and GPU expand them to float16 at load). Whether the Neural
+/// Engine reads them compressed, and how fast it streams them, depends on the OS release. Ops the graph runs in int8 (its own
+/// quantize/dequantize ops, or the op selection `GraphCost` assumes for `int8_activations`)
+/// halve activation traffic and speed up products where the unit multiplies int8 faster; on
+/// units without int8 kernels they add a dequantize pass instead. Where int8 and float regions
+/// meet, a transition costs a pass over the tensor. Ops whose weights are
 /// per-block quantized leave a unit that cannot run them, paying a transition each way.
 /// Highly sparse weights (Apple: 75% or more) let the Neural Engine skip their products.
 public struct LatencyModel: Sendable {
@@ -17,18 +20,13 @@ public struct LatencyModel: Sendable {
     }
 
     /// How weights and activations are stored for one estimate.
-    public struct Precision: Sendable, Equatable {
-        /// Weights as the graph stores them; false = every weight dense float16 (the baseline).
-        public var weightsAsStored: Bool
-        public var int8Activations: Bool
+    public enum Precision: Sendable, Equatable {
+        /// Every weight dense float16 and every activation float16: the baseline.
+        case float16
+        /// Weights as the graph stores them, activations in int8 where the graph says so.
+        case compressed
 
-        public init(weightsAsStored: Bool, int8Activations: Bool = false) {
-            self.weightsAsStored = weightsAsStored
-            self.int8Activations = int8Activations
-        }
-
-        public static let float16 = Precision(weightsAsStored: false)
-        public static let compressed = Precision(weightsAsStored: true)
+        var weightsAsStored: Bool { self == .compressed }
     }
 
     public struct Result: Sendable, Equatable {
@@ -39,9 +37,10 @@ public struct LatencyModel: Sendable {
         public let processors: Set<ProcessorKind>
     }
 
-    public func estimate(_ cost: GraphCost, on device: DeviceProfile, units: ComputeUnits, precision: Precision) -> Result {
+    public func estimate(_ cost: GraphCost, on device: DeviceProfile, units: ComputeUnits, precision: Precision,
+                         os: OSRelease = .newest) -> Result {
         let (primary, fallback) = units.placement
-        var seconds = parameters.unit(primary).fixedOverheadMilliseconds.value * 1e-3
+        var seconds = parameters.unit(primary, os: os).fixedOverheadMilliseconds.value * 1e-3
         var fallbackOps = 0
         var previous: ProcessorKind?
         var used: Set<ProcessorKind> = []
@@ -56,16 +55,16 @@ public struct LatencyModel: Sendable {
             if let previous, previous != processor { seconds += parameters.transitionMicroseconds.value * 1e-6 }
             previous = processor
             used.insert(processor)
-            seconds += opSeconds(op, on: device, processor: processor, precision: precision)
+            seconds += opSeconds(op, on: device, processor: processor, precision: precision, os: os)
         }
         return Result(milliseconds: seconds * 1e3, fallbackOps: fallbackOps, processors: used)
     }
 
-    func opSeconds(_ op: GraphCost.Operation, on device: DeviceProfile, processor: ProcessorKind, precision: Precision) -> Double {
+    func opSeconds(_ op: GraphCost.Operation, on device: DeviceProfile, processor: ProcessorKind, precision: Precision, os: OSRelease) -> Double {
         let unit = device.unit(processor)
-        let p = parameters.unit(processor)
+        let p = parameters.unit(processor, os: os)
         let bandwidth = device.memoryGBps.value * 1e9
-        let int8 = precision.int8Activations || (precision.weightsAsStored && op.activations == .int8)
+        let int8 = precision.weightsAsStored && op.activations == .int8
         var throughput = unit.fp16TFLOPS.value * 1e12 * p.efficiency.value
         if op.category == .depthwise { throughput *= p.depthwiseEfficiency.value }
         if int8 { throughput *= unit.int8Speedup.value }
@@ -78,10 +77,13 @@ public struct LatencyModel: Sendable {
         let activations = Double(op.activationBytes) * activationScale / (bandwidth * p.activationBandwidthFactor.value)
 
         let compressed = precision.weightsAsStored && (op.weightForm?.isCompressed ?? false)
-        let keptCompressed = compressed && (unit.decompressesJustInTime || (op.weightForm!.perBlock && unit.runsPerBlockWeights))
-        let weightBytes = keptCompressed ? Double(op.weightBytes) : Double(op.weightElements * 2)
+        // An op running in int8 multiplies its int8 weights as stored: nothing to expand.
+        let native = int8 && op.weightForm?.kind == .linear && op.weightForm?.bits == 8 && unit.int8Speedup.value >= 1
+        let streamed = compressed && ((unit.decompressesJustInTime && (p.streamsCompressedWeights || native))
+            || (op.weightForm!.perBlock && unit.runsPerBlockWeights))
+        let weightBytes = streamed ? Double(op.weightBytes) : Double(op.weightElements * 2)
         let weights = weightBytes / (bandwidth * p.weightBandwidthFactor.value)
-        let expand = keptCompressed && unit.decompressesJustInTime
+        let expand = compressed && unit.decompressesJustInTime && !native
             ? Double(op.weightElements) * p.decompressionNanosecondsPerWeight.value * 1e-9 : 0
         // A transition converts a tensor beside the op it feeds: its bytes, not another dispatch.
         let overhead = op.activations == .transition ? 0 : p.opOverheadMicroseconds.value * 1e-6

@@ -21,6 +21,9 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var topOneChange: Double
         public var band: Double
         public var largestContributors: [String]
+        /// Where the model or config lies outside the rows the estimate was fitted to; each
+        /// doubled the band.
+        public var outsideFit: [String] = []
         public var basis: String
         /// What running both models on the user's samples measured, when the job evaluated:
         /// shown first, the data-free estimate beside it.
@@ -28,7 +31,7 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case band, basis, measured
-            case topOneChange = "top1_change", largestContributors = "largest_contributors"
+            case topOneChange = "top1_change", largestContributors = "largest_contributors", outsideFit = "outside_fit"
         }
     }
 
@@ -58,6 +61,8 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var device: String
         public var chip: String
         public var computeUnits: ComputeUnits
+        /// The OS release whose Core ML runtime the latencies are for.
+        public var os: OSRelease
         public var float16Milliseconds: Double
         public var compressedMilliseconds: Double
         public var speedup: Double
@@ -73,7 +78,7 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var tokensPerSecond: Double? = nil
 
         enum CodingKeys: String, CodingKey {
-            case device, chip, speedup, basis
+            case device, chip, speedup, basis, os
             case computeUnits = "compute_units", float16Milliseconds = "float16_ms", compressedMilliseconds = "compressed_ms"
             case bandPercent = "band_percent", float16MemoryBytes = "float16_memory_bytes"
             case compressedMemoryBytes = "compressed_memory_bytes", fallbackOps = "fallback_ops", tokensPerSecond = "tokens_per_second"
@@ -100,18 +105,18 @@ public struct Estimator: Sendable {
     public static let basisNote = "Sizes, parameters and MACs are measured from the model. Latency, memory and accuracy are estimates from config/devices.json: 'calibrated' latencies come from parameters fitted to Apple's published measurements on that chip, 'scaled' ones carry those parameters to another chip by its hardware figures, 'uncalibrated' ones (CPU, GPU) rest on hardware figures and assumptions alone."
 
     public func estimate(graph: OpGraph, sqnrByWeight: [String: Double], devices: [DeviceProfile]? = nil,
-                         units: [ComputeUnits] = ComputeUnits.allCases, int8Activations: Bool = false) -> ModelEstimate {
-        let cost = GraphCost(graph: graph)
+                         units: [ComputeUnits] = ComputeUnits.allCases, int8Activations: Bool = false,
+                         os: OSRelease = .newest) -> ModelEstimate {
+        let cost = GraphCost(graph: graph, assumingInt8Activations: int8Activations)
         let latency = LatencyModel(parameters: catalog.latency)
         var entries: [ModelEstimate.Entry] = []
         for device in devices ?? catalog.devices {
             for choice in units {
-                let base = latency.estimate(cost, on: device, units: choice, precision: .float16)
-                let compressed = latency.estimate(cost, on: device, units: choice,
-                                                  precision: .init(weightsAsStored: true, int8Activations: int8Activations))
+                let base = latency.estimate(cost, on: device, units: choice, precision: .float16, os: os)
+                let compressed = latency.estimate(cost, on: device, units: choice, precision: .compressed, os: os)
                 let (band, basis) = self.band(device, processors: base.processors.union(compressed.processors))
                 entries.append(ModelEstimate.Entry(
-                    device: device.name, chip: device.chip, computeUnits: choice,
+                    device: device.name, chip: device.chip, computeUnits: choice, os: os,
                     float16Milliseconds: base.milliseconds, compressedMilliseconds: compressed.milliseconds,
                     speedup: base.milliseconds / compressed.milliseconds, bandPercent: band, basis: basis,
                     float16MemoryBytes: cost.float16WeightBytes + cost.peakActivationBytes,
@@ -123,12 +128,12 @@ public struct Estimator: Sendable {
         var accuracy: ModelEstimate.Accuracy?
         let int8Graph = cost.operations.contains { $0.activations == .int8 }
         var warnings = EstimateWarnings.warnings(cost: cost, entries: entries, devices: devices ?? catalog.devices,
-                                                 int8Activations: int8Activations || int8Graph)
+                                                 int8Activations: int8Activations || int8Graph, os: os)
         if layers.contains(where: { $0.sqnrDB != nil }) {
             let result = AccuracyModel(parameters: catalog.accuracy).estimate(layers)
             warnings += EstimateWarnings.accuracy(result, layers: layers)
             accuracy = .init(topOneChange: result.points, band: result.band, largestContributors: result.largestContributors.map(\.name),
-                             basis: "data-free: per-layer SQNR weighted by layer sensitivity, fitted to Apple's published post-training rows" +
+                             outsideFit: result.extrapolations.map(\.description), basis: "data-free: per-layer SQNR weighted by layer sensitivity, fitted to Apple's published post-training rows" +
                                 (int8Activations ? "; activation quantization needs calibration data and is not included" : "")
                                 + (int8Graph ? "; the model's activation quantization is not included: its evaluation measures it" : ""))
         }

@@ -1,3 +1,5 @@
+import QuantCore
+
 /// Derivative-free minimisation (Nelder–Mead simplex with the standard coefficients), for
 /// fitting a handful of model parameters to a handful of measurements. Deterministic.
 enum NelderMead {
@@ -48,6 +50,24 @@ enum NelderMead {
             let next = minimize(f, from: best.point, step: 0.3)
             if next.value >= best.value * (1 - 1e-9) { break }
             best = next
+        }
+        return best
+    }
+}
+
+extension NelderMead {
+    /// The best of `minimizeWithRestarts` from `start` and from `count` further starting
+    /// points spread around it (a fixed-seed generator: the same call gives the same fit).
+    /// A restarted simplex only finds the basin it starts in; models whose terms trade off
+    /// (a roofline's compute, traffic and overhead bounds) have several.
+    static func minimizeFromSeveralStarts(_ f: ([Double]) -> Double, around start: [Double], count: Int, spread: Double = 1.5)
+        -> (point: [Double], value: Double) {
+        var generator = SplitMix64(seed: 0x5EED)
+        var best = minimizeWithRestarts(f, from: start)
+        for _ in 0..<count {
+            let point = start.map { $0 + spread * generator.normal() }
+            let candidate = minimizeWithRestarts(f, from: point)
+            if candidate.value < best.value { best = candidate }
         }
         return best
     }

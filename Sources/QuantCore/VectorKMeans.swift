@@ -44,7 +44,7 @@ enum VectorKMeans {
     /// drawn with probability proportional to weight × squared distance to the nearest centre.
     private static func seeded(_ points: DistinctVectors, clusterCount: Int, seed: UInt64) -> [Double] {
         let n = points.count, d = points.dimension
-        var random = SeedSequence(state: seed)
+        var random = SplitMix64(seed: seed)
         let trials = 2 + Int(log(Double(clusterCount)))
         var centroids = [Double](repeating: 0, count: clusterCount * d)
         var nearest = [Double](repeating: 0, count: n)
@@ -195,20 +195,4 @@ enum VectorKMeans {
             for component in 0..<d { centroids[cluster * d + component] = Double(points.values[point * d + component]) }
         }
     }
-}
-
-/// SplitMix64: a fixed, portable stream so seeding is the same on every platform.
-private struct SeedSequence {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

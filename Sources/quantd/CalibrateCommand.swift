@@ -11,8 +11,8 @@ struct CalibrateCommand: ParsableCommand {
     @Argument(help: "Directory with the reference-network fixture packages.")
     var fixtures: String
 
-    @Option(name: .long, help: "Published measurements.")
-    var published = "config/calibration/published-results.json"
+    @Option(name: .long, help: "A published-measurements file; repeat for several (default: both files of config/calibration).")
+    var published: [String] = ["config/calibration/published-results.json", "config/calibration/published-results-ios18.json"]
 
     @Option(name: .long, help: "The device catalog to check or rewrite.")
     var devices = "config/devices.json"
@@ -20,13 +20,9 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(name: .long, help: "Fit the catalog's fitted figures to the published rows and rewrite it.")
     var write = false
 
-    @Flag(name: .long, help: "Also estimate each row from a fit to all the other rows (leave-one-out).")
-    var crossValidate = false
-
     mutating func run() throws {
         do {
-            let validation = try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write,
-                                                         crossValidate: crossValidate)
+            let validation = try EstimateCalibration.run(fixtures: fixtures, published: published, devices: devices, write: write)
             print(EstimateCalibration.text(validation))
             if !validation.meetsTargets { throw ExitCode(1) }
         } catch let problem as Problem {

@@ -28,6 +28,9 @@ struct EstimateCommand: ParsableCommand {
     @Option(name: .long, help: "Raise a Core ML model to this deployment target first (iOS18 for per-block or grouped forms), as a job would.")
     var minimumDeploymentTarget: String?
 
+    @Option(name: .long, help: "The OS runtime to estimate for: iOS17/macOS14 or iOS18/macOS15 (default: the newest).")
+    var os: String?
+
     @Option(name: .long, help: "The device catalog (default: config/devices.json).")
     var devices = ""
 
@@ -39,7 +42,7 @@ struct EstimateCommand: ParsableCommand {
         do {
             print(try LocalEstimation.run(input: input, configs: configs, device: device, computeUnits: computeUnits, budget: accuracyBudget,
                                           int8Activations: int8Activations, minimumDeploymentTarget: minimumDeploymentTarget,
-                                          devicesPath: devices, json: json))
+                                          os: os, devicesPath: devices, json: json))
         } catch let problem as Problem {
             throw ValidationError(problem.detail)
         }

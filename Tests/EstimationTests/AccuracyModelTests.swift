@@ -1,3 +1,5 @@
+import Foundation
+import ModelFormats
 import Testing
 @testable import Estimation
 
@@ -51,5 +53,44 @@ struct AccuracyModelTests {
         #expect(AccuracyModel.isAttentionProjection("encoder.layer.3.attention.self.Query.weight"))
         #expect(!AccuracyModel.isAttentionProjection("model.layers.0.mlp.down_proj.weight"))
         #expect(!AccuracyModel.isAttentionProjection("conv1_weight_0"))
+    }
+
+    @Test("a config or model outside the fitted rows widens the band by the extrapolation factor each way, and says why")
+    func bandsWidenOutsideTheFit() throws {
+        var parameters = model.parameters
+        parameters.fittedRange = .init(lowestBits: 4, groupedLUTs: false, attention: false)
+        let fitted = AccuracyModel(parameters: parameters)
+        let factor = parameters.extrapolationBandFactor.value
+        #expect(factor > 1)
+        func layer(_ name: String, bits: Int, grouped: Bool = false, attention: Bool = false) -> AccuracyModel.Layer {
+            .init(name: name, sqnrDB: 20, isDepthwise: false, isEdge: false, isAttentionProjection: attention,
+                  form: StoredWeightForm(kind: .palettized, bits: bits, grouped: grouped))
+        }
+        let inside = fitted.estimate([layer("conv", bits: 4)])
+        #expect(inside.extrapolations.isEmpty)
+        let threeBit = fitted.estimate([layer("conv", bits: 3)])
+        #expect(threeBit.extrapolations == [.fewerBits(3)])
+        let grouped = fitted.estimate([layer("conv", bits: 4, grouped: true)])
+        #expect(grouped.extrapolations == [.groupedLUTs])
+        #expect(abs(grouped.band - factor * inside.band) < 1e-12)
+        let transformer = fitted.estimate([layer("q_proj", bits: 4, grouped: true, attention: true)])
+        #expect(transformer.extrapolations == [.groupedLUTs, .attention])
+        // Attention projections also count as more sensitive; the band widens on top of that.
+        #expect(transformer.band >= factor * factor * max(parameters.bandPoints.value, parameters.bandFraction.value * abs(transformer.points)) - 1e-12)
+        // Once the fit has seen them, they are inside.
+        parameters.fittedRange = .init(lowestBits: 3, groupedLUTs: true, attention: true)
+        #expect(AccuracyModel(parameters: parameters).estimate([layer("q_proj", bits: 3, grouped: true, attention: true)]).extrapolations.isEmpty)
+    }
+
+    @Test("loss grows as a power of the summed noise and never exceeds all of the accuracy")
+    func exponentAndCeiling() {
+        var parameters = model.parameters
+        parameters.noiseCoefficient.value = 10
+        parameters.noiseExponent.value = 1.5
+        let m = AccuracyModel(parameters: parameters)
+        let one = m.estimate([layer(0)]).points, quarter = m.estimate([layer(10 * log10(4))]).points
+        #expect(abs(one / quarter - 8) < 1e-9)
+        parameters.noiseCoefficient.value = 1e6
+        #expect(AccuracyModel(parameters: parameters).estimate([layer(0)]).points == -100)
     }
 }

@@ -36,12 +36,21 @@ struct DeviceCatalogTests {
             figures += [u.efficiency, u.depthwiseEfficiency, u.activationBandwidthFactor, u.weightBandwidthFactor,
                         u.decompressionNanosecondsPerWeight, u.opOverheadMicroseconds, u.fixedOverheadMilliseconds]
         }
+        let ios18 = catalog.latency.neuralEngineIOS18
+        figures += [ios18.weightBandwidthFactor, ios18.decompressionNanosecondsPerWeight, ios18.sparseSkipDensity]
+        let accuracy = catalog.accuracy
+        figures += [accuracy.noiseCoefficient, accuracy.noiseExponent, accuracy.depthwiseSensitivity, accuracy.edgeSensitivity,
+                    accuracy.attentionSensitivity, accuracy.bandPoints, accuracy.bandFraction, accuracy.extrapolationBandFactor]
         #expect(figures.allSatisfy { !$0.source.trimmingCharacters(in: .whitespaces).isEmpty })
         #expect(catalog.latency.neuralEngine.efficiency.isFitted)
         #expect(catalog.accuracy.noiseCoefficient.isFitted)
         #expect(Set(catalog.calibratedChips) == ["A16", "A17 Pro"])
-        // Chips of the same Neural Engine generation share the fitted int8 speed-up.
-        #expect(catalog.device(named: "M4")?.neuralEngine.int8Speedup == catalog.device(named: "A17 Pro")?.neuralEngine.int8Speedup)
+        #expect(catalog.latency.neuralEngineIOS18.weightBandwidthFactor.isFitted)
+        #expect(catalog.accuracy.noiseExponent.isFitted)
+        // The int8 rate is Apple's published figure, not fitted: twice float16 from A17 Pro on.
+        for chip in ["A17 Pro", "A18 Pro", "M4"] { #expect(catalog.device(named: chip)?.neuralEngine.int8Speedup.value == 2) }
+        for chip in ["A16", "M1", "M3"] { #expect(catalog.device(named: chip)?.neuralEngine.int8Speedup.value == 1) }
+        #expect(catalog.devices.allSatisfy { !$0.neuralEngine.int8Speedup.isFitted })
     }
 
     @Test("a catalog with a non-positive throughput or no devices is refused")

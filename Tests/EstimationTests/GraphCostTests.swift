@@ -90,4 +90,32 @@ struct GraphCostTests {
         #expect(form["image_q"] == .transition)
         #expect(GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false)).operations.allSatisfy { $0.activations == .float })
     }
+
+    @Test("int8_activations on a transformer block follows coremltools' op set: linears and the residual add in int8, matmul, softmax and layer norm in float16, a transition wherever the regions meet")
+    func transformerActivationQuantizationIsMixed() {
+        let cost = GraphCost(graph: GraphFixtures.attentionBlock(), assumingInt8Activations: true)
+        let form = Dictionary(cost.operations.map { ($0.name, $0.activations) }, uniquingKeysWith: { a, _ in a })
+        for name in ["q_proj", "k_proj", "v_proj", "o_proj", "residual"] { #expect(form[name] == .int8, "\(name)") }
+        for name in ["norm", "scores", "softmax", "mixed"] { #expect(form[name] == .float, "\(name)") }
+        let transitions = cost.operations.filter { $0.activations == .transition }
+        // Quantize: the norm's output (read by three linears: once), the attention output, the
+        // block input into the add. Dequantize: q, k and v, read by the float matmuls. The
+        // residual is the output: left as written.
+        #expect(Set(transitions.map(\.name)) == ["norm_quantize", "mixed_quantize", "x_quantize",
+                                                 "q_proj_dequantize", "k_proj_dequantize", "v_proj_dequantize"])
+        // A transition reads float16 and writes int8 (or back): three bytes per element.
+        let normElements = 128 * 256
+        #expect(transitions.first { $0.name == "norm_quantize" }?.activationBytes == 3 * normElements)
+        // Without the flag nothing is int8.
+        #expect(GraphCost(graph: GraphFixtures.attentionBlock()).operations.allSatisfy { $0.activations == .float })
+    }
+
+    @Test("int8_activations on a CNN leaves no float op inside: every conv int8, fused ops in their region, one transition at the input")
+    func cnnActivationQuantizationIsWhole() {
+        let cost = GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false), assumingInt8Activations: true)
+        let form = Dictionary(cost.operations.map { ($0.name, $0.activations) }, uniquingKeysWith: { a, _ in a })
+        for index in 1...5 { #expect(form["conv\(index)"] == .int8) }
+        // conv5 feeds the float softmax: one dequantize; the image enters through one quantize.
+        #expect(Set(cost.operations.filter { $0.activations == .transition }.map(\.name)) == ["image_quantize", "conv5_dequantize"])
+    }
 }

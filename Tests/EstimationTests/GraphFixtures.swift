@@ -67,4 +67,29 @@ enum GraphFixtures {
         ops.append(softmax)
         return OpGraph(operations: ops, inputs: [image])
     }
+
+    /// One transformer block over 128 tokens of width 256, as exporters write it: layer norm →
+    /// q, k, v linears → matmul → softmax → matmul → output linear → residual add.
+    static func attentionBlock() -> OpGraph {
+        let x = tensor("x", [1, 128, 256])
+        let norm = op("layer_norm", "norm", [("x", .activation(x)), ("gamma", weight("ln_g", [256])), ("beta", weight("ln_b", [256]))],
+                      output: [1, 128, 256])
+        func linear(_ name: String, _ input: OpGraph.Tensor) -> OpGraph.Operation {
+            op("linear", name, [("x", .activation(input)), ("weight", weight("\(name).weight", [256, 256]))], output: [1, 128, 256])
+        }
+        let q = linear("q_proj", norm.outputs[0]), k = linear("k_proj", norm.outputs[0]), v = linear("v_proj", norm.outputs[0])
+        let scores = OpGraph.Operation(type: "matmul", name: "scores", inputs: [(parameter: "x", values: [.activation(q.outputs[0])]),
+                                                                              (parameter: "y", values: [.activation(k.outputs[0])]),
+                                                                              (parameter: "transpose_y", values: [flag("ty", true)])],
+                                       outputs: [tensor("scores", [1, 128, 128])])
+        let softmax = op("softmax", "softmax", [("x", .activation(scores.outputs[0]))], output: [1, 128, 128])
+        let mixed = OpGraph.Operation(type: "matmul", name: "mixed", inputs: [(parameter: "x", values: [.activation(softmax.outputs[0])]),
+                                                                             (parameter: "y", values: [.activation(v.outputs[0])])],
+                                      outputs: [tensor("mixed", [1, 128, 256])])
+        let o = linear("o_proj", mixed.outputs[0])
+        let residual = OpGraph.Operation(type: "add", name: "residual", inputs: [(parameter: "x", values: [.activation(x)]),
+                                                                                (parameter: "y", values: [.activation(o.outputs[0])])],
+                                         outputs: [tensor("residual", [1, 128, 256])])
+        return OpGraph(operations: [norm, q, k, v, scores, softmax, mixed, o, residual], inputs: [x])
+    }
 }

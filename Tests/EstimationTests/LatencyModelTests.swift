@@ -36,10 +36,11 @@ struct LatencyModelTests {
     @Test("W8A8 on the A17 Pro's Neural Engine is never slower than on the A16's")
     func int8ActivationsGainMoreOnA17Pro() throws {
         let a16 = try #require(catalog.device(named: "A16")), a17 = try #require(catalog.device(named: "A17 Pro"))
-        let w8a8 = LatencyModel.Precision(weightsAsStored: true, int8Activations: true)
-        for c in [cost(bits: 8), GraphCost(graph: GraphFixtures.smallNetwork())] {
-            let onA16 = model.estimate(c, on: a16, units: .cpuAndNeuralEngine, precision: w8a8).milliseconds
-            let onA17 = model.estimate(c, on: a17, units: .cpuAndNeuralEngine, precision: w8a8).milliseconds
+        let stored = 64 * 147 + 64 * 2
+        for graph in [GraphFixtures.smallNetwork(convForm: StoredWeightForm(kind: .linear, bits: 8), convBytes: stored), GraphFixtures.smallNetwork()] {
+            let c = GraphCost(graph: graph, assumingInt8Activations: true)
+            let onA16 = model.estimate(c, on: a16, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
+            let onA17 = model.estimate(c, on: a17, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
             #expect(onA17 <= onA16)
             let gainA16 = model.estimate(c, on: a16, units: .cpuAndNeuralEngine, precision: .float16).milliseconds / onA16
             let gainA17 = model.estimate(c, on: a17, units: .cpuAndNeuralEngine, precision: .float16).milliseconds / onA17
@@ -47,18 +48,19 @@ struct LatencyModelTests {
         }
     }
 
-    @Test("a W8A8 graph is estimated from its own quantize/dequantize ops: int8 convs on the Neural Engine, the float16 baseline without the pairs")
+    @Test("a W8A8 graph is estimated from its own quantize/dequantize ops, as the same op selection assumed on its float graph is: int8 convs on the Neural Engine, the float16 baseline without the pairs")
     func int8RegionsAreReadFromTheGraph() throws {
         let device = try #require(catalog.device(named: "A17 Pro"))
         let quantized = GraphCost(graph: GraphFixtures.quantizedNetwork())
         let plain = GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false))
         let asStored = model.estimate(quantized, on: device, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
         let weightsOnly = model.estimate(plain, on: device, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
-        let flagged = model.estimate(plain, on: device, units: .cpuAndNeuralEngine,
-                                     precision: .init(weightsAsStored: true, int8Activations: true)).milliseconds
+        let assumed = model.estimate(GraphCost(graph: GraphFixtures.quantizedNetwork(quantized: false), assumingInt8Activations: true),
+                                     on: device, units: .cpuAndNeuralEngine, precision: .compressed).milliseconds
         #expect(asStored < weightsOnly)
-        // Unlike the whole-graph flag, the float softmax and its transition stay float.
-        #expect(asStored > flagged)
+        // The written pairs and the assumed selection put the same ops in int8 with the same
+        // transitions at the input and before the softmax.
+        #expect(abs(asStored - assumed) / asStored < 1e-9)
         #expect(model.estimate(quantized, on: device, units: .cpuAndNeuralEngine, precision: .float16).milliseconds
                 == model.estimate(plain, on: device, units: .cpuAndNeuralEngine, precision: .float16).milliseconds)
     }
@@ -66,9 +68,9 @@ struct LatencyModelTests {
     @Test("int8 activations slow the CPU, which dequantizes them")
     func int8ActivationsSlowTheCPU() throws {
         let device = try #require(catalog.device(named: "M1"))
-        let c = cost(bits: 8)
-        let w8 = model.estimate(c, on: device, units: .cpuOnly, precision: .compressed).milliseconds
-        let w8a8 = model.estimate(c, on: device, units: .cpuOnly, precision: .init(weightsAsStored: true, int8Activations: true)).milliseconds
+        let graph = GraphFixtures.smallNetwork(convForm: StoredWeightForm(kind: .linear, bits: 8), convBytes: 64 * 147 + 64 * 2)
+        let w8 = model.estimate(GraphCost(graph: graph), on: device, units: .cpuOnly, precision: .compressed).milliseconds
+        let w8a8 = model.estimate(GraphCost(graph: graph, assumingInt8Activations: true), on: device, units: .cpuOnly, precision: .compressed).milliseconds
         #expect(w8a8 > w8)
     }
 
@@ -121,5 +123,42 @@ struct LatencyModelTests {
         #expect(ms(sparse80, .cpuAndNeuralEngine) < 0.5 * ms(dense, .cpuAndNeuralEngine))
         #expect(ms(sparse50, .cpuAndNeuralEngine) == ms(dense, .cpuAndNeuralEngine))
         #expect(ms(sparse80, .cpuAndGPU) == ms(dense, .cpuAndGPU))
+    }
+
+    /// A weight-bound layer: one token through a 4096 × 4096 linear (32 MiB of float16 weights).
+    func weightBound(_ form: StoredWeightForm) -> GraphCost {
+        let elements = 4096 * 4096
+        return GraphCost(graph: OpGraph(operations: [GraphFixtures.op("linear", "fc", [
+            ("x", .activation(GraphFixtures.tensor("x", [1, 4096]))),
+            ("weight", GraphFixtures.weight("w", [4096, 4096], form: form, storedBytes: elements * form.bits / 8 + 16 * 2))],
+            output: [1, 4096])], inputs: []))
+    }
+
+    @Test("iOS 18 turns 4-bit palettization of a weight-bound layer into a Neural Engine speed-up that iOS 17 does not give")
+    func iOS18StreamsCompressedWeights() throws {
+        let device = try #require(catalog.device(named: "A17 Pro"))
+        let lut4 = weightBound(StoredWeightForm(kind: .palettized, bits: 4))
+        func speedup(_ os: OSRelease) -> Double {
+            model.estimate(lut4, on: device, units: .cpuAndNeuralEngine, precision: .float16, os: os).milliseconds
+                / model.estimate(lut4, on: device, units: .cpuAndNeuralEngine, precision: .compressed, os: os).milliseconds
+        }
+        #expect(speedup(.iOS17) <= 1)
+        #expect(speedup(.iOS18) > 2)
+        // The GPU expands palettized weights at load on either release.
+        #expect(model.estimate(lut4, on: device, units: .cpuAndGPU, precision: .compressed, os: .iOS18).milliseconds
+                == model.estimate(lut4, on: device, units: .cpuAndGPU, precision: .compressed, os: .iOS17).milliseconds)
+    }
+
+    @Test("an op running in int8 reads its int8 weights as stored, even on iOS 17")
+    func int8OpsReadInt8Weights() throws {
+        let device = try #require(catalog.device(named: "A17 Pro"))
+        let int8 = weightBound(StoredWeightForm(kind: .linear, bits: 8))
+        let w8 = GraphCost(graph: OpGraph(operations: [GraphFixtures.op("linear", "fc", [
+            ("x", .activation(GraphFixtures.tensor("x", [1, 4096]))),
+            ("weight", GraphFixtures.weight("w", [4096, 4096], form: StoredWeightForm(kind: .linear, bits: 8), storedBytes: 4096 * 4096 + 4096 * 2))],
+            output: [1, 4096])], inputs: [GraphFixtures.tensor("x", [1, 4096])]), assumingInt8Activations: true)
+        let weightOnly = model.estimate(int8, on: device, units: .cpuAndNeuralEngine, precision: .compressed, os: .iOS17).milliseconds
+        let w8a8 = model.estimate(w8, on: device, units: .cpuAndNeuralEngine, precision: .compressed, os: .iOS17).milliseconds
+        #expect(w8a8 < 0.75 * weightOnly)
     }
 }

@@ -43,6 +43,30 @@ struct EstimateRoutesTests {
         #expect((try server.get("/v1/jobs").json["jobs"] as? [Any])?.isEmpty ?? true)
     }
 
+    @Test("os picks the runtime: iOS17 shows no Neural Engine gain from 4-bit LUTs on a weight-bound model where iOS18 does; the default is the newest")
+    func osRelease() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let id = try #require(try server.uploadModel(PackageFixture.linearProgram(weights: [2048, 2048]))["id"] as? String)
+        func speedup(_ os: String?) throws -> (os: String?, speedup: Double) {
+            var body: [String: Any] = ["model_id": id, "configs": ["palettize-4"], "device": "iPhone 15 Pro", "compute_units": "cpuAndNeuralEngine",
+                                       "devices": ["iPhone 15 Pro"]]
+            if let os { body["os"] = os }
+            let response = try server.postJSON("/v1/estimate", body)
+            #expect(response.status == 200, "\(response.text)")
+            let row = try #require((response.json["rows"] as? [[String: Any]])?.first)
+            let entries = try #require((row["estimates"] as? [String: Any])?["entries"] as? [[String: Any]])
+            let entry = try #require(entries.first { $0["compute_units"] as? String == "cpuAndNeuralEngine" })
+            #expect(entry["os"] as? String == response.json["os"] as? String)
+            return (response.json["os"] as? String, try #require(entry["speedup"] as? Double))
+        }
+        let ios17 = try speedup("macOS14"), ios18 = try speedup("iOS18"), byDefault = try speedup(nil)
+        #expect(ios17.os == "iOS17" && ios18.os == "iOS18" && byDefault.os == "iOS18")
+        #expect(ios17.speedup <= 1)
+        #expect(ios18.speedup > 1.2)
+        #expect(byDefault.speedup == ios18.speedup)
+    }
+
     @Test("a budget no config meets gets no recommendation and says so")
     func impossibleBudget() throws {
         let server = try TestServer()

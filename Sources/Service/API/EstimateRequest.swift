@@ -12,7 +12,7 @@ struct EstimateRequest {
     var sweep: EstimateSweep
 
     static let fields = ["model_id", "configs", "sweep", "device", "compute_units", "devices", "accuracy_budget", "int8_activations",
-                         "minimum_deployment_target", "evaluation"]
+                         "minimum_deployment_target", "os", "evaluation"]
 
     init(_ dict: [String: Any], catalog: DeviceCatalog) throws {
         if let unknown = dict.keys.sorted().first(where: { !Self.fields.contains($0) }) {
@@ -55,6 +55,12 @@ struct EstimateRequest {
         }
         sweep = EstimateSweep(catalog: catalog, devices: devices, units: ComputeUnits.allCases, target: target, targetUnits: units, budget: budget,
                               minimumDeploymentTarget: try dict["minimum_deployment_target"].map(CoreMLCompressor.deploymentTarget(named:)))
+        if let value = dict["os"] {
+            guard let name = value as? String, let os = OSRelease(name: name) else {
+                throw Problem.invalidRequest("os is the runtime to estimate for: one of \(OSRelease.names.joined(separator: ", ")) (default \(OSRelease.newest.rawValue))", field: "os")
+            }
+            sweep.os = os
+        }
     }
 
     private static func bool(_ value: Any?, field: String) throws -> Bool? {

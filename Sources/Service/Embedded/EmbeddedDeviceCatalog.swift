@@ -4,36 +4,49 @@
 enum EmbeddedDeviceCatalog {
     static let json = #"""
 {
-  "about" : "Device profiles for quantd's estimators. Every figure names its source: a public figure, a derivation, 'fitted' (scripts/calibrate fits them to Apple's published measurements in config/calibration/published-results.json) or 'assumed'.",
+  "about" : "Device profiles for quantd's estimators. Every figure names its source: a public figure, a derivation, 'fitted' (scripts/calibrate fits them to Apple's published measurements in config/calibration/published-results.json (iOS 17) and published-results-ios18.json (iOS 18)) or 'assumed'.",
   "accuracy" : {
     "attention_sensitivity" : {
       "source" : "assumed: attention projections count double",
       "value" : 1
     },
     "band_fraction" : {
-      "source" : "assumed",
-      "value" : 0.3
+      "source" : "largest error of a published row left out of the fit (8 rows), at least 0.25",
+      "value" : 0.7
     },
     "band_points" : {
-      "source" : "largest residual of the accuracy fit, at least 0.1",
+      "source" : "largest error of a published row left out of the fit (8 rows), at least 0.1",
       "value" : 0.1
     },
     "depthwise_sensitivity" : {
-      "source" : "fitted: quantd calibrate on 4 published post-training accuracy rows",
-      "value" : 16.49
+      "source" : "fitted: quantd calibrate on 8 published post-training accuracy rows",
+      "value" : 11.34
     },
     "edge_sensitivity" : {
       "source" : "assumed: first and last layers count double (Apple's guidance)",
       "value" : 1
     },
+    "extrapolation_band_factor" : {
+      "source" : "assumed: twice the band for each way a model or config lies outside the fitted rows",
+      "value" : 2
+    },
+    "fitted_range" : {
+      "attention" : false,
+      "grouped_luts" : false,
+      "lowest_bits" : 3
+    },
     "noise_coefficient" : {
-      "source" : "fitted: quantd calibrate on 4 published post-training accuracy rows",
-      "value" : 4.935
+      "source" : "fitted: quantd calibrate on 8 published post-training accuracy rows",
+      "value" : 8.015
+    },
+    "noise_exponent" : {
+      "source" : "fitted: quantd calibrate on 8 published post-training accuracy rows",
+      "value" : 1.066
     }
   },
   "bands" : {
-    "calibrated_percent" : 21,
-    "scaled_percent" : 42,
+    "calibrated_percent" : 18,
+    "scaled_percent" : 36,
     "uncalibrated_percent" : 50
   },
   "calibrated_chips" : [
@@ -83,8 +96,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 11
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -131,8 +144,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 15.8
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -179,8 +192,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 17
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -227,8 +240,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 17.5
         },
         "int8_speedup" : {
-          "source" : "fitted on A17 Pro",
-          "value" : 1.696
+          "source" : "Apple's TOPS figure counts int8 from A17 Pro on, twice the float16 rate taken above",
+          "value" : 2
         },
         "runs_per_block_weights" : false
       }
@@ -275,8 +288,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 17.5
         },
         "int8_speedup" : {
-          "source" : "fitted on A17 Pro",
-          "value" : 1.696
+          "source" : "Apple's TOPS figure counts int8 from A17 Pro on, twice the float16 rate taken above",
+          "value" : 2
         },
         "runs_per_block_weights" : false
       }
@@ -323,8 +336,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 11
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -371,8 +384,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 15.8
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -419,8 +432,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 18
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -467,8 +480,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 19
         },
         "int8_speedup" : {
-          "source" : "fitted on A17 Pro",
-          "value" : 1.696
+          "source" : "Apple's TOPS figure counts int8 from A17 Pro on, twice the float16 rate taken above",
+          "value" : 2
         },
         "runs_per_block_weights" : false
       }
@@ -515,8 +528,8 @@ enum EmbeddedDeviceCatalog {
           "value" : 11
         },
         "int8_speedup" : {
-          "source" : "fitted on A16",
-          "value" : 1.017
+          "source" : "Apple publishes one rate before A17 Pro: int8 taken as no faster than float16",
+          "value" : 1
         },
         "runs_per_block_weights" : false
       }
@@ -552,6 +565,7 @@ enum EmbeddedDeviceCatalog {
         "source" : "assumed: no published sign that this unit skips pruned weights' products",
         "value" : 0
       },
+      "streams_compressed_weights" : true,
       "weight_bandwidth_factor" : {
         "source" : "assumed: no published CPU or GPU measurement to fit",
         "value" : 1
@@ -590,6 +604,7 @@ enum EmbeddedDeviceCatalog {
         "source" : "assumed: no published sign that this unit skips pruned weights' products",
         "value" : 0
       },
+      "streams_compressed_weights" : true,
       "weight_bandwidth_factor" : {
         "source" : "assumed: no published CPU or GPU measurement to fit",
         "value" : 1
@@ -597,36 +612,52 @@ enum EmbeddedDeviceCatalog {
     },
     "neural_engine" : {
       "activation_bandwidth_factor" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
-        "value" : 1.194
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 1.679
       },
       "decompression_ns_per_weight" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
-        "value" : 0
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 0.002165
       },
       "depthwise_efficiency" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
-        "value" : 1
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 0.01482
       },
       "efficiency" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
-        "value" : 0.8051
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 1
       },
       "fixed_overhead_ms" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
         "value" : 0
       },
       "op_overhead_us" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
         "value" : 0
       },
       "sparse_skip_density" : {
         "source" : "Apple's guidance: unstructured sparsity of 75% or more lets the Neural Engine skip work",
         "value" : 0.25
       },
+      "streams_compressed_weights" : false,
       "weight_bandwidth_factor" : {
-        "source" : "fitted: quantd calibrate on 16 published latency rows",
-        "value" : 200
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 1.422
+      }
+    },
+    "neural_engine_ios18" : {
+      "decompression_ns_per_weight" : {
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 0
+      },
+      "sparse_skip_density" : {
+        "source" : "Apple's guidance: unstructured sparsity of 75% or more lets the Neural Engine skip work",
+        "value" : 0.25
+      },
+      "streams_compressed_weights" : true,
+      "weight_bandwidth_factor" : {
+        "source" : "fitted: quantd calibrate on 21 published latency rows",
+        "value" : 1.002
       }
     },
     "transition_us" : {

@@ -974,6 +974,7 @@ components:
             top1_change: {type: number, description: "Predicted change of top-1 accuracy, points."}
             band: {type: number, description: "± points."}
             largest_contributors: {type: array, items: {type: string}}
+            outside_fit: {type: array, items: {type: string}, description: "Ways the model or config lies outside the published rows the estimate was fitted to (fewer bits than any fitted row, grouped look-up tables, attention blocks); each doubles the band."}
             basis: {type: string}
             measured:
               type: object
@@ -990,11 +991,12 @@ components:
           type: array
           items:
             type: object
-            required: [device, chip, compute_units, float16_ms, compressed_ms, speedup, band_percent, basis, float16_memory_bytes, compressed_memory_bytes, fallback_ops]
+            required: [device, chip, compute_units, os, float16_ms, compressed_ms, speedup, band_percent, basis, float16_memory_bytes, compressed_memory_bytes, fallback_ops]
             properties:
               device: {type: string}
               chip: {type: string}
               compute_units: {$ref: "#/components/schemas/ComputeUnits"}
+              os: {$ref: "#/components/schemas/OSRelease"}
               float16_ms: {type: number}
               compressed_ms: {type: number}
               speedup: {type: number}
@@ -1026,16 +1028,22 @@ components:
         accuracy_budget: {type: number, minimum: 0, description: "Largest predicted top-1 loss accepted, points (default 1)."}
         int8_activations: {type: boolean, description: "Estimate latency with int8 activations too (W8A8); accuracy then covers the weights only."}
         minimum_deployment_target: {$ref: "#/components/schemas/DeploymentTarget"}
+        os: {type: string, enum: [iOS17, macOS14, iOS18, macOS15], description: "The OS runtime to estimate latency for (default iOS18): the Neural Engine reads compressed weights as float16 on iOS 17 / macOS 14 (no latency gain from weight compression) and as stored from iOS 18 / macOS 15 on."}
         evaluation: {$ref: "#/components/schemas/EvaluationRequest"}
+    OSRelease:
+      type: string
+      enum: [iOS17, iOS18]
+      description: "The Core ML runtime an estimate is for; a Mac release shares its year's runtime (macOS14 = iOS17, macOS15 = iOS18)."
     EstimateTable:
       type: object
-      required: [format, float16_weight_bytes, device, compute_units, accuracy_budget_points, rows, recommendation, warnings]
+      required: [format, float16_weight_bytes, device, compute_units, os, accuracy_budget_points, rows, recommendation, warnings]
       properties:
         warnings: {type: array, items: {type: string}, description: "Layers where one config loses 6 dB or more than another of the same bit width."}
         format: {type: string, enum: [safetensors, mlpackage, onnx]}
         float16_weight_bytes: {type: integer}
         device: {type: string}
         compute_units: {$ref: "#/components/schemas/ComputeUnits"}
+        os: {$ref: "#/components/schemas/OSRelease"}
         accuracy_budget_points: {type: number}
         rows:
           type: array

@@ -49,6 +49,7 @@ struct EstimateSweep {
         let float16WeightBytes: Int
         let device: String
         let computeUnits: ComputeUnits
+        let os: OSRelease
         let accuracyBudget: Double
         let rows: [Row]
         let recommendation: Recommendation
@@ -56,7 +57,7 @@ struct EstimateSweep {
         let warnings: [String]
 
         enum CodingKeys: String, CodingKey {
-            case format, device, rows, recommendation, warnings
+            case format, device, rows, recommendation, warnings, os
             case float16WeightBytes = "float16_weight_bytes", computeUnits = "compute_units", accuracyBudget = "accuracy_budget_points"
         }
     }
@@ -70,6 +71,8 @@ struct EstimateSweep {
     let budget: Double
     /// Raises a Core ML model's opset first, as a job would.
     let minimumDeploymentTarget: MILOpset?
+    /// The runtime the latencies are estimated for.
+    var os: OSRelease = .newest
 
     /// Samples to measure each config on (`evaluation.dataset_id`), with where to keep each
     /// compressed model while it is measured and the executor's threads.
@@ -103,7 +106,7 @@ struct EstimateSweep {
                                                              dataset: measurement.dataset, datasetID: measurement.datasetID,
                                                              threads: measurement.threads, progress: { _ in }, isCancelled: { false })
                 }
-                let estimate = outcome.estimates(catalog: catalog, devices: devices, units: units, int8Activations: candidate.int8Activations)
+                let estimate = outcome.estimates(catalog: catalog, devices: devices, units: units, int8Activations: candidate.int8Activations, os: os)
                 float16Bytes = estimate.totals.float16WeightBytes
                 row.weightBytes = estimate.totals.weightBytes
                 row.compressionRatio = Double(estimate.totals.float16WeightBytes) / Double(max(1, estimate.totals.weightBytes))
@@ -119,7 +122,7 @@ struct EstimateSweep {
             rows.append(row)
         }
         return Table(format: format.rawValue, float16WeightBytes: float16Bytes, device: target.name,
-                     computeUnits: targetUnits, accuracyBudget: budget, rows: Self.judged(rows), recommendation: recommend(rows),
+                     computeUnits: targetUnits, os: os, accuracyBudget: budget, rows: Self.judged(rows), recommendation: recommend(rows),
                      warnings: Self.granularityWarnings(rows))
     }
 

@@ -6,11 +6,12 @@ import Foundation
 public enum LocalEstimation {
     /// `configs` are preset names or coremltools config JSON; empty = the default sweep.
     public static func run(input: String, configs: [String], device: String?, computeUnits: String?, budget: Double?,
-                           int8Activations: Bool, minimumDeploymentTarget: String?, devicesPath: String, json: Bool) throws -> String {
+                           int8Activations: Bool, minimumDeploymentTarget: String?, os: String? = nil, devicesPath: String, json: Bool) throws -> String {
         let catalog = try DeviceCatalogFile.load(devicesPath)
         var dict: [String: Any] = ["int8_activations": int8Activations]
         if let minimumDeploymentTarget { dict["minimum_deployment_target"] = minimumDeploymentTarget }
         if let device { dict["device"] = device }
+        if let os { dict["os"] = os }
         if let computeUnits { dict["compute_units"] = computeUnits }
         if let budget { dict["accuracy_budget"] = budget }
         if !configs.isEmpty, !configs.contains(where: { $0.hasPrefix("{") }) {
@@ -44,7 +45,7 @@ public enum LocalEstimation {
     static func text(_ table: EstimateSweep.Table) -> String {
         let mb = { (bytes: Int) in String(format: "%.2f", Double(bytes) / 1e6) }
         let perToken = table.format == "safetensors"
-        var lines = ["\(table.device), compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB"
+        var lines = ["\(table.device), \(table.os.rawValue), compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB"
                      + (perToken ? "; latency is per decoded token" : ""), ""]
         lines.append(["config", "weights MB", "ratio", "top-1 change", "float16 ms", "ms", perToken ? "decode" : "speed-up", "band", "memory MB"]
             .enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 13, 9, 10][$0]) }.joined())

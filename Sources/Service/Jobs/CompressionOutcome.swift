@@ -35,16 +35,16 @@ struct CompressionOutcome {
 
     /// Per-device estimates: from the graph where the format has one, else per decoded token.
     func estimates(catalog: DeviceCatalog, devices: [DeviceProfile]? = nil, units: [ComputeUnits] = ComputeUnits.allCases,
-                   int8Activations: Bool = false) -> ModelEstimate {
+                   int8Activations: Bool = false, os: OSRelease = .newest) -> ModelEstimate {
         let estimator = Estimator(catalog: catalog)
         if let graph {
-            return estimator.estimate(graph: graph, sqnrByWeight: sqnrByWeight, devices: devices, units: units, int8Activations: int8Activations)
+            return estimator.estimate(graph: graph, sqnrByWeight: sqnrByWeight, devices: devices, units: units, int8Activations: int8Activations, os: os)
         }
         let weights = zip(tensors, forms).map { t, form in
             Estimator.Weight(name: t.name, elements: t.shape.reduce(1, *), storedBytes: t.bytesAfter,
                              form: StoredWeightForm(form, denseBits: t.dtype.contains("32") ? 32 : 16),
                              sqnrDB: form.isCompressed ? t.sqnrDB : nil)
         }
-        return estimator.estimateDecode(weights, devices: devices, units: units)
+        return estimator.estimateDecode(weights, devices: devices, units: units, os: os)
     }
 }

@@ -145,6 +145,7 @@ struct ReportPage {
         let warnings = estimates.warnings.map { "<li class=\"warning\">⚠ \(HTML.escape($0))</li>" }.joined()
         return """
         <h2>Latency and memory per device</h2>
+        <p id="latency-os">Estimated for the \(HTML.escape((entries.first?.os ?? .newest).rawValue)) runtime (\(HTML.escape((entries.first?.os ?? .newest).macOSName)) on a Mac).</p>
         <p class="legend"><span><span class="swatch0"></span> float16</span><span><span class="swatch1"></span> compressed</span><span>— band</span></p>
         <figure id="latency-chart">\(chart.svg)</figure>
         <table id="latency-table"><thead><tr><th>device</th><th>compute units</th><th>float16 ms</th><th>compressed ms</th><th>band</th><th>speed-up</th><th>memory bytes</th><th>basis</th></tr></thead><tbody>\(rows)</tbody></table>

@@ -14,12 +14,12 @@ struct EstimateCommandTests {
     func table() throws {
         let path = try write(PackageFixture.linearProgram(weights: [256, 512]))
         let result = try Subprocess.run(QuantdProcess.binary, ["estimate", path, "--device", "M4", "--compute-units", "cpuAndNeuralEngine",
-                                                              "--config", "w8", "--config", "palettize-4", "--accuracy-budget", "100"],
+                                                              "--config", "w8", "--config", "palettize-4", "--accuracy-budget", "100", "--os", "macOS14"],
                                         in: Repository.root)
         let text = String(decoding: result.stdout, as: UTF8.self)
         #expect(result.exitCode == 0, "\(result.stderr)")
         let lines = text.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasPrefix("MacBook Pro (M4), compute units cpuAndNeuralEngine") == true, "\(text)")
+        #expect(lines.first?.hasPrefix("MacBook Pro (M4), iOS17/macOS14 runtime, compute units cpuAndNeuralEngine") == true, "\(text)")
         let rows = lines.filter { $0.hasPrefix("w8 ") || $0.hasPrefix("palettize-4 ") }
         #expect(rows.count == 2 && rows[0].hasPrefix("w8"), "\(text)")
         #expect(lines.contains { $0.hasPrefix("recommendation: palettize-4:") }, "\(text)")

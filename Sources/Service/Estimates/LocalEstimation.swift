@@ -45,7 +45,7 @@ public enum LocalEstimation {
     static func text(_ table: EstimateSweep.Table) -> String {
         let mb = { (bytes: Int) in String(format: "%.2f", Double(bytes) / 1e6) }
         let perToken = table.format == "safetensors"
-        var lines = ["\(table.device), \(table.os.rawValue), compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB"
+        var lines = ["\(table.device), \(table.os.rawValue)/\(table.os.macOSName) runtime, compute units \(table.computeUnits.rawValue); float16 weights \(mb(table.float16WeightBytes)) MB"
                      + (perToken ? "; latency is per decoded token" : ""), ""]
         lines.append(["config", "weights MB", "ratio", "top-1 change", "float16 ms", "ms", perToken ? "decode" : "speed-up", "band", "memory MB"]
             .enumerated().map { pad($1, [18, 11, 7, 16, 11, 9, 13, 9, 10][$0]) }.joined())

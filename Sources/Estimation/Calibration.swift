@@ -51,7 +51,7 @@ public enum Calibration {
     public static func fitLatency(_ rows: [LatencyRow], catalog: DeviceCatalog, starts: Int = 24) -> DeviceCatalog {
         var fitted = fitLatencyParameters(rows, catalog: catalog, starts: starts)
         let errors = rows.compactMap { row in estimate(row, catalog: fitted).map { abs($0 - row.publishedMilliseconds) / row.publishedMilliseconds * 100 } }
-        let heldOut = leaveOneOut(rows, catalog: catalog).map { abs($0.estimate - $0.row.publishedMilliseconds) / $0.row.publishedMilliseconds * 100 }
+        let heldOut = leaveOneOut(rows, catalog: fitted).map { abs($0.estimate - $0.row.publishedMilliseconds) / $0.row.publishedMilliseconds * 100 }
         let rms = (heldOut.reduce(0) { $0 + $1 * $1 } / Double(max(heldOut.count, 1))).squareRoot()
         // Devices the rows do not measure get twice the band.
         let band = max(rms, errors.max() ?? 0).rounded(.up)

@@ -55,14 +55,8 @@ public struct GraphCost: Sendable {
         self.operations = operations
     }
 
-    /// coremltools' op selection (`MLProgramModel.activationQuantizedOpTypes`, every quantized
-    /// input computed rather than constant) run on a float graph: those ops run in int8, batch
-    /// norm and activations after them stay in their int8 region (the compiler fuses them), and
-    /// a transition is added for each tensor where the regions meet: a quantize where a float
-    /// value enters an int8 op, a dequantize where an int8 value reaches a float op. Model
-    /// outputs stay as the int8 op writes them, as the quantizer leaves them. Matmul, softmax
-    /// and normalizations stay float16: a transformer comes out mixed.
-    static func assumeActivationQuantization(_ operations: inout [Operation], graph: OpGraph) {
+    /// Which op writes each tensor, and which ops read it (indices into the graph's ops).
+    static func links(_ graph: OpGraph) -> (producer: [String: Int], readers: [String: [Int]]) {
         var producer: [String: Int] = [:]
         var readers: [String: [Int]] = [:]
         for (index, op) in graph.operations.enumerated() {
@@ -71,6 +65,18 @@ public struct GraphCost: Sendable {
                 for case .activation(let tensor) in values { readers[tensor.name, default: []].append(index) }
             }
         }
+        return (producer, readers)
+    }
+
+    /// coremltools' op selection (`MLProgramModel.activationQuantizedOpTypes`, every quantized
+    /// input computed rather than constant) run on a float graph: those ops run in int8, batch
+    /// norm and activations after them stay in their int8 region (the compiler fuses them), and
+    /// a transition is added for each tensor where the regions meet: a quantize where a float
+    /// value enters an int8 op, a dequantize where an int8 value reaches a float op. Model
+    /// outputs stay as the int8 op writes them, as the quantizer leaves them. Matmul, softmax
+    /// and normalizations stay float16: a transformer comes out mixed.
+    static func assumeActivationQuantization(_ operations: inout [Operation], graph: OpGraph) {
+        let readers = links(graph).readers
         func quantizedInputs(_ op: OpGraph.Operation) -> [OpGraph.Value?] {
             (op.type == "add" ? ["x", "y"] : ["x"]).map { op.input($0) }
         }
@@ -117,14 +123,7 @@ public struct GraphCost: Sendable {
     /// of whose readers do, and a quantize of such an op's output (or of the activation fused
     /// after it), are absorbed; every other quantize/dequantize is a transition.
     static func markActivationForms(_ operations: inout [Operation], graph: OpGraph) {
-        var producer: [String: Int] = [:]
-        var readers: [String: [Int]] = [:]
-        for (index, op) in graph.operations.enumerated() {
-            for output in op.outputs { producer[output.name] = index }
-            for (_, values) in op.inputs {
-                for case .activation(let tensor) in values { readers[tensor.name, default: []].append(index) }
-            }
-        }
+        let (producer, readers) = links(graph)
         func activationInputs(_ index: Int) -> [String] {
             graph.operations[index].inputs.flatMap { $0.values }.compactMap { value in
                 if case .activation(let tensor) = value { return tensor.name }

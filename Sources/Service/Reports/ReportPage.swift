@@ -166,12 +166,14 @@ struct ReportPage {
         rows.append(.init(label: "estimated top-1 change", values: [loss],
                           bands: [max(0, loss - accuracy.band)...(loss + accuracy.band)]))
         let chart = BarChart(title: "Top-1 accuracy change in points, the estimate with its band", unit: "points", series: ["change"], rows: rows)
+        let outsideFit = accuracy.outsideFit.isEmpty ? "" : "<p id=\"accuracy-outside-fit\">Beyond the published rows the estimate was fitted to, so its band is widened: "
+            + accuracy.outsideFit.map(HTML.escape).joined(separator: "; ") + ".</p>\n"
         return """
         <h2>Accuracy</h2>
         \(measured)
         <p id="accuracy-estimate" data-value="\(accuracy.topOneChange)" data-band="\(accuracy.band)">Estimated top-1 change \(BarChart.number(accuracy.topOneChange)) points ± \(BarChart.number(accuracy.band)); largest contributors: \(HTML.escape(accuracy.largestContributors.joined(separator: ", "))).</p>
         <figure id="accuracy-chart">\(chart.svg)</figure>
-        <p>\(HTML.escape(accuracy.basis))</p>
+        \(outsideFit)<p>\(HTML.escape(accuracy.basis))</p>
         """
     }
 }

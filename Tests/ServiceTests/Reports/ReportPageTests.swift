@@ -1,3 +1,4 @@
+@testable import Estimation
 import Foundation
 import Testing
 @testable import Service
@@ -29,5 +30,22 @@ import Testing
         #expect(html.contains(#"id="sqnr-chart""#) && html.contains(#"id="bytes-chart""#) && html.contains(#"id="tensor-table""#))
         // Without estimates or an evaluation, those sections are absent rather than empty.
         #expect(!html.contains(#"id="latency-chart""#) && !html.contains(#"id="evaluation-outputs""#))
+    }
+
+    @Test("the accuracy section says where the estimate reaches beyond its fit, and the latency section names the runtime")
+    func accuracyBeyondTheFitAndRuntime() {
+        let accuracy = ModelEstimate.Accuracy(topOneChange: -2.5, band: 3.5, largestContributors: ["q_proj"],
+                                              outsideFit: ["attention projections, which no fitted model has"], basis: "data-free")
+        let html = ReportPage.accuracySection(accuracy)
+        #expect(html.contains(#"id="accuracy-outside-fit""#) && html.contains("attention projections, which no fitted model has"))
+        var inside = accuracy
+        inside.outsideFit = []
+        #expect(!ReportPage.accuracySection(inside).contains("accuracy-outside-fit"))
+        let entry = ModelEstimate.Entry(device: "iPhone 15 Pro", chip: "A17 Pro", computeUnits: .all, os: .iOS17, float16Milliseconds: 1.4,
+                                        compressedMilliseconds: 1.4, speedup: 1, bandPercent: 18, basis: "calibrated", float16MemoryBytes: 10,
+                                        compressedMemoryBytes: 5, fallbackOps: 0)
+        let estimates = ModelEstimate(totals: .init(parameters: 1, macs: 1, weightBytes: 1, float16WeightBytes: 2, peakActivationBytes: 1),
+                                      accuracy: nil, entries: [entry], warnings: [], basis: "")
+        #expect(ReportPage.latencySection(estimates).contains("iOS17 runtime (macOS14 on a Mac)"))
     }
 }

@@ -930,8 +930,8 @@ components:
             calibrated_percent: {type: number}
             scaled_percent: {type: number}
             uncalibrated_percent: {type: number}
-        latency: {type: object, description: "Per compute-unit kind (neural_engine, gpu, cpu): efficiency, depthwise_efficiency, activation_bandwidth_factor, weight_bandwidth_factor, decompression_ns_per_weight, op_overhead_us, fixed_overhead_ms; and transition_us, decode_bandwidth_efficiency. Each a Figure."}
-        accuracy: {type: object, description: "noise_coefficient, depthwise_sensitivity, edge_sensitivity, attention_sensitivity, band_points, band_fraction; each a Figure."}
+        latency: {type: object, description: "Per compute-unit kind (neural_engine for iOS 17 / macOS 14, gpu, cpu): efficiency, depthwise_efficiency, activation_bandwidth_factor, weight_bandwidth_factor, decompression_ns_per_weight, op_overhead_us, fixed_overhead_ms, sparse_skip_density (each a Figure) and streams_compressed_weights (boolean); neural_engine_ios18: what the iOS 18 / macOS 15 runtime changes (weight_bandwidth_factor, decompression_ns_per_weight, sparse_skip_density, streams_compressed_weights); and transition_us, decode_bandwidth_efficiency."}
+        accuracy: {type: object, description: "noise_coefficient, noise_exponent, depthwise_sensitivity, edge_sensitivity, attention_sensitivity, band_points, band_fraction, extrapolation_band_factor (each a Figure); fitted_range: the fewest bits (lowest_bits), grouped_luts and attention the fitted rows covered — estimates beyond it multiply their band by extrapolation_band_factor for each way."}
         devices:
           type: array
           items:

@@ -99,14 +99,18 @@ public struct AccuracyModel: Sendable {
         return found
     }
 
+    /// What the band is multiplied by for these ways of lying outside the fit.
+    public func widening(_ extrapolations: [Extrapolation]) -> Double {
+        pow(parameters.extrapolationBandFactor.value, Double(extrapolations.count))
+    }
+
     public func estimate(_ layers: [Layer]) -> Result {
         let noises = layers.map(noise)
         let total = noises.reduce(0, +)
         // A classifier cannot lose more than all of its accuracy.
         let points = max(-100, -parameters.noiseCoefficient.value * pow(total, parameters.noiseExponent.value))
         let outside = extrapolations(layers)
-        let band = max(parameters.bandPoints.value, parameters.bandFraction.value * abs(points))
-            * pow(parameters.extrapolationBandFactor.value, Double(outside.count))
+        let band = max(parameters.bandPoints.value, parameters.bandFraction.value * abs(points)) * widening(outside)
         let contributors = zip(layers, noises).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(3)
             .map { (name: $0.0.name, share: total > 0 ? $0.1 / total : 0) }
         return Result(points: points, band: band, largestContributors: Array(contributors), extrapolations: outside)

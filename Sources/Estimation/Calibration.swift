@@ -133,9 +133,13 @@ public enum Calibration {
                 p.fittedRange = fittedRange(others)
                 let model = AccuracyModel(parameters: p)
                 let estimate = model.estimate(held.layers)
-                // An error made outside the fitted range is owed to the extrapolation factor, not the band.
-                let error = abs(estimate.points - held.publishedPoints) / pow(p.extrapolationBandFactor.value, Double(estimate.extrapolations.count))
-                if abs(held.publishedPoints) < largeChangePoints { smallErrors.append(error) } else { relativeErrors.append(error / abs(estimate.points)) }
+                // An error made outside the fitted range is owed to the widening, not the band.
+                let error = abs(estimate.points - held.publishedPoints) / model.widening(estimate.extrapolations)
+                if abs(held.publishedPoints) < largeChangePoints {
+                    smallErrors.append(error)
+                } else {
+                    relativeErrors.append(error / max(abs(estimate.points), accuracyResolution))
+                }
             }
         }
         let source = "largest error of a published row left out of the fit (\(rows.count) rows)"
@@ -170,7 +174,8 @@ public enum Calibration {
         func loss(_ x: [Double]) -> Double {
             let model = AccuracyModel(parameters: apply(x))
             let misfit = rows.reduce(0) { sum, row in
-                let r = log(abs(model.estimate(row.layers).points) + accuracyResolution) - log(abs(row.publishedPoints) + accuracyResolution)
+                // Losses as positive points; a published gain counts as no loss.
+                let r = log(-model.estimate(row.layers).points + accuracyResolution) - log(max(-row.publishedPoints, 0) + accuracyResolution)
                 return sum + r * r
             }
             // A weak pull of the exponent towards linear, for fits the rows do not pin down.

@@ -27,6 +27,10 @@ public struct ComputeUnitProfile: Codable, Sendable, Equatable {
     /// per-block weights fall back to another unit.
     public var runsPerBlockWeights: Bool
 
+    /// Whether the unit runs int8 ops on int8 data (the Neural Engine, or any unit multiplying
+    /// int8 faster than float16); otherwise it dequantizes around each op.
+    public var runsInt8: Bool { int8Speedup.value > 1 || decompressesJustInTime }
+
     enum CodingKeys: String, CodingKey {
         case fp16TFLOPS = "fp16_tflops", int8Speedup = "int8_speedup"
         case decompressesJustInTime = "decompresses_just_in_time", runsPerBlockWeights = "runs_per_block_weights"

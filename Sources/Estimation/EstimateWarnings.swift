@@ -20,9 +20,9 @@ enum EstimateWarnings {
         let compressedWeights = cost.operations.filter { $0.weightForm?.isCompressed == true }
         if !compressedWeights.isEmpty, !compressedWeights.contains(where: { $0.weightForm?.perBlock == true }) {
             warnings.append("CPU and GPU expand these weights to float16 when the model loads: memory and latency gains there need per_block int4/int8 (iOS18) on the GPU; the Neural Engine keeps them compressed")
-            if os < .iOS18 {
-                warnings.append("on \(os.rawValue) / \(os.macOSName) the Neural Engine reads compressed weights at their float16 size: weight compression saves download size and memory but no latency there; iOS18 / macOS15 read them as stored")
-            }
+        }
+        if os < .iOS18, compressedWeights.contains(where: { $0.activations != .int8 }) {
+            warnings.append("on \(os.rawValue) / \(os.macOSName) the Neural Engine reads compressed weights at their float16 size (except int8 weights of ops it runs in int8): weight-only compression saves download size and memory but no latency there; iOS18 / macOS15 read them as stored")
         }
         return warnings
     }

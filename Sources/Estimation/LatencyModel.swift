@@ -73,12 +73,12 @@ public struct LatencyModel: Sendable {
         let compute = 2 * macs / throughput
 
         // Without int8 kernels the activations are dequantized and requantized around each op.
-        let activationScale = int8 ? (unit.int8Speedup.value > 1 || unit.decompressesJustInTime ? 0.5 : 1.5) : 1
+        let activationScale = int8 ? (unit.runsInt8 ? 0.5 : 1.5) : 1
         let activations = Double(op.activationBytes) * activationScale / (bandwidth * p.activationBandwidthFactor.value)
 
         let compressed = precision.weightsAsStored && (op.weightForm?.isCompressed ?? false)
         // An op running in int8 multiplies its int8 weights as stored: nothing to expand.
-        let native = int8 && op.weightForm?.kind == .linear && op.weightForm?.bits == 8 && unit.int8Speedup.value >= 1
+        let native = int8 && op.weightForm?.kind == .linear && op.weightForm?.bits == 8 && unit.runsInt8
         let streamed = compressed && ((unit.decompressesJustInTime && (p.streamsCompressedWeights || native))
             || (op.weightForm!.perBlock && unit.runsPerBlockWeights))
         let weightBytes = streamed ? Double(op.weightBytes) : Double(op.weightElements * 2)

@@ -22,7 +22,7 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
         public var band: Double
         public var largestContributors: [String]
         /// Where the model or config lies outside the rows the estimate was fitted to; each
-        /// doubled the band.
+        /// widened the band by the catalog's `extrapolation_band_factor`.
         public var outsideFit: [String] = []
         public var basis: String
         /// What running both models on the user's samples measured, when the job evaluated:
@@ -93,6 +93,33 @@ public struct ModelEstimate: Codable, Sendable, Equatable {
     public var basis: String
 }
 
+extension ModelEstimate.Accuracy {
+    /// Reports stored before estimates named what lay outside their fit read as none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(topOneChange: try c.decode(Double.self, forKey: .topOneChange), band: try c.decode(Double.self, forKey: .band),
+                  largestContributors: try c.decode([String].self, forKey: .largestContributors),
+                  outsideFit: try c.decodeIfPresent([String].self, forKey: .outsideFit) ?? [],
+                  basis: try c.decode(String.self, forKey: .basis), measured: try c.decodeIfPresent(ModelEstimate.MeasuredAgreement.self, forKey: .measured))
+    }
+}
+
+extension ModelEstimate.Entry {
+    /// Reports stored before estimates named their runtime were estimated from iOS 17 rows only.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(device: try c.decode(String.self, forKey: .device), chip: try c.decode(String.self, forKey: .chip),
+                  computeUnits: try c.decode(ComputeUnits.self, forKey: .computeUnits),
+                  os: try c.decodeIfPresent(OSRelease.self, forKey: .os) ?? .iOS17,
+                  float16Milliseconds: try c.decode(Double.self, forKey: .float16Milliseconds),
+                  compressedMilliseconds: try c.decode(Double.self, forKey: .compressedMilliseconds),
+                  speedup: try c.decode(Double.self, forKey: .speedup), bandPercent: try c.decode(Double.self, forKey: .bandPercent),
+                  basis: try c.decode(String.self, forKey: .basis), float16MemoryBytes: try c.decode(Int.self, forKey: .float16MemoryBytes),
+                  compressedMemoryBytes: try c.decode(Int.self, forKey: .compressedMemoryBytes), fallbackOps: try c.decode(Int.self, forKey: .fallbackOps),
+                  tokensPerSecond: try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond))
+    }
+}
+
 /// Turns a graph (with its weights in their stored forms) and per-weight errors into a
 /// `ModelEstimate` for a set of devices.
 public struct Estimator: Sendable {
@@ -126,7 +153,8 @@ public struct Estimator: Sendable {
         }
         let layers = AccuracyModel.layers(of: cost, sqnrByWeight: sqnrByWeight)
         var accuracy: ModelEstimate.Accuracy?
-        let int8Graph = cost.operations.contains { $0.activations == .int8 }
+        // The model's own activation quantization, not the one int8_activations assumes.
+        let int8Graph = graph.operations.contains { $0.type == "quantize" } && cost.operations.contains { $0.activations == .int8 }
         var warnings = EstimateWarnings.warnings(cost: cost, entries: entries, devices: devices ?? catalog.devices,
                                                  int8Activations: int8Activations || int8Graph, os: os)
         if layers.contains(where: { $0.sqnrDB != nil }) {

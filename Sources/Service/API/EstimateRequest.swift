@@ -60,6 +60,10 @@ struct EstimateRequest {
                 throw Problem.invalidRequest("os is the runtime to estimate for: one of \(OSRelease.names.joined(separator: ", ")) (default \(OSRelease.newest.rawValue))", field: "os")
             }
             sweep.os = os
+            if let target = sweep.minimumDeploymentTarget, target > os.opset {
+                let needed = OSRelease.allCases.first { $0.opset >= target } ?? .newest
+                throw Problem.invalidRequest("minimum_deployment_target \(dict["minimum_deployment_target"] ?? "") makes a model that \(name) cannot load: give os \(needed.rawValue) (or \(needed.macOSName)), or an older target", field: "os")
+            }
         }
     }
 

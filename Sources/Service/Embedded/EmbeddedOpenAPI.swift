@@ -974,7 +974,7 @@ components:
             top1_change: {type: number, description: "Predicted change of top-1 accuracy, points."}
             band: {type: number, description: "± points."}
             largest_contributors: {type: array, items: {type: string}}
-            outside_fit: {type: array, items: {type: string}, description: "Ways the model or config lies outside the published rows the estimate was fitted to (fewer bits than any fitted row, grouped look-up tables, attention blocks); each doubles the band."}
+            outside_fit: {type: array, items: {type: string}, description: "Ways the model or config lies outside the published rows the estimate was fitted to (fewer bits than any fitted row, grouped look-up tables, attention blocks); each widens the band by the catalog's extrapolation_band_factor (2)."}
             basis: {type: string}
             measured:
               type: object

@@ -156,7 +156,7 @@ struct BadInputTests {
             Case(name: "estimate with an OS release that is not a string", send: estimate(#"{"model_id":"\#(modelID)","os":18}"#),
                  expect: .init(status: 400, field: "os")),
             Case(name: "estimate for iOS17 of a model raised to iOS18", send: estimate(#"{"model_id":"\#(modelID)","os":"iOS17","minimum_deployment_target":"iOS18"}"#),
-                 expect: .init(status: 400, field: "os", detail: "cannot load")),
+                 expect: .init(status: 422, field: "os", detail: "cannot load")),
             Case(name: "estimate with an unknown preset", send: estimate(#"{"model_id":"\#(modelID)","configs":["w9"]}"#),
                  expect: .init(status: 400, field: "configs", detail: "known presets")),
             Case(name: "estimate with an empty config list", send: estimate(#"{"model_id":"\#(modelID)","configs":[]}"#),

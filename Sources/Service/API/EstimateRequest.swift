@@ -62,7 +62,8 @@ struct EstimateRequest {
             sweep.os = os
             if let target = sweep.minimumDeploymentTarget, target > os.opset {
                 let needed = OSRelease.allCases.first { $0.opset >= target } ?? .newest
-                throw Problem.invalidRequest("minimum_deployment_target \(dict["minimum_deployment_target"] ?? "") makes a model that \(name) cannot load: give os \(needed.rawValue) (or \(needed.macOSName)), or an older target", field: "os")
+                // Each field is valid alone; together they describe a model the runtime cannot load.
+                throw Problem.invalidConfig("minimum_deployment_target \(dict["minimum_deployment_target"] ?? "") makes a model that \(name) cannot load: give os \(needed.rawValue) (or \(needed.macOSName)), or an older target", field: "os")
             }
         }
     }

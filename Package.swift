@@ -21,6 +21,9 @@ let package = Package(
         // GEMM for the executor (libopenblas-dev).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // The PostgreSQL client library (libpq-dev), for the store a cluster of nodes shares.
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
@@ -56,9 +59,12 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Device catalog, graph cost, latency and accuracy estimates. Pure: graph + forms + device → numbers.
         .target(name: "Estimation", dependencies: ["ModelFormats", "QuantCore"]),
-        // Routes, job store, worker pool, artifact store, config, metrics.
+        // A libpq client: connections with text parameters, a blocking pool, LISTEN/NOTIFY.
+        // Knows nothing of jobs.
+        .target(name: "Postgres", dependencies: ["CPostgres"]),
+        // Routes, job stores (SQLite, PostgreSQL), worker pools, artifact store, config, metrics.
         .target(name: "Service", dependencies: [
-            "HTTP", "ModelFormats", "Estimation", "Execution", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
+            "HTTP", "Postgres", "ModelFormats", "Estimation", "Execution", "Compression", "QuantCore", "CZlib", "COpenSSL", "CLinuxIO", "CHuffmanGzip",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -81,13 +87,16 @@ let package = Package(
         .executableTarget(name: "FuzzMILBlobStorage", dependencies: ["FuzzReplay", "ModelFormats"]),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        // Fresh databases on the throwaway PostgreSQL cluster scripts/test starts.
+        .target(name: "PostgresTestSupport", dependencies: ["Postgres"], path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantCore", "Execution", "CZlib", "CDeflateDecoder", "CCRC32"]),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution"]),
         .testTarget(name: "EstimationTests", dependencies: ["Estimation", "ModelFormats"]),
         .testTarget(name: "ServiceTests", dependencies: [
-            "Service", "HTTP", "ModelFormats", "Estimation", "Execution", "QuantCore", "CZlib",
+            "Service", "HTTP", "Postgres", "PostgresTestSupport", "ModelFormats", "Estimation", "Execution", "QuantCore", "CZlib",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
         ]),

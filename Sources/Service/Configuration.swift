@@ -26,6 +26,19 @@ public struct Configuration: Sendable, Equatable {
     /// 0 = one per core.
     public var workers = 0
     public var queueCapacity = 64
+    /// How many times a job may start before a node dying under it fails it for good.
+    public var maxAttempts = 3
+    /// A running job's lease on a shared store: its node renews it every third of this; another
+    /// node requeues the job once it runs out.
+    public var leaseSeconds = 30.0
+    /// `postgres://…` = the job store is that PostgreSQL database, shared by every node given
+    /// the same URL and data directory; empty = the embedded SQLite file in the data dir.
+    public var databaseURL = ""
+    /// Connections this node keeps to the database.
+    public var databasePoolSize = 8
+    /// This node's name in a cluster: its tmp/ folder, the jobs it holds, its metrics label.
+    /// Empty = the host name.
+    public var nodeID = ""
     /// Finished jobs' artifacts and reports, and models no job needs, are removed after this
     /// many hours; 0 keeps them forever.
     public var retentionHours = 168.0
@@ -104,11 +117,16 @@ public struct Configuration: Sendable, Equatable {
         ("datasets.max_bytes", "largest sample dataset upload (413 above)"),
         ("datasets.max_samples", "most samples in one dataset (422 above)"),
         ("datasets.retention_hours", "remove a tenant's dataset unused for this long; 0 = keep"),
-        ("storage.data_dir", "SQLite database, models, artifacts, tmp"),
+        ("storage.data_dir", "SQLite database, models, artifacts, tmp; with a database_url, shared by every node"),
+        ("storage.database_url", "postgres://user:pass@host:port/db?sslmode=… = PostgreSQL job store shared by several nodes; empty = embedded SQLite"),
+        ("storage.database_pool_size", "connections to the database per node"),
+        ("cluster.node_id", "this node's name (tmp/<node>, job leases, metrics label); empty = the host name"),
         ("storage.retention_hours", "remove artifacts and unused models older than this; 0 = keep"),
         ("storage.retention_sweep_seconds", "how often retention runs"),
         ("jobs.workers", "compression workers, 0 = one per core"),
-        ("jobs.queue_capacity", "queued jobs before POST /v1/jobs gets 429"),
+        ("jobs.queue_capacity", "queued jobs before POST /v1/jobs gets 429 (on a shared database: across all nodes)"),
+        ("jobs.max_attempts", "starts a job gets before a node dying under it fails it for good"),
+        ("jobs.lease_seconds", "a running job's lease on a shared database; renewed every third of it, requeued by another node when it runs out"),
         ("gzip.chunk_bytes", "bytes per independently deflated chunk of an artifact's gzip member"),
         ("gzip.level", "zlib level (1–9)"),
         ("gzip.strategy", "huffman (quantd's encoder, fastest at the same ratio), rle or standard (zlib, LZ77)"),
@@ -175,6 +193,29 @@ public struct Configuration: Sendable, Equatable {
         case "storage.retention_sweep_seconds": retentionSweepSeconds = try double()
         case "jobs.workers": workers = try int()
         case "jobs.queue_capacity": queueCapacity = try int()
+        case "jobs.max_attempts":
+            let v = try int()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            maxAttempts = v
+        case "jobs.lease_seconds":
+            let v = try double()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            leaseSeconds = v
+        case "storage.database_url":
+            guard text.isEmpty || text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+                throw LoadError.badValue(key, "a URL that is not postgres://… or postgresql://…", source: source)
+            }
+            databaseURL = text
+        case "storage.database_pool_size":
+            let v = try int()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            databasePoolSize = v
+        case "cluster.node_id":
+            guard text.isEmpty || (text.count <= 64 && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+                                   && text != "." && text != "..") else {
+                throw LoadError.badValue(key, text, source: source)
+            }
+            nodeID = text
         // member_bytes is the setting's name from before artifacts were one member.
         case "gzip.chunk_bytes", "gzip.member_bytes":
             let v = try int()
@@ -215,6 +256,16 @@ public struct Configuration: Sendable, Equatable {
     }
 
     var gzip: ParallelGzip { ParallelGzip(chunkBytes: gzipChunkBytes, level: Int32(gzipLevel), strategy: gzipStrategy) }
+
+    /// `cluster.node_id`, else the host name (a pod's name in Kubernetes: unique per node).
+    var resolvedNodeID: String {
+        if !nodeID.isEmpty { return nodeID }
+        let host = ProcessInfo.processInfo.hostName.prefix(64).map { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) ? $0 : "-" }
+        return host.isEmpty ? "node" : String(host)
+    }
+
+    /// The job store this configuration asks for.
+    var storeKind: StoreKind { databaseURL.isEmpty ? .sqlite : .postgres(url: databaseURL) }
 
     var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
 

@@ -13,7 +13,32 @@ public final class Metrics: Sendable {
     private static let durationBuckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
     private let durations = Mutex<(buckets: [Int], count: Int, sum: Double)>(([Int](repeating: 0, count: 13), 0, 0))
 
-    public init() {}
+    /// This node's `cluster.node_id`, the `node` label of the per-node series.
+    let node: String
+    private let cluster = Mutex(ClusterCounters())
+
+    private struct ClusterCounters {
+        var claims = 0
+        var claimWaitSeconds = 0.0
+        var leaseRenewals = 0
+        var leasesLost = 0
+        var requeued = 0
+        var exhausted = 0
+    }
+
+    public init(node: String = "") { self.node = node }
+
+    /// A worker here claimed a job that had waited `waited` seconds in the queue.
+    func recordClaim(waited: Double) {
+        cluster.withLock { $0.claims += 1; $0.claimWaitSeconds += waited }
+    }
+
+    func recordLeaseRenewals(_ n: Int) { cluster.withLock { $0.leaseRenewals += n } }
+    func recordLeaseLost() { cluster.withLock { $0.leasesLost += 1 } }
+    /// This node requeued `n` jobs of nodes that stopped renewing, and ended `exhausted` more.
+    func recordRequeued(_ n: Int, exhausted: Int) {
+        cluster.withLock { $0.requeued += n; $0.exhausted += exhausted }
+    }
 
     func recordRequest(route: String, method: String, status: Int) {
         requests.withLock { $0[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
@@ -37,6 +62,14 @@ public final class Metrics: Sendable {
         var acceptedConnections: Int
         var refusedConnections: Int
         var evictedConnections: Int
+        /// `sqlite` or `postgres`.
+        var store: String = "sqlite"
+    }
+
+    /// A label value in the text format: backslash, quote and newline escaped.
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     func render(_ s: Snapshot) -> String {
@@ -74,6 +107,24 @@ public final class Metrics: Sendable {
         out += "quantd_job_duration_seconds_bucket{le=\"+Inf\"} \(d.count)\n"
         out += "quantd_job_duration_seconds_sum \(d.sum)\n"
         out += "quantd_job_duration_seconds_count \(d.count)\n"
+        let c = cluster.withLock { $0 }
+        let node = "node=\"\(Self.escape(self.node))\""
+        out += "# HELP quantd_node_info The node answering, and which job store it uses.\n# TYPE quantd_node_info gauge\n"
+        out += "quantd_node_info{\(node),store=\"\(s.store)\"} 1\n"
+        out += "# HELP quantd_node_running_jobs Jobs this node runs now.\n# TYPE quantd_node_running_jobs gauge\n"
+        out += "quantd_node_running_jobs{\(node)} \(s.runningJobs)\n"
+        out += "# HELP quantd_job_claims_total Jobs this node's workers claimed from the shared queue.\n# TYPE quantd_job_claims_total counter\n"
+        out += "quantd_job_claims_total{\(node)} \(c.claims)\n"
+        out += "# HELP quantd_job_claim_wait_seconds_total Seconds the claimed jobs had waited in the queue.\n# TYPE quantd_job_claim_wait_seconds_total counter\n"
+        out += "quantd_job_claim_wait_seconds_total{\(node)} \(c.claimWaitSeconds)\n"
+        out += "# HELP quantd_job_lease_renewals_total Leases this node's heartbeat renewed.\n# TYPE quantd_job_lease_renewals_total counter\n"
+        out += "quantd_job_lease_renewals_total{\(node)} \(c.leaseRenewals)\n"
+        out += "# HELP quantd_job_leases_lost_total Jobs this node stopped because another node requeued them after their lease ran out.\n# TYPE quantd_job_leases_lost_total counter\n"
+        out += "quantd_job_leases_lost_total{\(node)} \(c.leasesLost)\n"
+        out += "# HELP quantd_jobs_requeued_total Jobs of stopped nodes this node put back in the queue.\n# TYPE quantd_jobs_requeued_total counter\n"
+        out += "quantd_jobs_requeued_total{\(node),reason=\"lease_expired\"} \(c.requeued)\n"
+        out += "# HELP quantd_jobs_abandoned_total Jobs of stopped nodes this node ended instead: out of attempts, or cancelled.\n# TYPE quantd_jobs_abandoned_total counter\n"
+        out += "quantd_jobs_abandoned_total{\(node)} \(c.exhausted)\n"
         return out
     }
 }

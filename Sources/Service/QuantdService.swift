@@ -9,26 +9,45 @@ public final class QuantdService: Sendable {
     public let config: Configuration
     private let context: ServiceContext
     private let server: HTTPServer
-    private let pool: WorkerPool
+    private let pool: any JobWorkers
     // Set once by start() and cancelled by shutdown(), both called from the owning thread.
     nonisolated(unsafe) private var retentionTimer: DispatchSourceTimer?
 
     public init(config: Configuration, logger: Logger) throws {
         self.config = config
-        let data = DataDirectory(root: config.dataDirectory)
+        let node = config.resolvedNodeID
+        let data = DataDirectory(root: config.dataDirectory, node: node)
         try data.prepare()
-        let store = try JobStore(path: data.database)
-        let metrics = Metrics()
+        let store: any JobStore
+        switch config.storeKind {
+        case .sqlite: store = try SQLiteJobStore(path: data.database)
+        case .postgres(let url):
+            do { store = try PostgresJobStore(url: url, poolSize: config.databasePoolSize) } catch {
+                throw StartupError("cannot open the job database at storage.database_url: \(error)")
+            }
+        }
+        let metrics = Metrics(node: node)
         let catalog = try DeviceCatalogFile.load(config.devicesPath)
         let packages = OpenedPackages()
         let tokens = try TokenRegistry(apiTokens: config.apiTokens, tokensPath: config.tokensPath)
         context = ServiceContext(config: config, data: data, store: store, metrics: metrics, logger: logger,
                                  openapiDocument: try Self.loadOpenAPI(config.openapiPath), catalog: catalog, packages: packages, tokens: tokens)
-        let runner = JobRunner(store: store, data: data, catalog: catalog, packages: packages,
+        let runner = JobRunner(store: store, node: node, data: data, catalog: catalog, packages: packages,
                                gzip: config.gzip, executionThreads: ModelEvaluation.threads(workers: config.resolvedWorkers),
                                metrics: metrics, logger: logger)
-        pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
-            runner.run(id, flag: flag)
+        if let shared = store as? PostgresJobStore {
+            let claiming = ClaimingWorkerPool(
+                store: shared,
+                settings: .init(node: node, workers: config.resolvedWorkers, leaseSeconds: config.leaseSeconds,
+                                policy: AttemptPolicy(maxAttempts: config.maxAttempts)),
+                metrics: metrics, logger: logger) { job, flag in runner.execute(job, flag: flag) }
+            shared.startListening(queued: { [weak claiming] in claiming?.wake() },
+                                  cancel: { [weak claiming] id in _ = claiming?.cancel(id) })
+            pool = claiming
+        } else {
+            pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
+                runner.run(id, flag: flag)
+            }
         }
         server = HTTPServer(configuration: config.httpConfiguration, responder: APIResponder(service: context),
                             tls: try Self.loadTLS(config))
@@ -70,20 +89,43 @@ public final class QuantdService: Sendable {
         try server.start()
         scheduleRetention()
         context.logger.info("quantd listening", metadata: [
-            "address": "\(url)", "data_dir": "\(config.dataDirectory)",
+            "address": "\(url)", "data_dir": "\(config.dataDirectory)", "node": "\(context.data.node)",
+            "store": "\(config.storeKind.name)",
             "workers": "\(config.resolvedWorkers)", "recovered_jobs": "\(recovered)",
         ])
     }
 
-    /// Jobs that were queued or running when the process last stopped (even by kill -9) run
-    /// again; their partial files died with tmp/.
+    /// Jobs that were running here when the process last stopped (even by kill -9) run again,
+    /// unless they are out of attempts; their partial files died with tmp/<node>/. On the
+    /// embedded store the queued ones go back in the local queue; in a cluster they wait in the
+    /// database for any node, and other nodes' jobs are theirs (or the lease sweep's).
     private func recoverJobs() throws -> Int {
+        let policy = AttemptPolicy(maxAttempts: config.maxAttempts)
+        if let shared = context.store as? PostgresJobStore {
+            let outcome = try shared.requeueAbandoned(node: context.data.node, policy: policy)
+            return outcome.queued.count + outcome.finished.count
+        }
+        guard let local = pool as? WorkerPool else { return 0 }
         let pending = try context.store.jobs(withStatus: [.queued, .running])
         for job in pending {
             if job.status == .running {
-                try context.store.update(job.id) { $0.status = .queued; $0.progress = 0; $0.startedAt = nil }
+                let retried = try context.store.update(job.id) { job in
+                    if job.cancelRequested {
+                        job.status = .cancelled
+                        job.finishedAt = Date()
+                    } else if policy.retries(afterAttempts: job.attempts) {
+                        job.status = .queued
+                        job.progress = 0
+                        job.startedAt = nil
+                    } else {
+                        job.status = .failed
+                        job.finishedAt = Date()
+                        job.error = policy.exhaustedMessage
+                    }
+                }
+                guard retried?.status == .queued else { continue }
             }
-            try? pool.enqueue(job.id, force: true)
+            try? local.enqueue(job.id, force: true)
         }
         return pending.count
     }
@@ -97,6 +139,7 @@ public final class QuantdService: Sendable {
         retentionTimer?.cancel()
         server.shutdown(gracePeriod: config.shutdownGracePeriod)
         pool.stop(timeout: config.shutdownGracePeriod)
+        (context.store as? PostgresJobStore)?.stopListening()
         context.logger.info("stopped")
     }
 
@@ -107,9 +150,11 @@ public final class QuantdService: Sendable {
         let context = self.context
         timer.schedule(deadline: .now() + 1, repeating: config.retentionSweepSeconds)
         timer.setEventHandler {
-            let retention = Retention(context: context)
-            if hours > 0 { retention.sweep(olderThan: Date().addingTimeInterval(-hours * 3600)) }
-            if datasetHours > 0 { retention.sweepDatasets(unusedSince: Date().addingTimeInterval(-datasetHours * 3600)) }
+            Retention(context: context).sweepOnOneNode {
+                let retention = Retention(context: context)
+                if hours > 0 { retention.sweep(olderThan: Date().addingTimeInterval(-hours * 3600)) }
+                if datasetHours > 0 { retention.sweepDatasets(unusedSince: Date().addingTimeInterval(-datasetHours * 3600)) }
+            }
         }
         timer.resume()
         retentionTimer = timer
@@ -131,6 +176,19 @@ public final class QuantdService: Sendable {
 struct Retention {
     let context: ServiceContext
 
+    /// Runs `sweep` unless another node of the cluster is sweeping (an advisory lock); the
+    /// embedded store has one node, which always sweeps.
+    func sweepOnOneNode(_ sweep: () -> Void) {
+        guard let shared = context.store as? PostgresJobStore else { return sweep() }
+        do {
+            if try !shared.ifHoldingLock(PostgresSchema.retentionLock, sweep) {
+                context.logger.debug("retention sweep skipped: another node is sweeping")
+            }
+        } catch {
+            context.logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
     func sweep(olderThan cutoff: Date) {
         do {
             for job in try context.store.finishedJobs(before: cutoff) {
@@ -138,13 +196,15 @@ struct Retention {
                 try? FileManager.default.removeItem(atPath: context.data.report(job: job.id))
                 try context.store.update(job.id) { $0.expired = true }
             }
-            // Re-read and delete under the storage lock: an upload or a job may just have used one.
+            // Under the storage lock (this node's uploads) and by a conditional delete (any
+            // node's jobs): a model an upload or a job just used stays, file and row.
             try context.storage.withLock { _ in
                 for model in try context.store.unusedModels(before: cutoff) {
-                    try context.store.deleteModel(model.id)
+                    guard try context.store.deleteModel(model.id, unusedSince: cutoff) else { continue }
                     try? FileManager.default.removeItem(atPath: context.data.model(model.id))
                 }
             }
+            try context.store.expireIdempotencyKeys(before: cutoff)
         } catch {
             context.logger.error("retention sweep failed", metadata: ["error": "\(error)"])
         }

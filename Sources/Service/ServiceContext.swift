@@ -9,14 +9,14 @@ import Synchronization
 final class ServiceContext: Sendable {
     let config: Configuration
     let data: DataDirectory
-    let store: JobStore
+    let store: any JobStore
     let metrics: Metrics
     let logger: Logger
     let openapiDocument: [UInt8]
     let catalog: DeviceCatalog
     let packages: OpenedPackages
     let tokens: TokenRegistry
-    private let poolBox = Mutex<WorkerPool?>(nil)
+    private let poolBox = Mutex<(any JobWorkers)?>(nil)
     private let serverStatistics = Mutex<HTTPServerStatistics?>(nil)
     private let draining = Atomic(false)
     private let jsonCache = Mutex<[String: (revision: Int, bytes: [UInt8])]>([:])
@@ -24,7 +24,7 @@ final class ServiceContext: Sendable {
     /// retention), so a sweep can never delete a model an answered request relies on.
     let storage = Mutex(())
 
-    init(config: Configuration, data: DataDirectory, store: JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8],
+    init(config: Configuration, data: DataDirectory, store: any JobStore, metrics: Metrics, logger: Logger, openapiDocument: [UInt8],
          catalog: DeviceCatalog, packages: OpenedPackages, tokens: TokenRegistry) {
         self.config = config
         self.data = data
@@ -37,12 +37,12 @@ final class ServiceContext: Sendable {
         self.tokens = tokens
     }
 
-    var pool: WorkerPool {
+    var pool: any JobWorkers {
         guard let pool = poolBox.withLock({ $0 }) else { preconditionFailure("worker pool used before start") }
         return pool
     }
 
-    func attach(pool: WorkerPool) { poolBox.withLock { $0 = pool } }
+    func attach(pool: any JobWorkers) { poolBox.withLock { $0 = pool } }
     func attach(statistics: HTTPServerStatistics) { serverStatistics.withLock { $0 = statistics } }
     func startDraining() { draining.store(true, ordering: .relaxed) }
 
@@ -57,9 +57,12 @@ final class ServiceContext: Sendable {
         return job
     }
 
+    /// Queues a job, or with an `idempotency` key already used for the same request, returns
+    /// that request's job (`replayed`) and queues nothing.
     func submit(modelID: String, tenant: String, config: CompressionPipeline, preset: String?, minimumDeploymentTarget: String?,
                 onnxFormat: ONNXWeightForm? = nil, evaluationDatasetID: String? = nil,
-                activations: ActivationQuantizationRequest? = nil) throws -> Job {
+                activations: ActivationQuantizationRequest? = nil, idempotency: IdempotencyKey? = nil) throws -> (job: Job, replayed: Bool) {
+        if let idempotency, let replayed = try replay(idempotency) { return (replayed, true) }
         let configJSON = try JSONSerialization.data(withJSONObject: config.value, options: [.sortedKeys])
         func json(_ object: Any) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
@@ -75,18 +78,33 @@ final class ServiceContext: Sendable {
         guard pool.queueDepth < self.config.queueCapacity else { throw Problem.queueFull(capacity: self.config.queueCapacity) }
         try checkQueueQuota(tenant: tenant)
         try checkStorageQuota(tenant: tenant, adding: 0)
-        try storage.withLock { _ in
+        let earlier = try storage.withLock { _ -> IdempotencyRecord? in
             guard try store.touchModel(modelID) else {
                 throw Problem.notFound("model \(modelID) does not exist (or retention just removed it); upload it again")
             }
-            try store.insert(job)
+            return try store.insert(job, idempotency: idempotency)
+        }
+        // The same key arrived concurrently (a retry racing its original, another node).
+        if let earlier, let idempotency {
+            let id = try earlier.replay(of: idempotency)
+            guard let replayed = try store.job(id) else { throw Problem.gone("job \(id) of this Idempotency-Key no longer exists") }
+            return (replayed, true)
         }
         do {
-            try pool.enqueue(job.id)
+            try pool.submitted(job.id)
         } catch {
             _ = try? store.update(job.id) { $0.status = .cancelled; $0.error = "the queue was full"; $0.finishedAt = Date() }
             throw Problem.queueFull(capacity: self.config.queueCapacity)
         }
+        return (job, false)
+    }
+
+    /// The job an earlier request with the same key made; nil when the key is new; a 422 when
+    /// the key came with a different request.
+    func replay(_ key: IdempotencyKey) throws -> Job? {
+        guard let earlier = try store.idempotencyRecord(key) else { return nil }
+        let id = try earlier.replay(of: key)
+        guard let job = try store.job(id) else { throw Problem.gone("job \(id) of this Idempotency-Key no longer exists") }
         return job
     }
 
@@ -109,16 +127,17 @@ final class ServiceContext: Sendable {
 
     func cancel(_ job: Job) throws -> Job {
         _ = pool.cancel(job.id)
-        // A running job notices its flag and marks itself cancelled; a queued one is done now.
-        if job.status == .queued {
-            return try store.update(job.id) { j in
-                if j.status == .queued {
-                    j.status = .cancelled
-                    j.finishedAt = Date()
-                }
-            } ?? job
-        }
-        return job
+        // A queued job is done now. A running one notices its flag and marks itself cancelled;
+        // on another node of a cluster, the request reaches it by NOTIFY and by its heartbeat.
+        return try store.update(job.id) { j in
+            switch j.status {
+            case .queued:
+                j.status = .cancelled
+                j.finishedAt = Date()
+            case .running: j.cancelRequested = true
+            case .succeeded, .failed, .cancelled: break
+            }
+        } ?? job
     }
 
     /// The job resource as JSON, cached per revision: polling is the hottest path.
@@ -126,7 +145,7 @@ final class ServiceContext: Sendable {
         if let hit = jsonCache.withLock({ $0[job.id] }), hit.revision == job.revision { return hit.bytes }
         var object: [String: Any] = [
             "id": job.id, "model_id": job.modelId, "status": job.status.rawValue, "progress": job.progress,
-            "created_at": Timestamp.string(job.createdAt), "attempts": job.attempts,
+            "created_at": Timestamp.string(job.createdAt), "attempts": job.attempts, "node": job.node ?? NSNull(),
             "preset": job.preset ?? NSNull(), "error": job.error ?? NSNull(),
             "minimum_deployment_target": job.minimumDeploymentTarget ?? NSNull(),
             "onnx_format": job.onnxFormat ?? NSNull(),
@@ -158,6 +177,10 @@ final class ServiceContext: Sendable {
         var problems: [String] = []
         if draining.load(ordering: .relaxed) { problems.append("the server is shutting down") }
         if (try? store.countsByStatus()) == nil { problems.append("the job database is not readable") }
+        if let shared = store as? PostgresJobStore, !shared.isListening {
+            problems.append("the job database's notifications are not being received")
+        }
+        if !data.isWritable() { problems.append("the data directory \(data.root) is not writable") }
         if poolBox.withLock({ $0 }) == nil { problems.append("the worker pool has not started") }
         return problems
     }
@@ -172,7 +195,8 @@ final class ServiceContext: Sendable {
             openConnections: stats?.openConnections.load(ordering: .relaxed) ?? 0,
             acceptedConnections: stats?.acceptedConnections.load(ordering: .relaxed) ?? 0,
             refusedConnections: stats?.refusedConnections.load(ordering: .relaxed) ?? 0,
-            evictedConnections: stats?.evictedConnections.load(ordering: .relaxed) ?? 0))
+            evictedConnections: stats?.evictedConnections.load(ordering: .relaxed) ?? 0,
+            store: config.storeKind.name))
     }
 }
 

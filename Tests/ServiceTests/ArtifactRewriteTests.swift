@@ -35,7 +35,7 @@ import Testing
         let scratch = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try Data(try Self.severalMembers(model, piece: 1 << 20, in: scratch)).write(to: URL(fileURLWithPath: path))
-        try JobStore(path: dataDirectory + "/quantd.sqlite").update(jobID) { $0.artifactEncoding = .gzipMembers }
+        try SQLiteJobStore(path: dataDirectory + "/quantd.sqlite").update(jobID) { $0.artifactEncoding = .gzipMembers }
 
         let server = try TestServer { $0.dataDirectory = dataDirectory }
         defer { server.stop() }
@@ -81,7 +81,7 @@ import Testing
             }
         }
         try queue.close()
-        let store = try JobStore(path: path)
+        let store = try SQLiteJobStore(path: path)
         #expect(try store.job("job_done")?.artifactEncoding == .gzipMembers)
         #expect(try store.job("job_waiting")?.artifactEncoding == nil)
         #expect(try store.job("job_failed")?.artifactEncoding == nil)

@@ -191,7 +191,7 @@ struct DatasetTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = DataDirectory(root: root)
         try data.prepare()
-        let store = try JobStore(path: data.database)
+        let store = try SQLiteJobStore(path: data.database)
         let context = ServiceContext(config: Configuration(), data: data, store: store, metrics: Metrics(),
                                      logger: Logger(label: "test"), openapiDocument: [], catalog: try DeviceCatalogFile.load(""),
                                      packages: OpenedPackages(), tokens: try TokenRegistry(apiTokens: [], tokensPath: ""))
@@ -219,7 +219,7 @@ struct DatasetTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let path = root + "/quantd.sqlite"
         let pool = try DatabasePool(path: path)
-        try JobStore.migrator.migrate(pool, upTo: "v5: onnx_format")
+        try SQLiteJobStore.migrator.migrate(pool, upTo: "v5: onnx_format")
         let model = StoredModel(id: "m", format: "safetensors", bytes: 10, tensorCount: 1, parameterCount: 4, createdAt: Date(), lastUsedAt: Date())
         try pool.write { db in
             try model.insert(db)
@@ -232,7 +232,7 @@ struct DatasetTests {
         }
         try pool.close()
 
-        let store = try JobStore(path: path)
+        let store = try SQLiteJobStore(path: path)
         #expect(try store.model("m", ownedBy: "default")?.bytes == 10)
         #expect(try store.job("job_v5")?.status == .succeeded)
         // v7 added the evaluation column, empty for jobs from before.
@@ -252,7 +252,7 @@ struct DatasetTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = DataDirectory(root: root)
         try data.prepare()
-        let store = try JobStore(path: data.database)
+        let store = try SQLiteJobStore(path: data.database)
         let context = ServiceContext(config: Configuration(), data: data, store: store, metrics: Metrics(),
                                      logger: Logger(label: "test"), openapiDocument: [], catalog: try DeviceCatalogFile.load(""),
                                      packages: OpenedPackages(), tokens: try TokenRegistry(apiTokens: [], tokensPath: ""))

@@ -63,7 +63,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("watchers-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try JobStore(path: dir.appendingPathComponent("quantd.sqlite").path)
+        let store = try SQLiteJobStore(path: dir.appendingPathComponent("quantd.sqlite").path)
         try store.insert(JobStoreTests.job("job_a"))
         let calls = Calls()
         _ = store.watchers.watch("job_a", seconds: 60) { calls.record() }

@@ -9,7 +9,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = DataDirectory(root: root)
         try data.prepare()
-        let store = try JobStore(path: data.database)
+        let store = try SQLiteJobStore(path: data.database)
         let context = ServiceContext(config: Configuration(), data: data, store: store, metrics: Metrics(),
                                      logger: Logger(label: "test"), openapiDocument: [], catalog: try DeviceCatalogFile.load(""),
                                      packages: OpenedPackages(), tokens: try TokenRegistry(apiTokens: [], tokensPath: ""))

@@ -109,7 +109,8 @@ extension QuantdEndpoint {
     }
 
     var modelsDirectory: String { dataDirectory + "/models" }
-    var tmpDirectory: String { dataDirectory + "/tmp" }
+    /// This node's tmp/ folder (the default node id: the host name).
+    var tmpDirectory: String { dataDirectory + "/tmp/" + Configuration().resolvedNodeID }
 
     func files(in directory: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()

@@ -140,6 +140,10 @@ final class APIResponder: HTTPResponder {
         } catch let p as Problem {
             if case .streamed(let sink) = request.body { sink.abort() }
             return p.response
+        } catch where isDatabaseUnavailable(error) {
+            if case .streamed(let sink) = request.body { sink.abort() }
+            service.logger.warning("job database unavailable", metadata: ["route": "\(route.template)", "error": "\(error)"])
+            return Problem.databaseUnavailable().response
         } catch {
             if case .streamed(let sink) = request.body { sink.abort() }
             service.logger.error("unhandled error", metadata: ["route": "\(route.template)", "error": "\(error)"])

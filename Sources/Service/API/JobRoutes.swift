@@ -6,6 +6,16 @@ import QuantCore
 extension APIResponder {
     func createJob(_ request: HTTPRequest, tenant: String) throws -> HTTPResponse {
         let query = QueryString(request.head.query)
+        let idempotencyHeader = try IdempotencyKey.validated(request.head.headers["Idempotency-Key"])
+        var idempotency: IdempotencyKey?
+        // A JSON job is the same request when its query, content type and body are; a one-shot
+        // job when its query and model bytes are (known once the upload is in).
+        if let idempotencyHeader, case .bytes(let body) = request.body {
+            let key = IdempotencyKey(tenant: tenant, operation: .createJob, key: idempotencyHeader,
+                                     request: ["json", String(request.head.query), request.head.headers["Content-Type"] ?? ""], body: body)
+            if let job = try service.replay(key) { return jobCreated(job, replayed: true) }
+            idempotency = key
+        }
         let modelID: String
         let config: CompressionPipeline
         let preset: String?
@@ -21,6 +31,12 @@ extension APIResponder {
             let p = try Self.preset(query["preset"] ?? Self.oneShotDefaultPreset)
             let model = try ingest(request, tenant: tenant)
             (modelID, config, preset) = (model.id, p.config, p.name)
+            if let idempotencyHeader {
+                let key = IdempotencyKey(tenant: tenant, operation: .createJob, key: idempotencyHeader,
+                                         request: ["one-shot", String(request.head.query), model.id])
+                if let job = try service.replay(key) { return jobCreated(job, replayed: true) }
+                idempotency = key
+            }
         } else {
             guard case .bytes(let body) = request.body, !body.isEmpty else {
                 throw Problem.invalidRequest("send JSON {\"model_id\": …, \"config\": …} or {\"model_id\": …, \"preset\": …}")
@@ -93,11 +109,18 @@ extension APIResponder {
             try checkEvaluation(calibration, model: stored, tenant: tenant, field: "calibration.dataset_id")
         }
         // A W8A8 job measures itself: on the evaluation samples when given, else on the calibration's.
-        let job = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
-                                     minimumDeploymentTarget: targetName, onnxFormat: onnxForm,
-                                     evaluationDatasetID: datasetID ?? activations?.datasetID, activations: activations)
-        return HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"],
-                            body: .bytes(service.jobJSON(job)))
+        let (job, replayed) = try service.submit(modelID: modelID, tenant: tenant, config: config, preset: preset,
+                                                 minimumDeploymentTarget: targetName, onnxFormat: onnxForm,
+                                                 evaluationDatasetID: datasetID ?? activations?.datasetID, activations: activations,
+                                                 idempotency: idempotency)
+        return jobCreated(job, replayed: replayed)
+    }
+
+    /// 202 with the job; a replay of an `Idempotency-Key` says so in `Idempotent-Replayed`.
+    private func jobCreated(_ job: Job, replayed: Bool) -> HTTPResponse {
+        var headers: HTTPHeaders = ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"]
+        if replayed { headers.set("Idempotent-Replayed", "true") }
+        return HTTPResponse(status: 202, headers: headers, body: .bytes(service.jobJSON(job)))
     }
 
     static let jobFields: Set<String> = ["model_id", "config", "preset", "minimum_deployment_target", "onnx_format", "evaluation",

@@ -5,8 +5,23 @@ import ModelFormats
 
 extension APIResponder {
     func uploadModel(_ request: HTTPRequest, tenant: String) throws -> HTTPResponse {
-        let model = try ingest(request, tenant: tenant)
-        return json(201, modelResource(model), headers: ["Location": "/v1/models/\(model.id)"])
+        let header = try IdempotencyKey.validated(request.head.headers["Idempotency-Key"])
+        // Uploads are content-addressed, so the same bytes are the same model anyway; the key
+        // catches a pipeline that reuses one for different bytes.
+        let key = { (sha256: String) in
+            header.map { IdempotencyKey(tenant: tenant, operation: .uploadModel, key: $0, request: [sha256]) }
+        }
+        let model = try ingest(request, tenant: tenant, before: { sha256 in
+            if let key = key(sha256), let earlier = try service.store.idempotencyRecord(key) { _ = try earlier.replay(of: key) }
+        })
+        var replayed = false
+        if let key = key(model.id), let earlier = try service.store.recordIdempotency(key, resourceID: model.id) {
+            _ = try earlier.replay(of: key)
+            replayed = true
+        }
+        var headers: HTTPHeaders = ["Location": "/v1/models/\(model.id)"]
+        if replayed { headers.set("Idempotent-Replayed", "true") }
+        return json(201, modelResource(model), headers: headers)
     }
 
     func getModel(_ id: String, tenant: String) throws -> HTTPResponse {
@@ -18,8 +33,13 @@ extension APIResponder {
 
     /// Validates a streamed upload and stores it under its SHA-256, durably: the 201 is only
     /// sent once the bytes are fsynced and renamed into place.
-    func ingest(_ request: HTTPRequest, tenant: String) throws -> StoredModel {
+    /// `before` sees the upload's SHA-256 before anything is stored, and may refuse it.
+    func ingest(_ request: HTTPRequest, tenant: String, before: (String) throws -> Void = { _ in }) throws -> StoredModel {
         let sink = try receivedUpload(request, part: "model")
+        do { try before(sink.sha256) } catch {
+            sink.abort()
+            throw error
+        }
         if try service.store.model(sink.sha256, ownedBy: tenant) == nil {
             do { try service.checkStorageQuota(tenant: tenant, adding: Int64(sink.bytesWritten)) } catch {
                 sink.abort()

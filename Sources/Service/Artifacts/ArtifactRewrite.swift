@@ -9,7 +9,7 @@ import Synchronization
 /// the job row. A download already streaming the old file keeps its open file to the end.
 struct ArtifactRewrite: Sendable {
     let data: DataDirectory
-    let store: JobStore
+    let store: any JobStore
     let gzip: ParallelGzip
 
     /// One rewrite at a time, so two downloads of the same old artifact never both write it.

@@ -53,7 +53,7 @@ public struct StoredDataset: Sendable, Equatable, FetchableRecord {
         return String(decoding: try JSONEncoder().encode(columns), as: UTF8.self)
     }
 
-    private static func decodeArrays(_ text: String) throws -> DatasetSignature {
+    static func decodeArrays(_ text: String) throws -> DatasetSignature {
         let columns = try JSONDecoder().decode([ArrayColumn].self, from: Data(text.utf8))
         return DatasetSignature(arrays: try columns.map { column in
             guard let type = DatasetElementType(rawValue: column.dtype) else {

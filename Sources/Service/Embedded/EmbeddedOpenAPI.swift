@@ -145,6 +145,8 @@ paths:
         external-data files its initializers name), or a Core ML `.mlpackage` zipped (`zip -r`)
         or tarred. The format is detected from the content. Models are content-addressed: the same bytes
         give the same id. `Expect: 100-continue` is answered only after auth and size checks.
+      parameters:
+        - {$ref: "#/components/parameters/IdempotencyKey"}
       requestBody:
         required: true
         content:
@@ -162,6 +164,7 @@ paths:
           description: Stored durably (fsynced and renamed into place).
           headers:
             Location: {schema: {type: string}}
+            Idempotent-Replayed: {$ref: "#/components/headers/IdempotentReplayed"}
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Model"}
@@ -171,6 +174,7 @@ paths:
         "413": {$ref: "#/components/responses/Problem"}
         "415": {$ref: "#/components/responses/Problem"}
         "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/DatabaseUnavailable"}
         "507": {$ref: "#/components/responses/Problem"}
   /v1/models/{id}:
     get:
@@ -285,6 +289,7 @@ paths:
            description: "Evaluate a bare config document's or a one-shot job's model on this dataset (as evaluation.dataset_id); a job document's evaluation wins."}
         - {name: wait, in: query, required: false, schema: {type: number, minimum: 0, maximum: 600},
            description: "Seconds to wait for the queued job to finish before answering: 200 with the finished job, or 202 with it still queued or running. Checked before the body is read."}
+        - {$ref: "#/components/parameters/IdempotencyKey"}
       requestBody:
         required: true
         content:
@@ -319,6 +324,7 @@ paths:
           description: Queued (with `wait`, still queued or running when it ran out).
           headers:
             Location: {schema: {type: string}, description: "/v1/jobs/{id}"}
+            Idempotent-Replayed: {$ref: "#/components/headers/IdempotentReplayed"}
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Job"}
@@ -335,6 +341,7 @@ paths:
           content:
             application/problem+json:
               schema: {$ref: "#/components/schemas/Problem"}
+        "503": {$ref: "#/components/responses/DatabaseUnavailable"}
     get:
       summary: List jobs, newest first
       operationId: listJobs
@@ -369,7 +376,7 @@ paths:
         - name: wait
           in: query
           required: false
-          description: Seconds to wait for the job to finish, 0 to 600.
+          description: Seconds to wait for the job to finish, 0 to 600. In a cluster the answer comes the moment it finishes on any node.
           schema: {type: number, minimum: 0, maximum: 600}
       responses:
         "200":
@@ -380,6 +387,7 @@ paths:
         "400": {$ref: "#/components/responses/Problem"}
         "401": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/DatabaseUnavailable"}
     delete:
       summary: Cancel a queued or running job
       operationId: cancelJob
@@ -481,9 +489,31 @@ paths:
         "409": {$ref: "#/components/responses/Problem"}
         "410": {$ref: "#/components/responses/Problem"}
 components:
+  parameters:
+    IdempotencyKey:
+      name: Idempotency-Key
+      in: header
+      required: false
+      description: |
+        Makes a retry safe: the same key with the same request answers with what the first
+        request made (across retries and nodes, with `Idempotent-Replayed: true`) and queues or
+        stores nothing more; the same key with a different request is a 422
+        (`idempotency-key-reused`). Keys are per tenant and kept for `storage.retention_hours`.
+      schema: {type: string, pattern: "^[\\x21-\\x7e]{1,255}$"}
+  headers:
+    IdempotentReplayed:
+      description: "`true` when the answer replays an earlier request with the same Idempotency-Key."
+      schema: {type: string, enum: ["true"]}
   securitySchemes:
     bearer: {type: http, scheme: bearer}
   responses:
+    DatabaseUnavailable:
+      description: The job database (PostgreSQL, in a cluster) cannot be reached right now; nothing was changed. Retry after `Retry-After` seconds.
+      headers:
+        Retry-After: {schema: {type: integer}}
+      content:
+        application/problem+json:
+          schema: {$ref: "#/components/schemas/Problem"}
     Problem:
       description: An RFC 9457 problem.
       content:
@@ -768,7 +798,8 @@ components:
         started_at: {type: [string, "null"], format: date-time}
         finished_at: {type: [string, "null"], format: date-time}
         error: {type: [string, "null"]}
-        attempts: {type: integer}
+        attempts: {type: integer, description: "How many times a worker started it: more than 1 after a node died under it (see jobs.max_attempts)."}
+        node: {type: [string, "null"], description: "The node (cluster.node_id) running it, or that ran it last."}
         expired: {type: boolean, description: "Retention removed the artifact and report."}
         artifact_bytes: {type: [integer, "null"]}
         links:

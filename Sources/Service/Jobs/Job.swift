@@ -7,7 +7,7 @@ public enum JobStatus: String, Codable, Sendable, CaseIterable {
     var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
 }
 
-/// One compression job as stored in SQLite.
+/// One compression job as the store keeps it.
 public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "jobs"
 
@@ -46,6 +46,13 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var expired: Bool
     /// Bumped on every change; lets readers cache encodings.
     public var revision: Int
+    /// The node (`cluster.node_id`) running it, or that ran it last.
+    public var node: String? = nil
+    /// Until when the node running it holds it; a shared store requeues it after that unless the
+    /// node's heartbeat renews it first.
+    public var leaseExpiresAt: Date? = nil
+    /// A user cancelled it while it ran; the node running it stops it.
+    public var cancelRequested: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, tenant, status, progress, config, preset, error, attempts, expired, revision
@@ -54,6 +61,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case minimumDeploymentTarget = "minimum_deployment_target", onnxFormat = "onnx_format"
         case artifactEncoding = "artifact_encoding", evaluationDatasetId = "evaluation_dataset_id"
         case activationConfig = "activation_config", calibration
+        case node, leaseExpiresAt = "lease_expires_at", cancelRequested = "cancel_requested"
     }
 }
 

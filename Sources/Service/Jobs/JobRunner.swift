@@ -8,10 +8,13 @@ import ModelFormats
 import QuantCore
 
 /// Runs one job on a worker thread: model → compressed model → gzip artifact + report, each
-/// written to tmp/ and renamed into place, then the job row marked succeeded. A crash at any
-/// point leaves the job queued or running, so it runs again after restart.
+/// written to this node's tmp/ and renamed into place, then the job row marked succeeded. A
+/// crash at any point leaves the job queued or running, so it runs again after restart (or,
+/// in a cluster, on another node once its lease expires).
 struct JobRunner: Sendable {
-    let store: JobStore
+    let store: any JobStore
+    /// This node's `cluster.node_id`: the job rows it writes are the ones it holds.
+    let node: String
     let data: DataDirectory
     let catalog: DeviceCatalog
     let packages: OpenedPackages
@@ -21,15 +24,24 @@ struct JobRunner: Sendable {
     let metrics: Metrics
     let logger: Logger
 
+    /// Starts a job the local queue handed over, then runs it.
     func run(_ id: String, flag: CancellationFlag) {
         // Only a job still queued starts: a cancel may have landed since it was dequeued.
+        let node = self.node
         guard !flag.isStopped, let job = try? store.update(id, { job in
             guard job.status == .queued else { return }
             job.status = .running
             job.startedAt = Date()
             job.attempts += 1
             job.progress = 0
-        }), job.status == .running else { return }
+            job.node = node
+        }), job.status == .running, job.node == node else { return }
+        execute(job, flag: flag)
+    }
+
+    /// Runs a job this node started or claimed (status running, `node` this node).
+    func execute(_ job: Job, flag: CancellationFlag) {
+        let id = job.id
         let started = Date()
         let tmpGzip = data.temporary("\(id).gz")
         let tmpReport = data.temporary("\(id).report.json")
@@ -43,7 +55,7 @@ struct JobRunner: Sendable {
             try Self.writeDurably(try encoder.encode(report), to: tmpReport)
             try DataDirectory.commit(tmpReport, to: data.report(job: id))
             try DataDirectory.commit(tmpGzip, to: data.artifact(job: id))
-            try store.update(id) { job in
+            try finalWrite(id) { job in
                 job.status = .succeeded
                 job.progress = 1
                 job.finishedAt = Date()
@@ -63,27 +75,51 @@ struct JobRunner: Sendable {
         let stopped = error is CancellationError ? flag.stopReason : nil
         switch stopped {
         case .shutdown:
-            _ = try? store.update(id) { job in
+            try? finalWrite(id) { job in
                 job.status = .queued
                 job.progress = 0
                 job.startedAt = nil
+                job.leaseExpiresAt = nil
             }
             logger.info("job requeued for after restart", metadata: ["job": "\(id)"])
+        case .leaseLost:
+            // Another node requeued it (this one stalled past its lease): the row is not ours.
+            logger.warning("job stopped: its lease was lost to another node", metadata: ["job": "\(id)"])
         case .cancelled:
-            _ = try? store.update(id) { job in
+            try? finalWrite(id) { job in
                 job.status = .cancelled
                 job.finishedAt = Date()
             }
             logger.info("job cancelled", metadata: ["job": "\(id)"])
         case nil:
             let message = Self.message(for: error)
-            _ = try? store.update(id) { job in
+            try? finalWrite(id) { job in
                 job.status = .failed
                 job.finishedAt = Date()
                 job.error = message
             }
             metrics.recordJobDuration(Date().timeIntervalSince(started))
             logger.warning("job failed", metadata: ["job": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// Writes a job's outcome if this node still holds it, retrying while the database is
+    /// unreachable (a restart, a failover) for up to a minute: an outcome written late beats a
+    /// job run twice.
+    private func finalWrite(_ id: String, _ change: @escaping @Sendable (inout Job) -> Void) throws {
+        let node = self.node
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            do {
+                try store.update(id) { job in
+                    guard job.status == .running, job.node == node else { return }
+                    change(&job)
+                }
+                return
+            } catch where Date() < deadline && isDatabaseUnavailable(error) {
+                logger.warning("job outcome not written yet; retrying", metadata: ["job": "\(id)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.5)
+            }
         }
     }
 
@@ -129,9 +165,13 @@ struct JobRunner: Sendable {
         // first half of the job and running the models the second.
         let compressionShare = job.evaluationDatasetId == nil ? 1.0 : 0.5
         let calibrationShare = activations == nil ? 0 : compressionShare / 2
+        let node = self.node
         let progress = { (p: Double) in
             if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
-                _ = try? store.update(job.id) { $0.progress = min(p, 0.99) }
+                _ = try? store.update(job.id) { job in
+                    guard job.status == .running, job.node == node else { return }
+                    job.progress = min(p, 0.99)
+                }
             }
         }
         let original = try format.adapter(path: modelPath, packages: packages, modelID: job.modelId)

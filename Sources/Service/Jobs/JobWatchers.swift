@@ -51,6 +51,9 @@ final class JobWatchers: Sendable {
         fired.values.forEach { $0.values.forEach { $0.fire() } }
     }
 
+    /// The jobs someone is waiting for.
+    var watchedIDs: [String] { waiting.withLock { Array($0.keys) } }
+
     /// How many requests are waiting (for tests and metrics).
     var count: Int { waiting.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 

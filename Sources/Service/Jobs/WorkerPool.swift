@@ -7,6 +7,25 @@ public enum StopReason: Sendable, Equatable {
     case cancelled
     /// The server is shutting down: it goes back to `queued` and runs after restart.
     case shutdown
+    /// Its lease ran out and another node requeued it: this node lets go without writing.
+    case leaseLost
+}
+
+/// The workers of one node, fed either from its own queue (`WorkerPool`, the embedded store)
+/// or by claiming from a database all nodes share (`ClaimingWorkerPool`).
+protocol JobWorkers: Sendable {
+    func start()
+    /// A job was stored as queued: the local pool queues it, a cluster's workers wake to claim it.
+    func submitted(_ id: String) throws(WorkerPool.EnqueueError)
+    /// Removes a queued job or stops a running one here; false if this node does not have it.
+    func cancel(_ id: String) -> Bool
+    /// Jobs waiting for a worker (in a cluster: on every node).
+    var queueDepth: Int { get }
+    /// Jobs this node runs now.
+    var runningCount: Int { get }
+    /// Stops taking jobs, asks running ones to stop (they go back to queued), and waits up to
+    /// `timeout` seconds for the workers to return.
+    func stop(timeout: Double)
 }
 
 /// Polled by a running job between units of work.
@@ -23,8 +42,8 @@ public final class CancellationFlag: Sendable {
     }
 }
 
-/// A bounded FIFO of job ids served by a fixed set of worker threads.
-public final class WorkerPool: Sendable {
+/// A bounded FIFO of job ids served by a fixed set of worker threads: one node on its own store.
+public final class WorkerPool: JobWorkers, Sendable {
     public typealias Work = @Sendable (_ jobID: String, _ flag: CancellationFlag) -> Void
 
     private struct State {
@@ -80,7 +99,8 @@ public final class WorkerPool: Sendable {
         available.signal()
     }
 
-    /// Removes a queued job or stops a running one. False if the pool does not have it.
+    func submitted(_ id: String) throws(EnqueueError) { try enqueue(id) }
+
     public func cancel(_ id: String) -> Bool {
         state.withLock { s in
             if let flag = s.running[id] {
@@ -98,8 +118,6 @@ public final class WorkerPool: Sendable {
     public var queueDepth: Int { state.withLock { $0.queue.count - $0.head } }
     public var runningCount: Int { state.withLock { $0.running.count } }
 
-    /// Stops taking jobs, asks running ones to stop (they go back to queued), and waits
-    /// up to `timeout` seconds for the workers to return.
     public func stop(timeout: Double) {
         state.withLock { s in
             s.stopping = true

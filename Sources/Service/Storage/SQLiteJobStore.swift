@@ -2,16 +2,16 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// SQLite persistence for models, datasets and jobs (a real file under the data dir, WAL mode), with a
+/// The embedded store of one node: a real SQLite file under the data dir (WAL mode), with a
 /// write-through cache so polling a job never touches the database.
-public final class JobStore: Sendable {
+final class SQLiteJobStore: JobStore, Sendable {
     private let db: DatabasePool
     private let cache = Mutex<[String: Job]>([:])
     /// Requests long-polling for a job to finish; fired on every write that finishes one.
     let watchers = JobWatchers()
     private static let cacheLimit = 20_000
 
-    public init(path: String) throws {
+    init(path: String) throws {
         var config = GRDB.Configuration()
         config.busyMode = .timeout(10)
         db = try DatabasePool(path: path, configuration: config)
@@ -106,15 +106,29 @@ public final class JobStore: Sendable {
                 t.add(column: "calibration", .text)
             }
         }
+        m.registerMigration("v9: leases and idempotency keys") { db in
+            try db.alter(table: "jobs") { t in
+                t.add(column: "node", .text)
+                t.add(column: "lease_expires_at", .datetime)
+                t.add(column: "cancel_requested", .boolean).notNull().defaults(to: false)
+            }
+            try db.create(table: "idempotency_keys") { t in
+                t.column("tenant", .text).notNull()
+                t.column("operation", .text).notNull()
+                t.column("key", .text).notNull()
+                t.column("fingerprint", .text).notNull()
+                t.column("resource_id", .text).notNull()
+                t.column("created_at", .datetime).notNull().indexed()
+                t.primaryKey(["tenant", "operation", "key"])
+            }
+        }
         return m
     }
 
     // MARK: Models
 
-    /// Inserts the model, or refreshes `last_used_at` if the same bytes were stored before, and
-    /// makes `tenant` one of its owners.
     @discardableResult
-    public func upsertModel(_ model: StoredModel, tenant: String) throws -> StoredModel {
+    func upsertModel(_ model: StoredModel, tenant: String) throws -> StoredModel {
         try db.write { db in
             var stored = model
             if var existing = try StoredModel.fetchOne(db, key: model.id) {
@@ -129,8 +143,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// The model if `tenant` uploaded it; nil otherwise, as if it did not exist.
-    public func model(_ id: String, ownedBy tenant: String) throws -> StoredModel? {
+    func model(_ id: String, ownedBy tenant: String) throws -> StoredModel? {
         try db.read { db in
             try StoredModel.fetchOne(db, sql: """
                 SELECT models.* FROM models JOIN model_owners ON model_owners.model_id = models.id
@@ -139,17 +152,17 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Jobs of `tenant` waiting for a worker.
-    public func queuedJobCount(tenant: String) throws -> Int {
+    func queuedJobCount(tenant: String?) throws -> Int {
         try db.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND status = ?",
-                             arguments: [tenant, JobStatus.queued.rawValue]) ?? 0
+            guard let tenant else {
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE status = ?", arguments: [JobStatus.queued.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE tenant = ? AND status = ?",
+                                    arguments: [tenant, JobStatus.queued.rawValue]) ?? 0
         }
     }
 
-    /// What `tenant` keeps on disk: its models and datasets (each counted in full, though
-    /// shared bytes are stored once) and its unexpired artifacts.
-    public func storedBytes(tenant: String) throws -> Int64 {
+    func storedBytes(tenant: String) throws -> Int64 {
         try db.read { db in
             let models = try Int64.fetchOne(db, sql: """
                 SELECT COALESCE(SUM(models.bytes), 0) FROM models JOIN model_owners ON model_owners.model_id = models.id
@@ -166,15 +179,14 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Marks the model as used now; false if it no longer exists.
-    public func touchModel(_ id: String, at date: Date = Date()) throws -> Bool {
+    func touchModel(_ id: String, at date: Date) throws -> Bool {
         try db.write { db in
             try db.execute(sql: "UPDATE models SET last_used_at = ? WHERE id = ?", arguments: [date, id])
             return db.changesCount > 0
         }
     }
 
-    public func model(_ id: String) throws -> StoredModel? {
+    func model(_ id: String) throws -> StoredModel? {
         try db.read { try StoredModel.fetchOne($0, key: id) }
     }
 
@@ -185,10 +197,8 @@ public final class JobStore: Sendable {
         FROM datasets JOIN dataset_owners ON dataset_owners.dataset_id = datasets.id
         """
 
-    /// Stores the dataset's row unless the same bytes are stored already, and makes `tenant`
-    /// an owner of it, or refreshes its `last_used_at` if it was one.
     @discardableResult
-    public func upsertDataset(_ dataset: StoredDataset, tenant: String) throws -> StoredDataset {
+    func upsertDataset(_ dataset: StoredDataset, tenant: String) throws -> StoredDataset {
         try db.write { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO datasets (id, format, bytes, sample_count, arrays) VALUES (?, ?, ?, ?, ?)
@@ -203,15 +213,13 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// The dataset if `tenant` owns it; nil otherwise, as if it did not exist.
-    public func dataset(_ id: String, ownedBy tenant: String) throws -> StoredDataset? {
+    func dataset(_ id: String, ownedBy tenant: String) throws -> StoredDataset? {
         try db.read { db in
             try StoredDataset.fetchOne(db, sql: Self.ownedDatasetSelect + " WHERE datasets.id = ? AND dataset_owners.tenant = ?",
                                        arguments: [id, tenant])
         }
     }
 
-    /// `tenant`'s datasets, newest upload first; `before` is the last page's last `sequence`.
     func datasets(ownedBy tenant: String, before: Int64?, limit: Int) throws -> [StoredDataset] {
         try db.read { db in
             try StoredDataset.fetchAll(db, sql: Self.ownedDatasetSelect + """
@@ -220,9 +228,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Marks `tenant`'s dataset as used now (its retention counts from here); false if the
-    /// tenant does not own it.
-    public func touchDataset(_ id: String, tenant: String, at date: Date = Date()) throws -> Bool {
+    func touchDataset(_ id: String, tenant: String, at date: Date) throws -> Bool {
         try db.write { db in
             try db.execute(sql: "UPDATE dataset_owners SET last_used_at = ? WHERE dataset_id = ? AND tenant = ?",
                            arguments: [date, id, tenant])
@@ -230,8 +236,6 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Ends `tenant`'s ownership; `nil` if it owned no such dataset, otherwise whether no owner
-    /// remains (the row is then gone, and the caller removes the file).
     func removeDatasetOwner(_ id: String, tenant: String) throws -> Bool? {
         try db.write { db in
             try db.execute(sql: "DELETE FROM dataset_owners WHERE dataset_id = ? AND tenant = ?", arguments: [id, tenant])
@@ -240,8 +244,6 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Ends every ownership unused since `cutoff`; returns the datasets no owner remains for
-    /// (their rows are gone, and the caller removes the files).
     func expireDatasets(unusedSince cutoff: Date) throws -> [String] {
         try db.write { db in
             try db.execute(sql: "DELETE FROM dataset_owners WHERE last_used_at < ?", arguments: [cutoff])
@@ -259,21 +261,28 @@ public final class JobStore: Sendable {
 
     // MARK: Jobs
 
-    public func insert(_ job: Job) throws {
-        try db.write { try job.insert($0) }
-        remember(job)
+    func insert(_ job: Job, idempotency: IdempotencyKey?) throws -> IdempotencyRecord? {
+        let earlier = try db.write { db -> IdempotencyRecord? in
+            if let idempotency {
+                if let earlier = try Self.idempotencyRecord(idempotency, db) { return earlier }
+                try Self.insertKey(idempotency, resourceID: job.id, db)
+            }
+            try job.insert(db)
+            return nil
+        }
+        if earlier == nil { remember(job) }
+        return earlier
     }
 
-    public func job(_ id: String) throws -> Job? {
+    func job(_ id: String) throws -> Job? {
         if let hit = cache.withLock({ $0[id] }) { return hit }
         guard let job = try db.read({ try Job.fetchOne($0, key: id) }) else { return nil }
         remember(job)
         return job
     }
 
-    /// Applies `change` atomically; returns the job after it, or nil if there is no such job.
     @discardableResult
-    public func update(_ id: String, _ change: @Sendable (inout Job) throws -> Void) throws -> Job? {
+    func update(_ id: String, _ change: @Sendable (inout Job) throws -> Void) throws -> Job? {
         let job = try db.write { db -> Job? in
             guard var job = try Job.fetchOne(db, key: id) else { return nil }
             try change(&job)
@@ -288,8 +297,7 @@ public final class JobStore: Sendable {
         return job
     }
 
-    /// `tenant`'s jobs, newest first; `after` is the id of the last job of the previous page.
-    public func list(tenant: String, status: JobStatus?, after: String?, limit: Int) throws -> [Job] {
+    func list(tenant: String, status: JobStatus?, after: String?, limit: Int) throws -> [Job] {
         try db.read { db in
             var request = Job.filter(Column("tenant") == tenant).order(Column("id").desc)
             if let status { request = request.filter(Column("status") == status.rawValue) }
@@ -298,13 +306,13 @@ public final class JobStore: Sendable {
         }
     }
 
-    public func jobs(withStatus statuses: [JobStatus]) throws -> [Job] {
+    func jobs(withStatus statuses: [JobStatus]) throws -> [Job] {
         try db.read { db in
             try Job.filter(statuses.map(\.rawValue).contains(Column("status"))).order(Column("id")).fetchAll(db)
         }
     }
 
-    public func countsByStatus() throws -> [JobStatus: Int] {
+    func countsByStatus() throws -> [JobStatus: Int] {
         try db.read { db in
             var counts: [JobStatus: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM jobs GROUP BY status") {
@@ -314,15 +322,13 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Finished, unexpired jobs older than `cutoff`.
-    public func finishedJobs(before cutoff: Date) throws -> [Job] {
+    func finishedJobs(before cutoff: Date) throws -> [Job] {
         try db.read { db in
             try Job.filter(Column("expired") == false && Column("finished_at") != nil && Column("finished_at") < cutoff).fetchAll(db)
         }
     }
 
-    /// Models not used since `cutoff` and not needed by any queued or running job.
-    public func unusedModels(before cutoff: Date) throws -> [StoredModel] {
+    func unusedModels(before cutoff: Date) throws -> [StoredModel] {
         try db.read { db in
             try StoredModel.fetchAll(db, sql: """
                 SELECT * FROM models WHERE last_used_at < ? AND id NOT IN
@@ -331,11 +337,46 @@ public final class JobStore: Sendable {
         }
     }
 
-    public func deleteModel(_ id: String) throws {
+    func deleteModel(_ id: String, unusedSince cutoff: Date) throws -> Bool {
         try db.write { db in
+            try db.execute(sql: """
+                DELETE FROM models WHERE id = ? AND last_used_at < ? AND id NOT IN
+                (SELECT model_id FROM jobs WHERE status IN ('queued', 'running'))
+                """, arguments: [id, cutoff])
+            guard db.changesCount > 0 else { return false }
             try db.execute(sql: "DELETE FROM model_owners WHERE model_id = ?", arguments: [id])
-            _ = try StoredModel.deleteOne(db, key: id)
+            return true
         }
+    }
+
+    // MARK: Idempotency keys
+
+    func idempotencyRecord(_ key: IdempotencyKey) throws -> IdempotencyRecord? {
+        try db.read { try Self.idempotencyRecord(key, $0) }
+    }
+
+    func recordIdempotency(_ key: IdempotencyKey, resourceID: String) throws -> IdempotencyRecord? {
+        try db.write { db in
+            if let earlier = try Self.idempotencyRecord(key, db) { return earlier }
+            try Self.insertKey(key, resourceID: resourceID, db)
+            return nil
+        }
+    }
+
+    func expireIdempotencyKeys(before cutoff: Date) throws {
+        try db.write { try $0.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: [cutoff]) }
+    }
+
+    private static func idempotencyRecord(_ key: IdempotencyKey, _ db: Database) throws -> IdempotencyRecord? {
+        try Row.fetchOne(db, sql: """
+            SELECT fingerprint, resource_id FROM idempotency_keys WHERE tenant = ? AND operation = ? AND key = ?
+            """, arguments: [key.tenant, key.operation.rawValue, key.key]).map { IdempotencyRecord(fingerprint: $0[0], resourceID: $0[1]) }
+    }
+
+    private static func insertKey(_ key: IdempotencyKey, resourceID: String, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO idempotency_keys (tenant, operation, key, fingerprint, resource_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [key.tenant, key.operation.rawValue, key.key, key.fingerprint, resourceID, Date()])
     }
 
     /// Caches `job` unless a newer revision is cached already: a reader that fetched before a

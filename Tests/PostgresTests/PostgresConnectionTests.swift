@@ -1,0 +1,69 @@
+import Foundation
+import Postgres
+import PostgresTestSupport
+import Testing
+
+@Suite struct PostgresConnectionTests {
+    @Test func parametersAndNullsRoundTripAsText() throws {
+        let conn = try PostgresConnection(url: try TestDatabase.make())
+        let result = try conn.execute("SELECT $1::text AS a, $2::integer + 1 AS b, $3::text IS NULL AS c", ["it's \"quoted\"; --", "41", nil])
+        #expect(result.columns == ["a", "b", "c"])
+        #expect(result.rows == [["it's \"quoted\"; --", "42", "t"]])
+    }
+
+    @Test func affectedRowsAndSeveralStatementsWithoutParameters() throws {
+        let conn = try PostgresConnection(url: try TestDatabase.make())
+        try conn.execute("CREATE TABLE t (id integer PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)")
+        #expect(try conn.execute("UPDATE t SET id = id + 10 WHERE id > $1::integer", ["1"]).affectedRows == 2)
+        #expect(try conn.execute("SELECT count(*) FROM t").scalar == "3")
+    }
+
+    @Test func aRefusedStatementCarriesItsSQLState() throws {
+        let conn = try PostgresConnection(url: try TestDatabase.make())
+        try conn.execute("CREATE TABLE t (id integer PRIMARY KEY)")
+        try conn.execute("INSERT INTO t VALUES ($1::integer)", ["1"])
+        let error = try #require(throws: PostgresError.self) { try conn.execute("INSERT INTO t VALUES ($1::integer)", ["1"]) }
+        #expect(error.isUniqueViolation)
+        #expect(!error.isUnavailable)
+        // The connection is still usable after a refused statement.
+        #expect(try conn.execute("SELECT 1").scalar == "1")
+    }
+
+    @Test func anUnreachableServerIsUnavailableNotAHang() throws {
+        let error = try #require(throws: PostgresError.self) { try PostgresConnection(url: "postgres://nobody@127.0.0.1:1/none") }
+        #expect(error.isUnavailable)
+    }
+
+    @Test func notificationsReachAListeningConnection() throws {
+        let url = try TestDatabase.make()
+        let listener = try PostgresConnection(url: url), sender = try PostgresConnection(url: url)
+        try listener.execute("LISTEN quantd_test")
+        #expect(try listener.notifications(timeout: 0.05).isEmpty)
+        try sender.execute("SELECT pg_notify('quantd_test', $1)", ["job_1"])
+        var received: [PostgresNotification] = []
+        for _ in 0..<50 where received.isEmpty { received = try listener.notifications(timeout: 0.1) }
+        #expect(received == [PostgresNotification(channel: "quantd_test", payload: "job_1")])
+    }
+
+    @Test func thePoolRunsTransactionsAndRollsBackOnError() throws {
+        let pool = PostgresPool(url: try TestDatabase.make(), size: 2)
+        try pool.withConnection { try $0.execute("CREATE TABLE t (id integer)") }
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try pool.transaction { conn in
+                try conn.execute("INSERT INTO t VALUES (1)")
+                throw Abort()
+            }
+        }
+        try pool.transaction { try $0.execute("INSERT INTO t VALUES (2)") }
+        #expect(try pool.withConnection { try $0.execute("SELECT id FROM t").rows } == [["2"]])
+    }
+
+    @Test func aFullPoolTimesOutInsteadOfWaitingForever() throws {
+        let pool = PostgresPool(url: try TestDatabase.make(), size: 1, checkoutTimeout: 0.2)
+        try pool.withConnection { _ in
+            let error = try #require(throws: PostgresError.self) { try pool.withConnection { _ in } }
+            #expect(error == .poolExhausted(seconds: 0.2))
+        }
+    }
+}

@@ -38,6 +38,8 @@ import Testing
         ("server.port", "70000"), ("server.port", "-1"), ("jobs.workers", "two"),
         ("gzip.level", "0"), ("gzip.level", "10"), ("gzip.chunk_bytes", "1024"), ("gzip.member_bytes", "1024"),
         ("server.idle_timeout_seconds", "nan"),
+        ("storage.database_url", "mysql://db/quantd"), ("storage.database_pool_size", "0"), ("jobs.max_attempts", "0"),
+        ("jobs.lease_seconds", "0.5"), ("cluster.node_id", "../escape"), ("cluster.node_id", "a b"),
     ])
     func rejectsBadValues(key: String, value: String) {
         #expect(throws: Configuration.LoadError.self) {
@@ -52,6 +54,16 @@ import Testing
         } catch {
             #expect("\(error)".contains("server.prot"))
         }
+    }
+
+    @Test func theDatabaseURLChoosesTheStoreAndTheNodeIDDefaultsToTheHostName() throws {
+        #expect(Configuration().storeKind == .sqlite)
+        let url = "postgres://quantd:secret@db:5432/quantd?sslmode=require"
+        let c = try Configuration.load(file: nil, environment: ["QUANTD_STORAGE_DATABASE_URL": url, "QUANTD_CLUSTER_NODE_ID": "node-1"], overrides: [:])
+        #expect(c.storeKind == .postgres(url: url))
+        #expect(c.resolvedNodeID == "node-1")
+        #expect(!Configuration().resolvedNodeID.isEmpty)
+        #expect(!Configuration().resolvedNodeID.contains("/"))
     }
 
     @Test func apiTokensSplitOnCommas() throws {

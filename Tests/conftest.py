@@ -1,7 +1,9 @@
 """A real quantd server for the client and contract tests: the binary the test command built, on an
 ephemeral port, with its own data directory."""
 
+import json
 import os
+import struct
 import subprocess
 from pathlib import Path
 
@@ -9,6 +11,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 QUANTD = Path(os.environ.get("QUANTD_BIN") or REPO / ".build" / "debug" / "quantd")
+
+
+_SAFETENSORS_DTYPES = {"float16": "F16", "float32": "F32"}
+
+
+def safetensors_bytes(tensors):
+    """A safetensors file of numpy arrays (float16 or float32), in the given order."""
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[str(array.dtype)], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+        blobs.append(array.tobytes())
+    head = json.dumps(header).encode()
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
 class Server:

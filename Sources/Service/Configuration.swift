@@ -150,6 +150,12 @@ public struct Configuration: Sendable, Equatable {
             guard let v = Double(text), v >= 0, v.isFinite else { throw LoadError.badValue(key, text, source: source) }
             return v
         }
+        /// A count or duration that must be at least 1.
+        func atLeastOne<T: Comparable & ExpressibleByIntegerLiteral>(_ read: () throws -> T) throws -> T {
+            let v = try read()
+            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
+            return v
+        }
         switch key {
         case "server.host": host = text
         case "server.port":
@@ -167,9 +173,7 @@ public struct Configuration: Sendable, Equatable {
         case "server.idle_timeout_seconds": idleTimeout = try double()
         case "server.min_upload_bytes_per_second": minUploadBytesPerSecond = try int()
         case "server.upload_rate_window_seconds":
-            let v = try double()
-            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
-            uploadRateWindow = v
+            uploadRateWindow = try atLeastOne(double)
         case "server.shutdown_grace_seconds": shutdownGracePeriod = try double()
         case "server.api_tokens": apiTokens = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case "auth.tokens_path": tokensPath = text
@@ -184,9 +188,7 @@ public struct Configuration: Sendable, Equatable {
         case "tenants.max_stored_bytes": tenantMaxStoredBytes = Int64(try int())
         case "datasets.max_bytes": datasetMaxBytes = UInt64(try int())
         case "datasets.max_samples":
-            let v = try int()
-            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
-            datasetMaxSamples = v
+            datasetMaxSamples = try atLeastOne(int)
         case "datasets.retention_hours": datasetRetentionHours = try double()
         case "storage.data_dir": dataDirectory = text
         case "storage.retention_hours": retentionHours = try double()
@@ -194,22 +196,16 @@ public struct Configuration: Sendable, Equatable {
         case "jobs.workers": workers = try int()
         case "jobs.queue_capacity": queueCapacity = try int()
         case "jobs.max_attempts":
-            let v = try int()
-            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
-            maxAttempts = v
+            maxAttempts = try atLeastOne(int)
         case "jobs.lease_seconds":
-            let v = try double()
-            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
-            leaseSeconds = v
+            leaseSeconds = try atLeastOne(double)
         case "storage.database_url":
             guard text.isEmpty || text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
                 throw LoadError.badValue(key, "a URL that is not postgres://… or postgresql://…", source: source)
             }
             databaseURL = text
         case "storage.database_pool_size":
-            let v = try int()
-            guard v >= 1 else { throw LoadError.badValue(key, text, source: source) }
-            databasePoolSize = v
+            databasePoolSize = try atLeastOne(int)
         case "cluster.node_id":
             guard text.isEmpty || (text.count <= 64 && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
                                    && text != "." && text != "..") else {

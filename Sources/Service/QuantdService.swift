@@ -109,20 +109,7 @@ public final class QuantdService: Sendable {
         let pending = try context.store.jobs(withStatus: [.queued, .running])
         for job in pending {
             if job.status == .running {
-                let retried = try context.store.update(job.id) { job in
-                    if job.cancelRequested {
-                        job.status = .cancelled
-                        job.finishedAt = Date()
-                    } else if policy.retries(afterAttempts: job.attempts) {
-                        job.status = .queued
-                        job.progress = 0
-                        job.startedAt = nil
-                    } else {
-                        job.status = .failed
-                        job.finishedAt = Date()
-                        job.error = policy.exhaustedMessage
-                    }
-                }
+                let retried = try context.store.update(job.id) { policy.abandon(&$0, at: Date()) }
                 guard retried?.status == .queued else { continue }
             }
             try? local.enqueue(job.id, force: true)

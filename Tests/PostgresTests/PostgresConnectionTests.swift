@@ -29,6 +29,16 @@ import Testing
         #expect(try conn.execute("SELECT 1").scalar == "1")
     }
 
+    @Test func theURLsSSLModeDecidesWhetherTheConnectionIsEncrypted() throws {
+        let url = try TestDatabase.make()
+        let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        #expect(try PostgresConnection(url: url + "?sslmode=require").execute(encrypted).scalar == "t")
+        #expect(try PostgresConnection(url: url + "?sslmode=disable").execute(encrypted).scalar == "f")
+        // verify-full needs a CA the throwaway certificate is not signed by.
+        let error = try #require(throws: PostgresError.self) { try PostgresConnection(url: url + "?sslmode=verify-full&sslrootcert=/dev/null") }
+        #expect(error.isUnavailable)
+    }
+
     @Test func anUnreachableServerIsUnavailableNotAHang() throws {
         let error = try #require(throws: PostgresError.self) { try PostgresConnection(url: "postgres://nobody@127.0.0.1:1/none") }
         #expect(error.isUnavailable)

@@ -93,7 +93,8 @@ struct ClusterTests {
         Thread.sleep(forTimeInterval: 0.1)
         nodes[2] = try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: "n2", lease: 2), workingDirectory: root)
         #expect(nodes[2].files(in: data + "/tmp/n2").isEmpty)
-        #expect(try nodes[2].get("/readyz").status == 200)
+        let restarted = nodes[2]
+        #expect(try waitUntil(timeout: 10) { try restarted.get("/readyz").status == 200 }, "ready once it listens for notifications")
     }
 
     @Test("a database restart: 503 problems meanwhile, then the nodes carry on, no job lost or run twice")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Service
 
 /// A crash (kill -9) at any point loses no accepted job and leaves nothing half-written.
 @Suite("crash recovery")
@@ -41,5 +42,27 @@ struct CrashRecoveryTests {
         }
         #expect(second.files(in: second.tmpDirectory).isEmpty, "tmp/ holds nothing once the jobs are done: \(second.files(in: second.tmpDirectory))")
         #expect(second.files(in: second.dataDirectory + "/artifacts").filter { $0.hasSuffix(".gz") }.count == 3)
+    }
+}
+
+@Suite("attempts across restarts")
+struct AttemptLimitTests {
+    @Test("a job cut off jobs.max_attempts times fails saying why; one cancelled meanwhile ends cancelled")
+    func exhaustedJobsFailAtStart() throws {
+        let server = try TestServer { config in
+            config.maxAttempts = 2
+            // The database as a process killed twice mid-job (and once mid-cancel) left it.
+            try? FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+            let store = try? SQLiteJobStore(path: config.dataDirectory + "/quantd.sqlite")
+            try? store?.insert(AttemptPolicyTests.running(attempts: 2))
+            var cancelled = AttemptPolicyTests.running(attempts: 1, cancelRequested: true)
+            cancelled.id = "job_y"
+            try? store?.insert(cancelled)
+        }
+        defer { server.stop() }
+        let exhausted = try server.job("job_x")
+        #expect(exhausted["status"] as? String == "failed")
+        #expect((exhausted["error"] as? String)?.contains("jobs.max_attempts = 2") == true, "\(exhausted)")
+        #expect(try server.job("job_y")["status"] as? String == "cancelled")
     }
 }

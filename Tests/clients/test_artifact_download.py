@@ -16,15 +16,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 
-
-def safetensors_bytes(tensors):
-    header, offset, blobs = {}, 0, []
-    for name, array in tensors.items():
-        header[name] = {"dtype": "F16", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
-        offset += array.nbytes
-        blobs.append(array.tobytes())
-    head = json.dumps(header).encode()
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+from conftest import safetensors_bytes
 
 
 @pytest.fixture(scope="module")

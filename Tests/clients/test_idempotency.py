@@ -4,7 +4,6 @@ sharing PostgreSQL (the throwaway cluster scripts/test starts) and one data dire
 
 import json
 import os
-import struct
 import subprocess
 import uuid
 
@@ -12,21 +11,15 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import Server
+from conftest import Server, safetensors_bytes
 
 
 def model_file(tmp_path, seed):
     rng = np.random.default_rng(seed)
     tensors = {"a.weight": rng.standard_normal((256, 128)).astype(np.float32),
                "b.weight": rng.standard_normal((64, 256)).astype(np.float32)}
-    header, offset, blobs = {}, 0, []
-    for name, array in tensors.items():
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
-        offset += array.nbytes
-        blobs.append(array.tobytes())
-    head = json.dumps(header).encode()
     path = tmp_path / f"model-{seed}.safetensors"
-    path.write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+    path.write_bytes(safetensors_bytes(tensors))
     return path
 
 

@@ -7,7 +7,9 @@
     so three nodes already share them. 8 client threads submit all jobs round-robin over the
     nodes (keep-alive connections), then long-poll each to its end. Per case: jobs/s (jobs over
     the wall time from the first submit to the last finished_at), claim latency p50/p99
-    (started_at - created_at), and how many distinct nodes ran jobs.
+    (started_at - created_at: under this burst, mostly the queue wait), the same for 50 jobs
+    sent one at a time to idle nodes afterwards (the wake-up and claim alone), and how many
+    distinct nodes ran jobs.
 (b) failover: two PostgreSQL nodes with jobs.lease_seconds=3 and 20 k-means jobs of a model
     sized so that one job takes >= 1 s (calibrated first); once node A runs one, it is killed
     (SIGKILL), and the figure is the time from the kill until node B runs that job again
@@ -45,6 +47,7 @@ from foundation import BIN, ROOT, write_safetensors  # noqa: E402
 POSTGRES_CLUSTER = os.path.join(ROOT, "scripts", "postgres-cluster")
 CLIENTS = 8
 FAILOVER_JOBS = 20
+IDLE_JOBS = 50
 LEASE_SECONDS = 3
 SLOW_PRESET = "palettize-8"  # 256-entry k-means per tensor: the slowest preset per byte
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -77,7 +80,9 @@ class Postgres:
         self.url = None
 
     def __enter__(self):
-        out = subprocess.run([POSTGRES_CLUSTER, "start", self.directory], check=True, capture_output=True, text=True)
+        # Durable (fsync on), as a production database and the SQLite case are.
+        out = subprocess.run([POSTGRES_CLUSTER, "start", self.directory], check=True, capture_output=True, text=True,
+                             env={**os.environ, "PG_DURABLE": "1"})
         self.url = out.stdout.strip()
         return self
 
@@ -240,9 +245,10 @@ def push_jobs(client, nodes, model_id, preset, count, tag):
     """Submits `count` jobs round-robin over the nodes from CLIENTS threads, then long-polls
     every one to its end; returns the finished jobs and the client's time of the first submit."""
     targets = list(itertools.islice(itertools.cycle(nodes), count))
+    key = re.sub(r"[^A-Za-z0-9]+", "-", tag)  # Idempotency-Key: visible ASCII, no spaces
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
         started = time.time()
-        submitted = list(pool.map(lambda i: (targets[i], client.submit(targets[i].base, model_id, preset, f"{tag}-{i}")),
+        submitted = list(pool.map(lambda i: (targets[i], client.submit(targets[i].base, model_id, preset, f"{key}-{i}")),
                                   range(count)))
         finished = list(pool.map(lambda pair: client.wait(pair[0].base, pair[1]["id"]), submitted))
     return finished, started
@@ -257,22 +263,30 @@ def throughput_case(client, label, work, jobs, node_count, model_path, database_
     with Nodes(node_count, data_dir, settings) as nodes:
         model_id = client.upload_model(nodes[0].base, model_path)
         finished, started = push_jobs(client, nodes, model_id, "w8", jobs, label)
+        # Then one job at a time on the idle nodes: the claim latency without a queue (the
+        # NOTIFY or local wake-up and the claim itself).
+        key = re.sub(r"[^A-Za-z0-9]+", "-", label)
+        idle = [client.wait(node.base, client.submit(node.base, model_id, "w8", f"{key}-idle-{i}")["id"])
+                for i, node in zip(range(IDLE_JOBS), itertools.cycle(nodes))]
     failed = [job for job in finished if job["status"] != "succeeded"]
     if failed:
         print(f"  {label}: {len(failed)} of {jobs} jobs did not succeed, e.g. {json.dumps(failed[0])[:300]}", file=sys.stderr)
     wall = max(seconds(job["finished_at"]) for job in finished) - started
     claims = [seconds(job["started_at"]) - seconds(job["created_at"]) for job in finished if job.get("started_at")]
+    idle_claims = [seconds(job["started_at"]) - seconds(job["created_at"]) for job in idle]
     return {"case": label, "jobs/s": jobs / wall, "claim p50 ms": 1000 * percentile(claims, 50),
-            "claim p99 ms": 1000 * percentile(claims, 99), "nodes used": len({job.get("node") for job in finished} - {None})}
+            "claim p99 ms": 1000 * percentile(claims, 99), "idle claim p50 ms": 1000 * percentile(idle_claims, 50),
+            "idle claim p99 ms": 1000 * percentile(idle_claims, 99),
+            "nodes used": len({job.get("node") for job in finished} - {None})}
 
 
 def print_table(rows):
-    columns = ["case", "jobs/s", "claim p50 ms", "claim p99 ms", "nodes used"]
+    columns = ["case", "jobs/s", "claim p50 ms", "claim p99 ms", "idle claim p50 ms", "idle claim p99 ms", "nodes used"]
     print("| " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * (len(columns) - 1))
     for row in rows:
         cells = [row["case"], f"{row['jobs/s']:.1f}", f"{row['claim p50 ms']:.1f}", f"{row['claim p99 ms']:.1f}",
-                 str(row["nodes used"])]
+                 f"{row['idle claim p50 ms']:.1f}", f"{row['idle claim p99 ms']:.1f}", str(row["nodes used"])]
         print("| " + " | ".join(cells) + " |")
 
 

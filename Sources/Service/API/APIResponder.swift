@@ -78,19 +78,34 @@ final class APIResponder: HTTPResponder {
             completion(response)
         }
         if case .getJob(let id) = route, head.method == "GET", let wait = QueryString(head.query)["wait"] {
-            waitForJob(id, wait: wait, request, done)
+            if jobReadsAreInMemory {
+                waitForJob(id, wait: wait, request, done)
+            } else {
+                work.async { [self] in waitForJob(id, wait: wait, request, done) }
+            }
         } else if case .createJob = route, let wait = QueryString(head.query)["wait"] {
             work.async { [self] in createJobAndWait(request, wait: wait, done) }
-        } else if Self.answersInline(route) {
+        } else if answersInline(route) {
             done(handle(route, request))
         } else {
             work.async { [self] in done(handle(route, request)) }
         }
     }
 
-    private static func answersInline(_ route: Route) -> Bool {
+    /// Whether reading a job is a memory lookup (the embedded store's cache), cheap enough for an
+    /// event loop; on a shared database it is a round trip, which must not hold a loop.
+    var jobReadsAreInMemory: Bool { !(service.store is PostgresJobStore) }
+
+    /// Runs `body` here when it only reads jobs from memory, else on the request queue: a
+    /// long-poll's answer is fired from a timer or a notification thread.
+    func answering(_ body: @escaping @Sendable () -> Void) {
+        if jobReadsAreInMemory { body() } else { work.async(execute: body) }
+    }
+
+    private func answersInline(_ route: Route) -> Bool {
         switch route {
-        case .health, .getJob, .presets, .openapi: true
+        case .health, .presets, .openapi: true
+        case .getJob: jobReadsAreInMemory
         default: false
         }
     }

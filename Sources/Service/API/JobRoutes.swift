@@ -209,7 +209,7 @@ extension APIResponder {
     /// is first, with the job as it is then; a build pipeline blocks on one request instead of
     /// polling. Validation errors and unknown jobs answer at once.
     func waitForJob(_ id: String, wait: String, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        let respondNow: @Sendable () -> Void = { [self] in done(handle(.getJob(id), request)) }
+        let respondNow: @Sendable () -> Void = { [self] in answering { done(self.handle(.getJob(id), request)) } }
         waitForJob(id, wait: wait, for: request, respondNow, done)
     }
 
@@ -221,9 +221,11 @@ extension APIResponder {
         guard created.status == 202, let location = created.headers["Location"],
               let id = location.split(separator: "/").last.map(String.init) else { return done(created) }
         let respondNow: @Sendable () -> Void = { [self] in
-            guard let job = try? service.store.job(id) else { return done(created) }
-            done(HTTPResponse(status: job.status.isFinished ? 200 : 202,
-                              headers: ["Content-Type": "application/json", "Location": location], body: .bytes(service.jobJSON(job))))
+            answering { [self] in
+                guard let job = try? service.store.job(id) else { return done(created) }
+                done(HTTPResponse(status: job.status.isFinished ? 200 : 202,
+                                  headers: ["Content-Type": "application/json", "Location": location], body: .bytes(service.jobJSON(job))))
+            }
         }
         waitForJob(id, wait: wait, for: request, respondNow, done)
     }

@@ -279,6 +279,10 @@ final class PostgresJobStore: JobStore, Sendable {
             if job.status.isFinished && !before.status.isFinished {
                 try conn.execute("SELECT pg_notify($1, $2)", [Channel.finished, id])
             }
+            if job.status == .queued && before.status != .queued {
+                // Back in the queue (a node shutting down): any node's idle worker may take it.
+                try conn.execute("SELECT pg_notify($1, $2)", [Channel.queued, id])
+            }
             if job.cancelRequested && !before.cancelRequested {
                 try conn.execute("SELECT pg_notify($1, $2)", [Channel.cancel, id])
             }
@@ -409,40 +413,37 @@ final class PostgresJobStore: JobStore, Sendable {
     /// Jobs out of attempts fail; jobs a user cancelled end cancelled.
     func requeueAbandoned(node: String? = nil, policy: AttemptPolicy) throws -> Requeued {
         try pool.transaction { conn in
-            let rows = try conn.execute("""
-                WITH abandoned AS (
-                  SELECT id FROM jobs WHERE status = 'running'
-                  AND (($1::text IS NULL AND lease_expires_at < now()) OR node = $1)
-                  FOR UPDATE SKIP LOCKED)
-                UPDATE jobs SET
-                  status = CASE WHEN jobs.cancel_requested THEN 'cancelled'
-                                WHEN jobs.attempts >= $2::integer THEN 'failed' ELSE 'queued' END,
-                  error = CASE WHEN NOT jobs.cancel_requested AND jobs.attempts >= $2::integer THEN $3 ELSE jobs.error END,
-                  finished_at = CASE WHEN jobs.cancel_requested OR jobs.attempts >= $2::integer THEN now() ELSE NULL END,
-                  started_at = CASE WHEN jobs.cancel_requested OR jobs.attempts >= $2::integer THEN jobs.started_at ELSE NULL END,
-                  progress = 0, lease_expires_at = NULL, revision = jobs.revision + 1
-                FROM abandoned WHERE jobs.id = abandoned.id
-                RETURNING jobs.id, jobs.status
-                """, [node, String(policy.maxAttempts), policy.exhaustedMessage])
+            // SKIP LOCKED: two nodes sweeping at once split the abandoned jobs between them.
+            let abandoned = try Self.jobs(try conn.execute(Self.jobSelect + """
+                 WHERE status = 'running' AND (($1::text IS NULL AND lease_expires_at < now()) OR node = $1)
+                 ORDER BY id FOR UPDATE SKIP LOCKED
+                """, [node]))
             var outcome = Requeued()
-            for row in rows.namedRowValues {
-                let id = try row.string("id")
-                if try row.string("status") == JobStatus.queued.rawValue { outcome.queued.append(id) } else { outcome.finished.append(id) }
+            for var job in abandoned {
+                policy.abandon(&job, at: Date())
+                job.revision += 1
+                try conn.execute(Self.updateStatement, Self.values(job))
+                if job.status == .queued {
+                    outcome.queued.append(job.id)
+                } else {
+                    outcome.finished.append(job.id)
+                    try conn.execute("SELECT pg_notify($1, $2)", [Channel.finished, job.id])
+                }
             }
-            for id in outcome.finished { try conn.execute("SELECT pg_notify($1, $2)", [Channel.finished, id]) }
             if !outcome.queued.isEmpty { try conn.execute("SELECT pg_notify($1, '')", [Channel.queued]) }
             return outcome
         }
     }
 
-    /// Runs `body` if no other node holds the advisory lock `key`; false when one does.
+    /// Runs `body` if no other node holds the advisory lock `key`; false when one does. The lock
+    /// is held by a connection of its own (a session lock belongs to its connection, and `body`
+    /// needs the pool's), which also lets it go if this node dies mid-sweep.
     func ifHoldingLock(_ key: Int64, _ body: () throws -> Void) throws -> Bool {
-        try pool.withConnection { conn in
-            guard try conn.execute("SELECT pg_try_advisory_lock($1::bigint)", [String(key)]).scalar == "t" else { return false }
-            defer { _ = try? conn.execute("SELECT pg_advisory_unlock($1::bigint)", [String(key)]) }
-            try body()
-            return true
-        }
+        let conn = try PostgresConnection(url: pool.url, applicationName: "quantd-lock")
+        guard try conn.execute("SELECT pg_try_advisory_lock($1::bigint)", [String(key)]).scalar == "t" else { return false }
+        defer { _ = try? conn.execute("SELECT pg_advisory_unlock($1::bigint)", [String(key)]) }
+        try body()
+        return true
     }
 
     // MARK: Notifications

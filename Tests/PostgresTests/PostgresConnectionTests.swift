@@ -54,26 +54,4 @@ import Testing
         for _ in 0..<50 where received.isEmpty { received = try listener.notifications(timeout: 0.1) }
         #expect(received == [PostgresNotification(channel: "quantd_test", payload: "job_1")])
     }
-
-    @Test func thePoolRunsTransactionsAndRollsBackOnError() throws {
-        let pool = PostgresPool(url: try TestDatabase.make(), size: 2)
-        try pool.withConnection { try $0.execute("CREATE TABLE t (id integer)") }
-        struct Abort: Error {}
-        #expect(throws: Abort.self) {
-            try pool.transaction { conn in
-                try conn.execute("INSERT INTO t VALUES (1)")
-                throw Abort()
-            }
-        }
-        try pool.transaction { try $0.execute("INSERT INTO t VALUES (2)") }
-        #expect(try pool.withConnection { try $0.execute("SELECT id FROM t").rows } == [["2"]])
-    }
-
-    @Test func aFullPoolTimesOutInsteadOfWaitingForever() throws {
-        let pool = PostgresPool(url: try TestDatabase.make(), size: 1, checkoutTimeout: 0.2)
-        try pool.withConnection { _ in
-            let error = try #require(throws: PostgresError.self) { try pool.withConnection { _ in } }
-            #expect(error == .poolExhausted(seconds: 0.2))
-        }
-    }
 }

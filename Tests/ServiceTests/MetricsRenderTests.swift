@@ -19,4 +19,25 @@ import Testing
         #expect(text.contains("quantd_job_duration_seconds_count 2"))
         #expect(text.contains("quantd_http_received_bytes_total 10"))
     }
+
+    @Test func clusterSeriesCarryTheNodeLabel() {
+        let m = Metrics(node: "node-\"1\"")
+        m.recordClaim(waited: 0.25)
+        m.recordClaim(waited: 0.5)
+        m.recordLeaseRenewals(3)
+        m.recordLeaseLost()
+        m.recordRequeued(2, exhausted: 1)
+        let text = m.render(.init(jobsByStatus: [:], queueDepth: 0, runningJobs: 4, bytesIn: 0, bytesOut: 0,
+                                  openConnections: 0, acceptedConnections: 0, refusedConnections: 0, evictedConnections: 0,
+                                  store: "postgres"))
+        let node = #"node="node-\"1\"""#
+        #expect(text.contains("quantd_node_info{\(node),store=\"postgres\"} 1"))
+        #expect(text.contains("quantd_node_running_jobs{\(node)} 4"))
+        #expect(text.contains("quantd_job_claims_total{\(node)} 2"))
+        #expect(text.contains("quantd_job_claim_wait_seconds_total{\(node)} 0.75"))
+        #expect(text.contains("quantd_job_lease_renewals_total{\(node)} 3"))
+        #expect(text.contains("quantd_job_leases_lost_total{\(node)} 1"))
+        #expect(text.contains("quantd_jobs_requeued_total{\(node),reason=\"lease_expired\"} 2"))
+        #expect(text.contains("quantd_jobs_abandoned_total{\(node)} 1"))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import Testing
 @testable import Service
@@ -24,6 +25,27 @@ import Testing
         #expect(job.progress == 0.5)
         #expect(job.revision == 1)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("quantd.sqlite").path))
+    }
+
+    @Test func aVersion8DatabaseGainsLeasesAndKeysWithItsJobsIntact() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("quantd.sqlite").path
+        let pool = try DatabasePool(path: path)
+        try SQLiteJobStore.migrator.migrate(pool, upTo: "v8: activation quantization")
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (id, tenant, model_id, status, progress, config, created_at, attempts, expired, revision)
+                VALUES ('job_v8', 'default', 'm', 'running', 0.5, '{}', ?, 1, 0, 3)
+                """, arguments: [Date()])
+        }
+        try pool.close()
+        let store = try SQLiteJobStore(path: path)
+        let job = try #require(try store.job("job_v8"))
+        #expect(job.status == .running && job.attempts == 1 && job.revision == 3)
+        #expect(job.node == nil && job.leaseExpiresAt == nil && !job.cancelRequested)
+        let key = IdempotencyKey(tenant: "default", operation: .createJob, key: "k", request: ["x"])
+        #expect(try store.recordIdempotency(key, resourceID: "job_v8") == nil)
     }
 }
 

@@ -12,8 +12,11 @@ public final class PostgresConnection {
     /// TCP keepalives are set unless the URL sets them: a dead server must fail a request, not
     /// hang it.
     public init(url: String, applicationName: String = "quantd") throws {
-        let keys = ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "application_name", "dbname"]
-        let values = ["5", "10", "5", "3", applicationName, url]
+        // tcp_user_timeout: keepalives stay silent while sent data waits for an answer, so a
+        // server that stops answering mid-statement is only noticed through it.
+        let keys = ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                    "application_name", "dbname"]
+        let values = ["5", "10", "5", "3", "15000", applicationName, url]
         let connection: OpaquePointer? = withCStrings(keys) { k in
             withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -24,8 +27,9 @@ public final class PostgresConnection {
             throw PostgresError.unavailable(message)
         }
         conn = connection
-        // Timestamps cross the wire as UTC text; the store reads them as epoch seconds anyway.
-        _ = try execute("SET TIME ZONE 'UTC'")
+        // Timestamps cross the wire as UTC text; and the claiming and upserting statements are
+        // written for read committed, whatever the database's default isolation.
+        _ = try execute("SET TIME ZONE 'UTC'; SET default_transaction_isolation = 'read committed'")
     }
 
     deinit { PQfinish(conn) }

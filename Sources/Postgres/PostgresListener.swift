@@ -10,6 +10,7 @@ public final class PostgresListener: Sendable {
 
     private let url: String
     private let channels: [String]
+    private let onConnect: @Sendable (PostgresConnection) throws -> Void
     private let handler: Handler
     private let reconnected: @Sendable () -> Void
     private let stopped = Atomic(false)
@@ -17,9 +18,13 @@ public final class PostgresListener: Sendable {
     /// Whether the listener is connected and listening now (for readiness).
     public let isListening = Atomic(false)
 
-    public init(url: String, channels: [String], handler: @escaping Handler, reconnected: @escaping @Sendable () -> Void) {
+    /// `onConnect` runs on each new connection before it listens (to take a session lock, say);
+    /// when it throws, the connection is dropped and dialled again later.
+    public init(url: String, channels: [String], onConnect: @escaping @Sendable (PostgresConnection) throws -> Void = { _ in },
+                handler: @escaping Handler, reconnected: @escaping @Sendable () -> Void) {
         self.url = url
         self.channels = channels
+        self.onConnect = onConnect
         self.handler = handler
         self.reconnected = reconnected
     }
@@ -45,6 +50,7 @@ public final class PostgresListener: Sendable {
         while !stopped.load(ordering: .relaxed) {
             do {
                 let conn = try PostgresConnection(url: url, applicationName: "quantd-listener")
+                try onConnect(conn)
                 for channel in channels { try conn.execute("LISTEN \(channel)") }
                 isListening.store(true, ordering: .relaxed)
                 backoff = 0.1

@@ -16,15 +16,23 @@ public final class QuantdService: Sendable {
     public init(config: Configuration, logger: Logger) throws {
         self.config = config
         let node = config.resolvedNodeID
-        let data = DataDirectory(root: config.dataDirectory, node: node)
-        try data.prepare()
+        // One node alone keeps its scratch files in tmp/local/, whatever its host is called
+        // (a container's host name changes with each new container).
+        let data = DataDirectory(root: config.dataDirectory, node: config.storeKind == .sqlite ? "local" : node)
         let store: any JobStore
         switch config.storeKind {
-        case .sqlite: store = try SQLiteJobStore(path: data.database)
+        case .sqlite:
+            try data.prepare()
+            store = try SQLiteJobStore(path: data.database)
         case .postgres(let url):
-            do { store = try PostgresJobStore(url: url, poolSize: config.databasePoolSize) } catch {
+            let shared: PostgresJobStore
+            do { shared = try PostgresJobStore(url: url, poolSize: config.databasePoolSize) } catch {
                 throw StartupError("cannot open the job database at storage.database_url: \(error)")
             }
+            // Before emptying tmp/<node>/: a live node of the same name owns what is in it.
+            do { try shared.checkNodeNameIsFree(node) } catch { throw StartupError("\(error)") }
+            try data.prepare()
+            store = shared
         }
         let metrics = Metrics(node: node)
         let catalog = try DeviceCatalogFile.load(config.devicesPath)
@@ -41,8 +49,6 @@ public final class QuantdService: Sendable {
                 settings: .init(node: node, workers: config.resolvedWorkers, leaseSeconds: config.leaseSeconds,
                                 policy: AttemptPolicy(maxAttempts: config.maxAttempts)),
                 metrics: metrics, logger: logger) { job, flag in runner.execute(job, flag: flag) }
-            shared.startListening(queued: { [weak claiming] in claiming?.wake() },
-                                  cancel: { [weak claiming] id in _ = claiming?.cancel(id) })
             pool = claiming
         } else {
             pool = WorkerPool(workers: config.resolvedWorkers, capacity: config.queueCapacity) { id, flag in
@@ -82,6 +88,10 @@ public final class QuantdService: Sendable {
     }
 
     public func start() throws {
+        if let shared = context.store as? PostgresJobStore, let claiming = pool as? ClaimingWorkerPool {
+            shared.startListening(node: context.metrics.node, queued: { [weak claiming] in claiming?.wake() },
+                                  cancel: { [weak claiming] id in _ = claiming?.cancel(id) })
+        }
         context.attach(pool: pool)
         context.attach(statistics: server.statistics)
         let recovered = try recoverJobs()
@@ -89,7 +99,7 @@ public final class QuantdService: Sendable {
         try server.start()
         scheduleRetention()
         context.logger.info("quantd listening", metadata: [
-            "address": "\(url)", "data_dir": "\(config.dataDirectory)", "node": "\(context.data.node)",
+            "address": "\(url)", "data_dir": "\(config.dataDirectory)", "node": "\(context.metrics.node)",
             "store": "\(config.storeKind.name)",
             "workers": "\(config.resolvedWorkers)", "recovered_jobs": "\(recovered)",
         ])

@@ -94,6 +94,7 @@ final class ServiceContext: Sendable {
             try pool.submitted(job.id)
         } catch {
             _ = try? store.update(job.id) { $0.status = .cancelled; $0.error = "the queue was full"; $0.finishedAt = Date() }
+            if let idempotency { try? store.forgetIdempotencyKey(idempotency) }
             throw Problem.queueFull(capacity: self.config.queueCapacity)
         }
         return (job, false)

@@ -20,7 +20,7 @@ struct ClusterTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = root + "/shared"
         let names = ["n0", "n1", "n2"]
-        var nodes = try names.map { try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: $0, lease: 2), workingDirectory: root) }
+        var nodes = try names.map { try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: $0, lease: 4), workingDirectory: root) }
         defer { nodes.forEach { $0.terminate() } }
 
         // Uploaded once on one node, seen by every node.
@@ -89,9 +89,14 @@ struct ClusterTests {
         #expect(Set(responses.compactMap { $0.json["id"] as? String }).count == 1)
         #expect(responses.filter { $0.header("Idempotent-Replayed") == "true" }.count == 3)
 
+        // A second process given a live node's name refuses to start rather than take its jobs.
+        #expect(throws: (any Error).self) {
+            _ = try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: "n0", lease: 4), workingDirectory: root)
+        }
+
         // The killed node, started again, empties its own tmp/ and takes work again.
         Thread.sleep(forTimeInterval: 0.1)
-        nodes[2] = try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: "n2", lease: 2), workingDirectory: root)
+        nodes[2] = try QuantdProcess(dataDirectory: data, settings: Self.settings(url, node: "n2", lease: 4), workingDirectory: root)
         #expect(nodes[2].files(in: data + "/tmp/n2").isEmpty)
         let restarted = nodes[2]
         #expect(try waitUntil(timeout: 10) { try restarted.get("/readyz").status == 200 }, "ready once it listens for notifications")
@@ -108,7 +113,7 @@ struct ClusterTests {
         defer { nodes.forEach { $0.terminate() } }
         let model = try #require(try nodes[0].uploadModel(SafetensorsFixture.large(megabytes: 42).bytes)["id"] as? String)
         let ids = try (0..<4).map { try nodes[$0 % 2].createJob(modelID: model) }
-        _ = try waitUntil(timeout: 60) { try nodes[0].job(ids[0])["status"] as? String != "queued" }
+        #expect(try waitUntil(timeout: 60) { try nodes[0].job(ids[0])["status"] as? String != "queued" })
 
         try Self.postgresCluster("stop", cluster)
         var restarted = false

@@ -28,4 +28,11 @@ import Testing
         #expect(key(["ab", "c"]) != key(["a", "bc"]))
         #expect(key(["a"]).count == 64)
     }
+
+    @Test func waitAndParameterOrderDoNotMakeAnotherRequest() {
+        #expect(QueryString("wait=600&preset=w8&model_id=x").canonicalForIdempotency == QueryString("model_id=x&preset=w8").canonicalForIdempotency)
+        #expect(QueryString("preset=w8").canonicalForIdempotency != QueryString("preset=w4-block32").canonicalForIdempotency)
+        #expect(APIResponder.mediaType("Application/JSON; charset=utf-8") == "application/json")
+        #expect(APIResponder.mediaType(nil) == "")
+    }
 }

@@ -58,9 +58,11 @@ import Testing
         #expect(first.attempts == 1)
         // The lease is still good: nothing to requeue, and renewing keeps it.
         #expect(try store.requeueAbandoned(policy: policy) == .init())
-        #expect(try store.renewLeases(node: "dead", ids: ["job_a"], leaseSeconds: 1) == ["job_a": false])
+        #expect(try store.renewLeases(node: "dead", ids: ["job_a"], leaseSeconds: 1) == ["job_a": .init(attempt: 1, cancelRequested: false)])
         #expect(try store.renewLeases(node: "other", ids: ["job_a"], leaseSeconds: 1) == [:])
         Thread.sleep(forTimeInterval: 1.2)
+        // A database that (re)started within the last lease gives nodes time to renew first.
+        #expect(try store.requeueAbandoned(policy: policy, leaseSeconds: 100_000_000) == .init())
         #expect(try store.requeueAbandoned(policy: policy) == .init(queued: ["job_a"]))
         let requeued = try #require(try store.job("job_a"))
         #expect(requeued.status == .queued && requeued.startedAt == nil && requeued.leaseExpiresAt == nil)
@@ -94,9 +96,12 @@ import Testing
         let here = try PostgresJobStore(url: url, poolSize: 2), there = try PostgresJobStore(url: url, poolSize: 2)
         let queued = Atomic(0)
         let cancelled = Mutex<[String]>([])
-        here.startListening(queued: { queued.add(1, ordering: .relaxed) }, cancel: { id in cancelled.withLock { $0.append(id) } })
+        here.startListening(node: "here", queued: { queued.add(1, ordering: .relaxed) }, cancel: { id in cancelled.withLock { $0.append(id) } })
         defer { here.stopListening() }
         #expect(waitUntil(timeout: 10) { here.isListening })
+        // The listening node holds its name: another process of the same name may not start.
+        #expect(throws: PostgresJobStore.NodeNameTaken.self) { try there.checkNodeNameIsFree("here") }
+        try there.checkNodeNameIsFree("there")
         let finished = DispatchSemaphore(value: 0)
         _ = here.watchers.watch("job_a", seconds: 30) { finished.signal() }
         try there.insert(JobStoreTests.job("job_a"))

@@ -109,8 +109,8 @@ extension QuantdEndpoint {
     }
 
     var modelsDirectory: String { dataDirectory + "/models" }
-    /// This node's tmp/ folder (the default node id: the host name).
-    var tmpDirectory: String { dataDirectory + "/tmp/" + Configuration().resolvedNodeID }
+    /// The node's tmp/ folder (on the embedded store, tmp/local/).
+    var tmpDirectory: String { dataDirectory + "/tmp/local" }
 
     func files(in directory: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()

@@ -12,7 +12,8 @@ extension APIResponder {
         // job when its query and model bytes are (known once the upload is in).
         if let idempotencyHeader, case .bytes(let body) = request.body {
             let key = IdempotencyKey(tenant: tenant, operation: .createJob, key: idempotencyHeader,
-                                     request: ["json", String(request.head.query), request.head.headers["Content-Type"] ?? ""], body: body)
+                                     request: ["json", query.canonicalForIdempotency, Self.mediaType(request.head.headers["Content-Type"])],
+                                     body: body)
             if let job = try service.replay(key) { return jobCreated(job, replayed: true) }
             idempotency = key
         }
@@ -33,7 +34,7 @@ extension APIResponder {
             (modelID, config, preset) = (model.id, p.config, p.name)
             if let idempotencyHeader {
                 let key = IdempotencyKey(tenant: tenant, operation: .createJob, key: idempotencyHeader,
-                                         request: ["one-shot", String(request.head.query), model.id])
+                                         request: ["one-shot", query.canonicalForIdempotency, model.id])
                 if let job = try service.replay(key) { return jobCreated(job, replayed: true) }
                 idempotency = key
             }
@@ -121,6 +122,11 @@ extension APIResponder {
         var headers: HTTPHeaders = ["Content-Type": "application/json", "Location": "/v1/jobs/\(job.id)"]
         if replayed { headers.set("Idempotent-Replayed", "true") }
         return HTTPResponse(status: 202, headers: headers, body: .bytes(service.jobJSON(job)))
+    }
+
+    /// `application/json; charset=utf-8` → `application/json`.
+    static func mediaType(_ contentType: String?) -> String {
+        (contentType ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
     }
 
     static let jobFields: Set<String> = ["model_id", "config", "preset", "minimum_deployment_target", "onnx_format", "evaluation",
@@ -322,6 +328,12 @@ struct QueryString {
     }
 
     subscript(_ key: String) -> String? { values[key] }
+
+    /// The parameters that say what a request asks for, decoded and in one order: `wait` says
+    /// only how long to hold the answer, so a retry without it is the same request.
+    var canonicalForIdempotency: String {
+        values.filter { $0.key != "wait" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+    }
 
     private static func decode(_ s: Substring) -> String {
         s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)

@@ -24,12 +24,21 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
     private let work: Work
     private let metrics: Metrics
     private let logger: Logger
-    private let running = Mutex<[String: CancellationFlag]>([:])
+    /// A job running here, by the attempt it was claimed with: should a stalled run lose its
+    /// lease and this node claim the job again, both runs are told apart.
+    private struct Run: Hashable {
+        var id: String
+        var attempt: Int
+    }
+
+    private let running = Mutex<[Run: CancellationFlag]>([:])
+    private let idleWorkers = Atomic(0)
     private let stopping = Atomic(false)
     private let wakeup = DispatchSemaphore(value: 0)
     private let done = DispatchGroup()
-    // Armed by start() and cancelled by stop(), both on the owning thread.
-    nonisolated(unsafe) private let heartbeat = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "quantd.heartbeat"))
+    // Made and armed by start(), cancelled by stop(), both on the owning thread (a timer
+    // source released without ever being resumed would crash, so none exists before start).
+    nonisolated(unsafe) private var heartbeat: DispatchSourceTimer?
 
     init(store: PostgresJobStore, settings: Settings, metrics: Metrics, logger: Logger, work: @escaping Work) {
         self.store = store
@@ -50,20 +59,26 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
             thread.name = "worker-\(i)"
             thread.start()
         }
-        heartbeat.schedule(deadline: .now() + settings.leaseSeconds / 3, repeating: settings.leaseSeconds / 3)
-        heartbeat.setEventHandler { [weak self] in self?.beat() }
-        heartbeat.resume()
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "quantd.heartbeat"))
+        timer.schedule(deadline: .now() + settings.leaseSeconds / 3, repeating: settings.leaseSeconds / 3)
+        timer.setEventHandler { [weak self] in self?.beat() }
+        timer.resume()
+        heartbeat = timer
     }
 
     func submitted(_ id: String) throws(WorkerPool.EnqueueError) { wake() }
 
-    /// Some job was queued (here or on another node): one idle worker looks.
-    func wake() { wakeup.signal() }
+    /// Some job was queued (here or on another node): one idle worker looks. With none idle
+    /// there is nothing to wake (a busy worker claims again when it is done), so a burst of
+    /// notifications does not bank wake-ups for empty claims later.
+    func wake() {
+        if idleWorkers.load(ordering: .relaxed) > 0 { wakeup.signal() }
+    }
 
     func cancel(_ id: String) -> Bool {
-        guard let flag = running.withLock({ $0[id] }) else { return false }
-        flag.stop(.cancelled)
-        return true
+        let flags = running.withLock { $0.filter { $0.key.id == id }.map(\.value) }
+        flags.forEach { $0.stop(.cancelled) }
+        return !flags.isEmpty
     }
 
     var queueDepth: Int { (try? store.queuedJobCount(tenant: nil)) ?? 0 }
@@ -71,10 +86,12 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
 
     func stop(timeout: Double) {
         stopping.store(true, ordering: .relaxed)
-        heartbeat.cancel()
         running.withLock { $0.values.forEach { $0.stop(.shutdown) } }
         for _ in 0..<max(1, settings.workers) { wakeup.signal() }
         _ = done.wait(timeout: .now() + timeout)
+        // Leases are renewed until the workers have handed their jobs back.
+        heartbeat?.cancel()
+        heartbeat = nil
     }
 
     private func runWorker() {
@@ -91,16 +108,19 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
                 continue
             }
             guard let job else {
+                idleWorkers.add(1, ordering: .relaxed)
                 _ = wakeup.wait(timeout: .now() + settings.idleRecheckSeconds)
+                idleWorkers.subtract(1, ordering: .relaxed)
                 continue
             }
             metrics.recordClaim(waited: max(0, (job.startedAt ?? Date()).timeIntervalSince(job.createdAt)))
             let flag = CancellationFlag()
-            running.withLock { $0[job.id] = flag }
+            let run = Run(id: job.id, attempt: job.attempts)
+            running.withLock { $0[run] = flag }
             // Claimed just as the node began stopping: straight back to the queue.
             if stopping.load(ordering: .relaxed) { flag.stop(.shutdown) }
             work(job, flag)
-            running.withLock { _ = $0.removeValue(forKey: job.id) }
+            running.withLock { _ = $0.removeValue(forKey: run) }
         }
     }
 
@@ -109,20 +129,19 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
     private func beat() {
         let flags = running.withLock { $0 }
         do {
-            let held = try store.renewLeases(node: settings.node, ids: Array(flags.keys), leaseSeconds: settings.leaseSeconds)
+            let held = try store.renewLeases(node: settings.node, ids: Array(Set(flags.keys.map(\.id))), leaseSeconds: settings.leaseSeconds)
             metrics.recordLeaseRenewals(held.count)
-            for (id, flag) in flags {
-                switch held[id] {
-                case nil:
+            for (run, flag) in flags {
+                guard let lease = held[run.id], lease.attempt == run.attempt else {
                     // Not a loss if the job just finished here after the snapshot.
-                    guard running.withLock({ $0[id] }) === flag else { continue }
+                    guard running.withLock({ $0[run] }) === flag else { continue }
                     metrics.recordLeaseLost()
                     flag.stop(.leaseLost)
-                case true?: flag.stop(.cancelled)
-                case false?: break
+                    continue
                 }
+                if lease.cancelRequested { flag.stop(.cancelled) }
             }
-            let requeued = try store.requeueAbandoned(policy: settings.policy)
+            let requeued = try store.requeueAbandoned(policy: settings.policy, leaseSeconds: settings.leaseSeconds)
             if !requeued.queued.isEmpty || !requeued.finished.isEmpty {
                 metrics.recordRequeued(requeued.queued.count, exhausted: requeued.finished.count)
                 logger.warning("requeued jobs whose node stopped renewing their lease", metadata: [

@@ -39,23 +39,35 @@ struct JobRunner: Sendable {
         execute(job, flag: flag)
     }
 
-    /// Runs a job this node started or claimed (status running, `node` this node).
+    /// Runs a job this node started or claimed (status running, `node` this node). Its
+    /// `attempts` is the claim's fencing token: rows are written only while they still carry it,
+    /// and temporary files are named by it, so a run that lost its lease (and a later claim of
+    /// the same job, even by this node) never write over each other.
     func execute(_ job: Job, flag: CancellationFlag) {
         let id = job.id
+        let claim = Claim(node: node, attempt: job.attempts)
         let started = Date()
-        let tmpGzip = data.temporary("\(id).gz")
-        let tmpReport = data.temporary("\(id).report.json")
+        let tmpGzip = data.temporary("\(id)-\(claim.attempt).gz")
+        let tmpReport = data.temporary("\(id)-\(claim.attempt).report.json")
         // The compressed model as written, before gzip, for the evaluation to run.
-        let tmpModel = data.temporary("\(id).model")
+        let tmpModel = data.temporary("\(id)-\(claim.attempt).model")
         defer { for p in [tmpGzip, tmpReport, tmpModel] { unlink(p) } }
+        let report: CompressionReport, name: String
         do {
-            let (report, name) = try compress(job, tmpGzip: tmpGzip, tmpModel: tmpModel, flag: flag)
+            (report, name) = try compress(job, claim: claim, tmpGzip: tmpGzip, tmpModel: tmpModel, flag: flag)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try Self.writeDurably(try encoder.encode(report), to: tmpReport)
             try DataDirectory.commit(tmpReport, to: data.report(job: id))
             try DataDirectory.commit(tmpGzip, to: data.artifact(job: id))
-            try finalWrite(id) { job in
+        } catch {
+            return finish(id, claim: claim, after: error, flag: flag, started: started)
+        }
+        // The artifact is in place: a failure to record that is not the job's failure. The row
+        // stays running; on a shared store the lease sweep runs it again, on the embedded one the
+        // next start does.
+        do {
+            try finalWrite(id, claim: claim) { job in
                 job.status = .succeeded
                 job.progress = 1
                 job.finishedAt = Date()
@@ -66,34 +78,51 @@ struct JobRunner: Sendable {
             metrics.recordJobDuration(Date().timeIntervalSince(started))
             logger.info("job succeeded", metadata: ["job": "\(id)", "seconds": "\(Date().timeIntervalSince(started))"])
         } catch {
-            finish(id, after: error, flag: flag, started: started)
+            logger.error("job done but its outcome could not be recorded", metadata: ["job": "\(id)", "error": "\(error)"])
         }
     }
 
-    private func finish(_ id: String, after error: any Error, flag: CancellationFlag, started: Date) {
+    /// A node and the attempt it holds a job by.
+    struct Claim: Sendable, Equatable {
+        var node: String
+        var attempt: Int
+
+        /// Whether `job`'s row is still this claim's to write.
+        func holds(_ job: Job) -> Bool { job.status == .running && job.node == node && job.attempts == attempt }
+    }
+
+    private func finish(_ id: String, claim: Claim, after error: any Error, flag: CancellationFlag, started: Date) {
         // A stop request only explains a failure that the stop itself caused.
         let stopped = error is CancellationError ? flag.stopReason : nil
         switch stopped {
         case .shutdown:
-            try? finalWrite(id) { job in
+            try? finalWrite(id, claim: claim) { job in
+                if job.cancelRequested {
+                    // A cancel that arrived as the node was stopping still ends the job.
+                    job.status = .cancelled
+                    job.finishedAt = Date()
+                    return
+                }
                 job.status = .queued
                 job.progress = 0
                 job.startedAt = nil
                 job.leaseExpiresAt = nil
+                // A graceful stop is not a crash: the start it cut off is given back.
+                job.attempts -= 1
             }
             logger.info("job requeued for after restart", metadata: ["job": "\(id)"])
         case .leaseLost:
             // Another node requeued it (this one stalled past its lease): the row is not ours.
             logger.warning("job stopped: its lease was lost to another node", metadata: ["job": "\(id)"])
         case .cancelled:
-            try? finalWrite(id) { job in
+            try? finalWrite(id, claim: claim) { job in
                 job.status = .cancelled
                 job.finishedAt = Date()
             }
             logger.info("job cancelled", metadata: ["job": "\(id)"])
         case nil:
             let message = Self.message(for: error)
-            try? finalWrite(id) { job in
+            try? finalWrite(id, claim: claim) { job in
                 job.status = .failed
                 job.finishedAt = Date()
                 job.error = message
@@ -106,13 +135,12 @@ struct JobRunner: Sendable {
     /// Writes a job's outcome if this node still holds it, retrying while the database is
     /// unreachable (a restart, a failover) for up to a minute: an outcome written late beats a
     /// job run twice.
-    private func finalWrite(_ id: String, _ change: @escaping @Sendable (inout Job) -> Void) throws {
-        let node = self.node
+    private func finalWrite(_ id: String, claim: Claim, _ change: @escaping @Sendable (inout Job) -> Void) throws {
         let deadline = Date().addingTimeInterval(60)
         while true {
             do {
                 try store.update(id) { job in
-                    guard job.status == .running, job.node == node else { return }
+                    guard claim.holds(job) else { return }
                     change(&job)
                 }
                 return
@@ -135,7 +163,7 @@ struct JobRunner: Sendable {
         return "the job failed on the server (\(type(of: error))); see the server log"
     }
 
-    private func compress(_ job: Job, tmpGzip: String, tmpModel: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
+    private func compress(_ job: Job, claim: Claim, tmpGzip: String, tmpModel: String, flag: CancellationFlag) throws -> (CompressionReport, String) {
         let configObject = try JSONSerialization.jsonObject(with: Data(job.config.utf8))
         // An activation-only job stores no weight stages (the API refuses an empty config otherwise).
         let config = (configObject as? [Any])?.isEmpty == true ? CompressionPipeline([]) : try CompressionPipeline(value: configObject)
@@ -165,11 +193,10 @@ struct JobRunner: Sendable {
         // first half of the job and running the models the second.
         let compressionShare = job.evaluationDatasetId == nil ? 1.0 : 0.5
         let calibrationShare = activations == nil ? 0 : compressionShare / 2
-        let node = self.node
         let progress = { (p: Double) in
             if throttle.shouldWrite(p, at: Date().timeIntervalSinceReferenceDate) {
                 _ = try? store.update(job.id) { job in
-                    guard job.status == .running, job.node == node else { return }
+                    guard claim.holds(job) else { return }
                     job.progress = min(p, 0.99)
                 }
             }

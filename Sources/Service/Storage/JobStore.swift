@@ -66,6 +66,9 @@ protocol JobStore: Sendable {
     func recordIdempotency(_ key: IdempotencyKey, resourceID: String) throws -> IdempotencyRecord?
     /// Forgets keys recorded before `cutoff`.
     func expireIdempotencyKeys(before cutoff: Date) throws
+    /// Forgets `key`: its request was refused after all (the queue was full), and a retry must
+    /// be able to queue it.
+    func forgetIdempotencyKey(_ key: IdempotencyKey) throws
 }
 
 extension JobStore {

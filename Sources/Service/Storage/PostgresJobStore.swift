@@ -353,6 +353,13 @@ final class PostgresJobStore: JobStore, Sendable {
         }
     }
 
+    func forgetIdempotencyKey(_ key: IdempotencyKey) throws {
+        try pool.withConnection { conn in
+            try conn.execute("DELETE FROM idempotency_keys WHERE tenant = $1 AND operation = $2 AND key = $3",
+                             [key.tenant, key.operation.rawValue, key.key])
+        }
+    }
+
     private static func idempotencyRecord(_ key: IdempotencyKey, _ conn: PostgresConnection) throws -> IdempotencyRecord? {
         try conn.execute("""
             SELECT fingerprint, resource_id FROM idempotency_keys WHERE tenant = $1 AND operation = $2 AND key = $3
@@ -384,18 +391,25 @@ final class PostgresJobStore: JobStore, Sendable {
         }
     }
 
-    /// Extends the leases of `ids`, which `node` is running; returns those it still holds, each
-    /// with whether a user asked to cancel it. A job missing from the answer was requeued by
-    /// another node (this one stalled past its lease) and must stop here.
-    func renewLeases(node: String, ids: [String], leaseSeconds: Double) throws -> [String: Bool] {
+    /// A lease a node still holds: the attempt it holds it by, and whether a user asked to
+    /// cancel the job.
+    struct Lease: Sendable, Equatable {
+        var attempt: Int
+        var cancelRequested: Bool
+    }
+
+    /// Extends the leases of `ids`, which `node` is running; returns those it still holds. A
+    /// job missing from the answer, or held by another attempt, was requeued meanwhile (this
+    /// node stalled past its lease) and its run here must stop.
+    func renewLeases(node: String, ids: [String], leaseSeconds: Double) throws -> [String: Lease] {
         guard !ids.isEmpty else { return [:] }
         return try pool.withConnection { conn in
-            var held: [String: Bool] = [:]
+            var held: [String: Lease] = [:]
             for row in try conn.execute("""
                 UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2::double precision)
-                WHERE node = $1 AND status = 'running' AND id = ANY($3::text[]) RETURNING id, cancel_requested
+                WHERE node = $1 AND status = 'running' AND id = ANY($3::text[]) RETURNING id, attempts, cancel_requested
                 """, [node, String(leaseSeconds), PostgresParameter.textArray(ids)]).namedRowValues {
-                held[try row.string("id")] = try row.bool("cancel_requested")
+                held[try row.string("id")] = Lease(attempt: try row.int("attempts"), cancelRequested: try row.bool("cancel_requested"))
             }
             return held
         }
@@ -410,14 +424,17 @@ final class PostgresJobStore: JobStore, Sendable {
 
     /// Requeues running jobs whose lease expired (any node's), or, with `node`, that node's own
     /// running jobs whatever their lease (the node is starting again: they died with it).
-    /// Jobs out of attempts fail; jobs a user cancelled end cancelled.
-    func requeueAbandoned(node: String? = nil, policy: AttemptPolicy) throws -> Requeued {
+    /// Jobs out of attempts fail; jobs a user cancelled end cancelled. Leases are not taken as
+    /// expired until the database has been up for `leaseSeconds`: after a database restart every
+    /// node gets a whole lease to renew before its jobs count as abandoned.
+    func requeueAbandoned(node: String? = nil, policy: AttemptPolicy, leaseSeconds: Double = 0) throws -> Requeued {
         try pool.transaction { conn in
             // SKIP LOCKED: two nodes sweeping at once split the abandoned jobs between them.
             let abandoned = try Self.jobs(try conn.execute(Self.jobSelect + """
-                 WHERE status = 'running' AND (($1::text IS NULL AND lease_expires_at < now()) OR node = $1)
+                 WHERE status = 'running' AND (($1::text IS NULL AND lease_expires_at < now()
+                   AND pg_postmaster_start_time() < now() - make_interval(secs => $2::double precision)) OR node = $1)
                  ORDER BY id FOR UPDATE SKIP LOCKED
-                """, [node]))
+                """, [node, String(leaseSeconds)]))
             var outcome = Requeued()
             for var job in abandoned {
                 policy.abandon(&job, at: Date())
@@ -448,11 +465,32 @@ final class PostgresJobStore: JobStore, Sendable {
 
     // MARK: Notifications
 
+    /// The session lock a running node holds on its name, so that two processes given the same
+    /// `cluster.node_id` cannot take each other's jobs and tmp/ folder.
+    private static let nodeLock = "SELECT pg_try_advisory_lock(hashtext('quantd-node:' || $1)::bigint)"
+
+    struct NodeNameTaken: Error, CustomStringConvertible {
+        var node: String
+        var description: String {
+            "another running node already uses cluster.node_id '\(node)'; give every node its own (the default is the host name)"
+        }
+    }
+
+    /// Throws `NodeNameTaken` when a live node holds `node`'s name (checked at start).
+    func checkNodeNameIsFree(_ node: String) throws {
+        let conn = try PostgresConnection(url: pool.url, applicationName: "quantd-start")
+        guard try conn.execute(Self.nodeLock, [node]).scalar == "t" else { throw NodeNameTaken(node: node) }
+    }
+
     /// Listens for other nodes' news: a finished job wakes its long-polls here, a queued job
-    /// wakes an idle worker, a cancel stops the job if it runs here.
-    func startListening(queued: @escaping @Sendable () -> Void, cancel: @escaping @Sendable (String) -> Void) {
+    /// wakes an idle worker, a cancel stops the job if it runs here. The listening connection
+    /// holds this node's name lock for as long as it lives.
+    func startListening(node: String, queued: @escaping @Sendable () -> Void, cancel: @escaping @Sendable (String) -> Void) {
         let watchers = self.watchers
-        let listener = PostgresListener(url: pool.url, channels: [Channel.queued, Channel.finished, Channel.cancel], handler: { n in
+        let channels = [Channel.queued, Channel.finished, Channel.cancel]
+        let listener = PostgresListener(url: pool.url, channels: channels, onConnect: { conn in
+            guard try conn.execute(Self.nodeLock, [node]).scalar == "t" else { throw NodeNameTaken(node: node) }
+        }, handler: { n in
             switch n.channel {
             case Channel.finished: watchers.finished(n.payload)
             case Channel.queued: queued()

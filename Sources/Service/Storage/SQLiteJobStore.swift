@@ -367,6 +367,13 @@ final class SQLiteJobStore: JobStore, Sendable {
         try db.write { try $0.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: [cutoff]) }
     }
 
+    func forgetIdempotencyKey(_ key: IdempotencyKey) throws {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE tenant = ? AND operation = ? AND key = ?",
+                           arguments: [key.tenant, key.operation.rawValue, key.key])
+        }
+    }
+
     private static func idempotencyRecord(_ key: IdempotencyKey, _ db: Database) throws -> IdempotencyRecord? {
         try Row.fetchOne(db, sql: """
             SELECT fingerprint, resource_id FROM idempotency_keys WHERE tenant = ? AND operation = ? AND key = ?

@@ -96,6 +96,10 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
 
     private func runWorker() {
         var reportedOutage = false
+        // Counted idle from before each claim, not from after an empty one: a job queued in
+        // between still signals this worker, which then claims again at once.
+        idleWorkers.add(1, ordering: .relaxed)
+        defer { idleWorkers.subtract(1, ordering: .relaxed) }
         while !stopping.load(ordering: .relaxed) {
             let job: Job?
             do {
@@ -108,11 +112,10 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
                 continue
             }
             guard let job else {
-                idleWorkers.add(1, ordering: .relaxed)
                 _ = wakeup.wait(timeout: .now() + settings.idleRecheckSeconds)
-                idleWorkers.subtract(1, ordering: .relaxed)
                 continue
             }
+            idleWorkers.subtract(1, ordering: .relaxed)
             metrics.recordClaim(waited: max(0, (job.startedAt ?? Date()).timeIntervalSince(job.createdAt)))
             let flag = CancellationFlag()
             let run = Run(id: job.id, attempt: job.attempts)
@@ -121,6 +124,7 @@ final class ClaimingWorkerPool: JobWorkers, Sendable {
             if stopping.load(ordering: .relaxed) { flag.stop(.shutdown) }
             work(job, flag)
             running.withLock { _ = $0.removeValue(forKey: run) }
+            idleWorkers.add(1, ordering: .relaxed)
         }
     }
 
